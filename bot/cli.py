@@ -1,0 +1,188 @@
+"""``cchc-bot``: run the bot, chat in the terminal, ask, check content, manage the database."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from bot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("cchc_bot")
+
+
+def _settings(ctx: click.Context) -> Settings:
+    try:
+        settings = load_settings(ctx.obj.get("config"))
+    except ConfigError as exc:
+        raise click.ClickException(f"cấu hình không hợp lệ:\n{exc}") from exc
+    logging.basicConfig(
+        level=getattr(logging, settings.logging.level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return settings
+
+
+def _build(ctx: click.Context, persistent: bool = True):  # noqa: ANN202
+    from bot.app import build_app
+    from bot.content.store import ContentError
+
+    settings = _settings(ctx)
+    try:
+        return build_app(settings, persistent=persistent)
+    except ContentError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+@click.option("--config", "config", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="config.toml (mặc định: biến CCHC_CONFIG, nếu không thì cấu hình nhúng sẵn)")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None) -> None:
+    """CCHC Bot: trợ lý ảo hướng dẫn thủ tục hành chính và dịch vụ công trực tuyến."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+
+
+@main.command()
+@click.option("--host", help="địa chỉ lắng nghe (mặc định server.host)")
+@click.option("--port", type=int, help="cổng (mặc định server.port)")
+@click.pass_context
+def run(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Chạy bot: máy chủ web, kênh đã cấu hình, tự nạp lại nội dung."""
+    from bot.server import serve
+
+    app = _build(ctx)
+    settings = app.settings
+    asyncio.run(serve(app, host or settings.server.host, port or settings.server.port))
+
+
+@main.command()
+@click.pass_context
+def chat(ctx: click.Context) -> None:
+    """Trò chuyện với bot ngay trong cửa sổ dòng lệnh."""
+    from bot.console import run_console
+
+    asyncio.run(run_console(_build(ctx)))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="in kết quả dạng JSON (mỗi câu hỏi một dòng)")
+@click.argument("question")
+@click.pass_context
+def ask(ctx: click.Context, as_json: bool, question: str) -> None:
+    """Hỏi một câu (QUESTION), hoặc '-' để đọc mỗi dòng một câu từ đầu vào chuẩn."""
+    from bot.messages import Incoming
+    from bot.render import to_plain
+
+    app = _build(ctx, persistent=False)
+    questions = (line.rstrip("\n") for line in sys.stdin) if question == "-" else iter([question])
+
+    async def answer_all() -> None:
+        for text in questions:
+            response = await app.handle(Incoming("cli", "cli", text=text), record=False)
+            reply_text = "\n\n".join(to_plain(r.text) for r in response.replies)
+            if as_json:
+                print(json.dumps({
+                    "outcome": response.outcome,
+                    "id": response.faq_id,
+                    "score": response.score,
+                    "candidates": response.candidates,
+                    "text": reply_text,
+                }, ensure_ascii=False), flush=True)
+            else:
+                click.echo(reply_text)
+                for c in response.candidates:
+                    click.echo(f"  - {c['id']} ({c['score']:.2f}): {c['title']}")
+
+    asyncio.run(answer_all())
+
+
+@main.group()
+def content() -> None:
+    """Kiểm tra và liệt kê nội dung (content/)."""
+
+
+@content.command("check")
+@click.argument("path", required=False, type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.pass_context
+def content_check(ctx: click.Context, path: Path | None) -> None:
+    """Kiểm tra toàn bộ nội dung; in 'tệp:dòng: lỗi', trả mã lỗi khác 0 nếu có lỗi."""
+    from bot.content.loader import load_pack
+
+    settings = _settings(ctx)
+    root = path or settings.content.path
+    pack, problems = load_pack(root, settings.office.template_values())
+    for problem in problems:
+        click.echo(str(problem))
+    errors = sum(1 for p in problems if not p.warning)
+    warnings = len(problems) - errors
+    if pack is None:
+        click.echo(f"Có {errors} lỗi, {warnings} cảnh báo. Bot sẽ không dùng nội dung này cho tới khi sửa xong.", err=True)
+        ctx.exit(1)
+    click.echo(f"Nội dung hợp lệ: {len(pack.entries)} câu hỏi, {len(pack.campaigns)} chiến dịch, "
+               f"{warnings} cảnh báo.", err=True)
+
+
+@content.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def content_list(ctx: click.Context, as_json: bool) -> None:
+    """Liệt kê các câu hỏi theo chủ đề."""
+    app = _build(ctx, persistent=False)
+    pack = app.content.current.pack
+    if as_json:
+        items = [{"id": e.id, "title": e.title, "category": e.category, "aliases": list(e.aliases),
+                  "updated": e.updated.isoformat(), "path": e.path} for e in pack.entries.values()]
+        click.echo(json.dumps(items, ensure_ascii=False, indent=2))
+        return
+    for category in pack.categories:
+        entries = pack.in_category(category.id)
+        click.echo(f"{category.title} ({len(entries)})")
+        for e in entries:
+            click.echo(f"  {e.id:28} {e.title}")
+
+
+@main.group()
+def campaigns() -> None:
+    """Lịch truyền thông theo kế hoạch (content/campaigns/)."""
+
+
+@campaigns.command("list")
+@click.option("--count", default=3, show_default=True, help="số lần gửi sắp tới của mỗi chiến dịch")
+@click.pass_context
+def campaigns_list(ctx: click.Context, count: int) -> None:
+    """Các chiến dịch và những lần gửi sắp tới (giờ Việt Nam)."""
+    from bot.campaigns import next_fire_times
+
+    app = _build(ctx, persistent=False)
+    now = dt.datetime.now(dt.UTC)
+    for campaign in app.content.current.pack.campaigns.values():
+        times = next_fire_times(campaign, now, count)
+        when = ", ".join(t.strftime("%d/%m/%Y %H:%M") for t in times) or "không còn lần gửi nào"
+        click.echo(f"{campaign.id:28} [{campaign.topic}] {campaign.title}\n{'':28} {when}")
+
+
+@main.group()
+def db() -> None:
+    """Cơ sở dữ liệu."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Nâng cấp lược đồ cơ sở dữ liệu lên phiên bản mới nhất (cũng tự chạy khi khởi động)."""
+    from bot.storage.db import upgrade
+
+    settings = _settings(ctx)
+    upgrade(settings.database.url)
+    click.echo("Cơ sở dữ liệu đã ở phiên bản mới nhất.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Typed configuration, in one place.
+
+Sources, later ones winning: built-in defaults, ``config.toml`` (``--config`` or
+``CCHC_CONFIG``), then ``CCHC_<SECTION>_<KEY>`` environment variables. Secrets never come
+from config.toml: only from ``CCHC_<NAME>``, a file named by ``CCHC_<NAME>_FILE``, or the
+TOML file named by ``CCHC_SECRETS_FILE``. Unknown keys and bad values stop start-up with a
+message that names the key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as pysecrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_CONTENT = PROJECT_ROOT / "content"
+ENV_PREFIX = "CCHC_"
+# Environment variables that are not config keys.
+_NON_CONFIG_ENV = {"CCHC_CONFIG", "CCHC_SECRETS_FILE"}
+_NON_CONFIG_ENV_PREFIXES = ("CCHC_TEST_", "CCHC_BENCH_")
+
+
+class ConfigError(Exception):
+    """Configuration that must stop start-up; the message names every bad key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Office(_Section):
+    """Facts about the office that content fills into answers as ``{{ office.* }}``."""
+
+    name: str = "UBND xã/phường"
+    address: str = "Bộ phận Một cửa, trụ sở UBND xã/phường"
+    hours: str = "Sáng 7h30–11h30, chiều 13h30–17h00, từ thứ Hai đến thứ Sáu"
+    hotline: str = "số điện thoại của Bộ phận Một cửa (niêm yết tại trụ sở)"
+    email: str = "hộp thư của UBND xã/phường (niêm yết tại trụ sở)"
+    website: str = "https://dichvucong.gov.vn"
+    province: str = "tỉnh/thành phố"
+    province_portal: str = "https://dichvucong.gov.vn"
+    province_hotline: str = "18001096"
+
+    def template_values(self) -> dict[str, str]:
+        return {f"office.{key}": str(value) for key, value in self.model_dump().items()}
+
+
+class Database(_Section):
+    url: str = "sqlite:///data/cchc.db"
+    echo: bool = False
+
+
+class Content(_Section):
+    path: Path = BUNDLED_CONTENT
+    reload: bool = True
+    reload_interval: Annotated[float, Field(gt=0, le=3600)] = 2.0
+
+
+class Matching(_Section):
+    answer_threshold: Annotated[float, Field(ge=0, le=1)] = 0.72
+    answer_margin: Annotated[float, Field(ge=0, le=1)] = 0.06
+    clarify_threshold: Annotated[float, Field(ge=0, le=1)] = 0.45
+
+
+class Privacy(_Section):
+    question_retention_days: Annotated[int, Field(ge=1)] = 365
+
+
+class Logging(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Server(_Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+
+
+class Secrets(_Section):
+    """Only from the environment or a secret file, never from config.toml."""
+
+    pseudonym_salt: SecretStr | None = None
+
+
+class Settings(_Section):
+    office: Office = Office()
+    database: Database = Database()
+    content: Content = Content()
+    matching: Matching = Matching()
+    privacy: Privacy = Privacy()
+    logging: Logging = Logging()
+    server: Server = Server()
+    secrets: Secrets = Secrets()
+
+
+_SECTIONS: dict[str, type[_Section]] = {
+    name: field.annotation  # type: ignore[misc]
+    for name, field in Settings.model_fields.items()
+    if name != "secrets"
+}
+_SECRET_NAMES = tuple(Secrets.model_fields)
+
+
+def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, dict[str, str]], list[str]]:
+    overrides: dict[str, dict[str, str]] = {}
+    errors = []
+    secret_env = {f"{ENV_PREFIX}{n.upper()}" for n in _SECRET_NAMES}
+    secret_env |= {f"{name}_FILE" for name in secret_env}
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX) or var in _NON_CONFIG_ENV or var in secret_env:
+            continue
+        if var.startswith(_NON_CONFIG_ENV_PREFIXES):
+            continue
+        rest = var[len(ENV_PREFIX) :].lower()
+        for section, model in _SECTIONS.items():
+            if rest.startswith(section + "_") and rest[len(section) + 1 :] in model.model_fields:
+                overrides.setdefault(section, {})[rest[len(section) + 1 :]] = value
+                break
+        else:
+            errors.append(f"biến môi trường {var}: không có khóa cấu hình tương ứng")
+    return overrides, errors
+
+
+def _read_secret(name: str, environ: Mapping[str, str], secret_file: Mapping[str, Any]) -> str | None:
+    var = f"{ENV_PREFIX}{name.upper()}"
+    if environ.get(var):
+        return environ[var]
+    if environ.get(f"{var}_FILE"):
+        path = Path(environ[f"{var}_FILE"])
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{var}_FILE: không đọc được {path}: {exc.strerror}") from exc
+    value = secret_file.get(name)
+    return str(value) if value is not None else None
+
+
+def load_settings(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build Settings from defaults, the config file and the environment, or raise ConfigError."""
+    environ = os.environ if environ is None else environ
+    errors: list[str] = []
+    data: dict[str, Any] = {}
+    if path is None and environ.get("CCHC_CONFIG"):
+        path = Path(environ["CCHC_CONFIG"])
+    source = str(path) if path else "cấu hình"
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"không tìm thấy tệp cấu hình {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: lỗi cú pháp TOML: {exc}") from exc
+    if "secrets" in data or any(
+        isinstance(v, dict) and any(k in _SECRET_NAMES or k in {"token"} for k in v)
+        for v in data.values()
+    ):
+        errors.append(
+            f"{source}: bí mật (salt, token, khóa) không được ghi trong tệp cấu hình; "
+            "hãy dùng biến môi trường CCHC_... hoặc CCHC_SECRETS_FILE"
+        )
+    for section in list(data):
+        if section not in _SECTIONS:
+            errors.append(f"{source}: mục [{section}] không được hỗ trợ")
+            data.pop(section)
+    overrides, env_errors = _env_overrides(environ)
+    errors.extend(env_errors)
+    for section, values in overrides.items():
+        merged = dict(data.get(section, {}))
+        merged.update(values)
+        data[section] = merged
+
+    secret_file: dict[str, Any] = {}
+    if environ.get("CCHC_SECRETS_FILE"):
+        secrets_path = Path(environ["CCHC_SECRETS_FILE"])
+        try:
+            secret_file = tomllib.loads(secrets_path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"CCHC_SECRETS_FILE={secrets_path}: {exc}") from exc
+        unknown = set(secret_file) - set(_SECRET_NAMES)
+        errors.extend(f"{secrets_path}: bí mật '{k}' không được hỗ trợ" for k in sorted(unknown))
+    data["secrets"] = {
+        name: value
+        for name in _SECRET_NAMES
+        if (value := _read_secret(name, environ, secret_file)) is not None
+    }
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        for item in exc.errors():
+            key = ".".join(str(p) for p in item["loc"])
+            if item["type"] == "extra_forbidden":
+                errors.append(f"{source}: khóa '{key}' không được hỗ trợ")
+            else:
+                errors.append(f"{source}: khóa '{key}': {item['msg']} (giá trị: {item.get('input')!r})")
+        settings = None
+    if errors:
+        raise ConfigError("\n".join(errors))
+    assert settings is not None
+    return settings
+
+
+def pseudonym_salt(settings: Settings, data_dir: Path) -> bytes:
+    """The salt for pseudonymizing user ids.
+
+    With none configured, a random one is created once in ``data_dir`` (outside the repo,
+    mode 0600) so embedded defaults work without setup and pseudonyms stay stable.
+    """
+    configured = settings.secrets.pseudonym_salt
+    if configured is not None:
+        return configured.get_secret_value().encode()
+    salt_file = data_dir / "pseudonym_salt"
+    if not salt_file.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(salt_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(pysecrets.token_hex(32))
+    return salt_file.read_text().strip().encode()

@@ -1,0 +1,424 @@
+"""Read ``content/`` into a ContentPack, and say exactly what is wrong where.
+
+Every problem names the file and line (and the field when there is one) so an editor who is
+not a programmer can fix it. The loader never raises on bad content: it returns problems,
+and the caller decides whether the pack is usable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from bot import text as vtext
+from bot.content import template
+from bot.content.answer import answer_text
+from bot.content.model import (
+    Campaign,
+    CampaignFrontMatter,
+    Category,
+    ContentPack,
+    FaqEntry,
+    FaqFrontMatter,
+    Topic,
+)
+from bot.lexicon import Lexicon
+
+ZALO_LIMIT = 2000
+TELEGRAM_LIMIT = 4096
+MIN_ALIASES = 6
+TIMEZONE = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        kind = "cảnh báo: " if self.warning else ""
+        return f"{self.path}:{self.line}: {kind}{self.message}"
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A SafeLoader that remembers the line of every mapping key and list item."""
+
+
+def _compose_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
+    lines[path] = node.start_mark.line
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            lines[(*path, key)] = key_node.start_mark.line
+            _compose_lines(value_node, (*path, key), lines)
+            lines[(*path, key)] = key_node.start_mark.line
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _compose_lines(item, (*path, index), lines)
+
+
+def _parse_yaml(text: str) -> tuple[Any, dict[tuple, int]]:
+    """Parse YAML and return the data plus a map from field path to 0-based line."""
+    node = yaml.compose(text, Loader=_LineLoader)
+    if node is None:
+        return None, {}
+    lines: dict[tuple, int] = {}
+    _compose_lines(node, (), lines)
+    data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    return data, lines
+
+
+def _line_of(lines: dict[tuple, int], loc: tuple, offset: int) -> int:
+    loc = tuple(loc)
+    while loc and loc not in lines:
+        loc = loc[:-1]
+    return lines.get(loc, 0) + offset
+
+
+def _field_name(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _validation_problems(
+    err: ValidationError, rel: str, lines: dict[tuple, int], offset: int
+) -> list[Problem]:
+    problems = []
+    for item in err.errors():
+        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function")))
+        name = _field_name(loc) or "(toàn bộ)"
+        if item["type"] == "missing":
+            message = f"thiếu trường '{name}'"
+        elif item["type"] == "extra_forbidden":
+            message = f"trường '{name}' không được hỗ trợ (viết sai tên trường?)"
+        else:
+            message = f"trường '{name}': {item['msg']}"
+        problems.append(Problem(rel, _line_of(lines, loc, offset), message))
+    return problems
+
+
+def _split_front_matter(text: str) -> tuple[str, str, int] | None:
+    """(front matter, body, 1-based line where the body starts) or None."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        return None
+    for index in range(1, len(lines)):
+        if lines[index].strip() == "---":
+            return "".join(lines[1:index]), "".join(lines[index + 1 :]), index + 2
+    return None
+
+
+def _read_markdown(
+    path: Path, rel: str, schema: type[BaseModel], problems: list[Problem]
+) -> tuple[BaseModel, str, int, dict[tuple, int]] | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(rel, 1, f"tệp không phải UTF-8 ({exc.reason})"))
+        return None
+    split = _split_front_matter(text)
+    if split is None:
+        problems.append(Problem(rel, 1, "thiếu phần đầu '---' ... '---' (front matter YAML)"))
+        return None
+    front, body, body_line = split
+    try:
+        data, lines = _parse_yaml(front)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark else 2
+        problems.append(Problem(rel, line, f"lỗi cú pháp YAML: {getattr(exc, 'problem', exc)}"))
+        return None
+    if not isinstance(data, dict):
+        problems.append(Problem(rel, 2, "phần đầu phải là các cặp 'tên trường: giá trị'"))
+        return None
+    try:
+        model = schema.model_validate(data)
+    except ValidationError as err:
+        problems.extend(_validation_problems(err, rel, lines, offset=2))
+        return None
+    if not body.strip():
+        problems.append(Problem(rel, body_line, "nội dung câu trả lời đang trống"))
+        return None
+    expected = path.stem
+    if getattr(model, "id", expected) != expected:
+        problems.append(
+            Problem(rel, _line_of(lines, ("id",), 2), f"id '{model.id}' phải trùng tên tệp '{expected}'")
+        )
+    return model, body.strip(), body_line, lines
+
+
+def _read_yaml_list(
+    path: Path, rel: str, schema: type[BaseModel], problems: list[Problem]
+) -> list[Any]:
+    if not path.exists():
+        problems.append(Problem(rel, 1, "thiếu tệp"))
+        return []
+    try:
+        data, lines = _parse_yaml(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problems.append(Problem(rel, mark.line + 1 if mark else 1, f"lỗi cú pháp YAML: {exc}"))
+        return []
+    if not isinstance(data, list):
+        problems.append(Problem(rel, 1, "tệp phải là một danh sách các mục '- id: ...'"))
+        return []
+    items = []
+    for index, raw in enumerate(data):
+        try:
+            items.append(schema.model_validate(raw))
+        except ValidationError as err:
+            for problem in _validation_problems(err, rel, lines, offset=1):
+                line = problem.line if problem.line > 1 else _line_of(lines, (index,), 1)
+                items_problem = Problem(rel, line, f"mục {index + 1}: {problem.message}")
+                problems.append(items_problem)
+    return items
+
+
+def _read_lexicon(path: Path, rel: str, problems: list[Problem]) -> Lexicon:
+    if not path.exists():
+        return Lexicon()
+    try:
+        data, lines = _parse_yaml(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problems.append(Problem(rel, mark.line + 1 if mark else 1, f"lỗi cú pháp YAML: {exc}"))
+        return Lexicon()
+    data = data or {}
+    sections: dict[str, dict[str, list[str]]] = {"abbreviations": {}, "synonyms": {}}
+    if not isinstance(data, dict):
+        problems.append(Problem(rel, 1, "tệp phải có hai mục 'abbreviations:' và 'synonyms:'"))
+        return Lexicon()
+    seen: dict[str, int] = {}
+    for section, mapping in data.items():
+        line = _line_of(lines, (section,), 1)
+        if section not in sections:
+            problems.append(Problem(rel, line, f"mục '{section}' không được hỗ trợ"))
+            continue
+        if not isinstance(mapping, dict):
+            problems.append(Problem(rel, line, f"'{section}' phải là các cặp 'từ: [nghĩa]'"))
+            continue
+        for key, meanings in mapping.items():
+            key_line = _line_of(lines, (section, key), 1)
+            if isinstance(meanings, str):
+                meanings = [meanings]
+            if not isinstance(meanings, list) or not meanings or not all(
+                isinstance(m, str) and m.strip() for m in meanings
+            ):
+                problems.append(Problem(rel, key_line, f"'{key}': nghĩa phải là danh sách chữ"))
+                continue
+            stripped = vtext.strip_diacritics(str(key)).strip()
+            if section == "abbreviations" and (not stripped or " " in stripped):
+                problems.append(Problem(rel, key_line, f"'{key}': từ viết tắt phải là một từ"))
+                continue
+            if stripped in seen:
+                problems.append(
+                    Problem(rel, key_line, f"'{key}' trùng với dòng {seen[stripped]} (không dấu)")
+                )
+                continue
+            seen[stripped] = key_line
+            sections[section][str(key)] = meanings
+    return Lexicon.from_mapping(sections["abbreviations"], sections["synonyms"])
+
+
+def _fingerprint(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in {".md", ".yaml", ".yml"}:
+            stat = path.stat()
+            digest.update(f"{path}:{stat.st_mtime_ns}:{stat.st_size}\n".encode())
+    return digest.hexdigest()
+
+
+def fingerprint(root: Path) -> str:
+    """Cheap change detector: names, sizes and modification times of content files."""
+    return _fingerprint(root)
+
+
+def _check_body(
+    rel: str,
+    line: int,
+    body: str,
+    values: Mapping[str, str],
+    problems: list[Problem],
+    rendered: str | None = None,
+) -> None:
+    """Variables, links and length; ``rendered`` is the whole reply when it is more than the body."""
+    for name, offset in template.variables(body):
+        if name not in values:
+            known = ", ".join(sorted(values))
+            at = line + body.count("\n", 0, offset)
+            problems.append(Problem(rel, at, f"biến '{{{{ {name} }}}}' không tồn tại (có: {known})"))
+    for match in _MD_LINK.finditer(body):
+        url = template.render(match.group(2), values)
+        if not re.match(r"^(https?://\S+|tel:\+?[0-9]+|mailto:\S+@\S+)$", url):
+            at = line + body.count("\n", 0, match.start())
+            problems.append(Problem(rel, at, f"liên kết '{match.group(0)}' không hợp lệ"))
+    rendered = rendered if rendered is not None else template.render(body, values)
+    if len(rendered) > ZALO_LIMIT:
+        problems.append(
+            Problem(
+                rel,
+                line,
+                f"tin nhắn dài {len(rendered)} ký tự sau khi điền biến, vượt giới hạn "
+                f"{ZALO_LIMIT} của Zalo" + (f" và {TELEGRAM_LIMIT} của Telegram"
+                                            if len(rendered) > TELEGRAM_LIMIT else ""),
+            )
+        )
+
+
+def _check_campaign(
+    rel: str,
+    front: CampaignFrontMatter,
+    topics: set[str],
+    lines: dict[tuple, int],
+    problems: list[Problem],
+) -> None:
+    def at(*field: str) -> int:
+        return _line_of(lines, field, 2)
+
+    if (front.schedule.cron is None) == (front.schedule.dates is None):
+        problems.append(
+            Problem(rel, at("schedule"), "'schedule' phải có đúng một trong 'cron' hoặc 'dates'")
+        )
+        return
+    if front.topic not in topics:
+        problems.append(Problem(rel, at("topic"), f"chủ đề '{front.topic}' không có trong topics.yaml"))
+    if front.start and front.end and front.end < front.start:
+        problems.append(Problem(rel, at("end"), "'end' đứng trước 'start'"))
+    if front.schedule.cron is not None:
+        line = at("schedule", "cron")
+        try:
+            trigger = cron_trigger(front.schedule.cron)
+        except ValueError as exc:
+            problems.append(Problem(rel, line, f"lịch cron '{front.schedule.cron}' sai: {exc}"))
+            return
+        first = dt.datetime(2000, 1, 1, tzinfo=TIMEZONE)
+        if trigger.get_next_fire_time(None, first) is None:
+            problems.append(Problem(rel, line, f"lịch cron '{front.schedule.cron}' không bao giờ xảy ra"))
+
+
+def cron_trigger(expression: str):  # noqa: ANN201 - APScheduler's CronTrigger
+    """The campaign calendar's trigger: a 5-field crontab in Vietnam's time zone."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger.from_crontab(expression, timezone=TIMEZONE)
+
+
+def load_pack(root: Path, values: Mapping[str, str]) -> tuple[ContentPack | None, list[Problem]]:
+    """Load and validate everything under ``root``.
+
+    Returns the pack (None when any error makes it unusable) and every problem found.
+    ``values`` are the template variables available to content (``office.name`` ...).
+    """
+    problems: list[Problem] = []
+    fp = _fingerprint(root)
+
+    def rel(path: Path) -> str:
+        try:
+            return str(path.relative_to(root.parent))
+        except ValueError:
+            return str(path)
+
+    categories = _read_yaml_list(root / "categories.yaml", rel(root / "categories.yaml"),
+                                 Category, problems)
+    topics = _read_yaml_list(root / "topics.yaml", rel(root / "topics.yaml"), Topic, problems)
+    lexicon = _read_lexicon(root / "lexicon.yaml", rel(root / "lexicon.yaml"), problems)
+    category_ids = {c.id for c in categories}
+    topic_ids = {t.id for t in topics}
+
+    entries: dict[str, FaqEntry] = {}
+    related_lines: dict[str, dict[str, int]] = {}
+    alias_owner: dict[str, tuple[str, str, int]] = {}
+    faq_dir = root / "faq"
+    for path in sorted(faq_dir.glob("*.md")) if faq_dir.is_dir() else []:
+        name = rel(path)
+        read = _read_markdown(path, name, FaqFrontMatter, problems)
+        if read is None:
+            continue
+        front, body, body_line, lines = read
+        assert isinstance(front, FaqFrontMatter)
+
+        def at(*field: str | int, _lines: dict[tuple, int] = lines) -> int:
+            return _line_of(_lines, field, 2)
+
+        if front.id in entries:
+            problems.append(Problem(name, at("id"), f"id '{front.id}' trùng với {entries[front.id].path}"))
+            continue
+        if front.category not in category_ids:
+            problems.append(
+                Problem(name, at("category"), f"danh mục '{front.category}' không có trong categories.yaml")
+            )
+        if len(front.aliases) < MIN_ALIASES:
+            problems.append(
+                Problem(name, at("aliases"), f"chỉ có {len(front.aliases)} cách hỏi khác (aliases), "
+                                             f"nên có ít nhất {MIN_ALIASES}", warning=True)
+            )
+        for index, question in enumerate((front.title, *front.aliases)):
+            line = at("title") if index == 0 else at("aliases", index - 1)
+            key = vtext.strip_key(question)
+            owner = alias_owner.get(key)
+            if owner and owner[0] != front.id:
+                problems.append(
+                    Problem(name, line, f"cách hỏi '{question}' trùng với mục '{owner[0]}' "
+                                        f"({owner[1]}:{owner[2]})")
+                )
+            elif not owner:
+                alias_owner[key] = (front.id, name, line)
+        related_lines[front.id] = {r: at("related", i) for i, r in enumerate(front.related)}
+        entry = FaqEntry(
+            id=front.id, title=front.title, aliases=tuple(front.aliases), category=front.category,
+            tags=tuple(front.tags), related=tuple(front.related), links=tuple(front.links),
+            source=front.source, updated=front.updated, procedure=front.procedure, body=body,
+            path=name, line=body_line,
+        )
+        _check_body(name, body_line, body, values, problems, answer_text(entry, values))
+        entries[front.id] = entry
+    for entry in entries.values():
+        for related in entry.related:
+            line = related_lines[entry.id][related]
+            if related not in entries:
+                problems.append(Problem(entry.path, line, f"'related' trỏ tới mục không tồn tại: '{related}'"))
+            elif related == entry.id:
+                problems.append(Problem(entry.path, line, "'related' trỏ tới chính nó"))
+    if not entries:
+        problems.append(Problem(rel(faq_dir), 1, "không có câu hỏi nào (content/faq/*.md)"))
+
+    campaigns: dict[str, Campaign] = {}
+    campaign_dir = root / "campaigns"
+    for path in sorted(campaign_dir.glob("*.md")) if campaign_dir.is_dir() else []:
+        name = rel(path)
+        read = _read_markdown(path, name, CampaignFrontMatter, problems)
+        if read is None:
+            continue
+        front, body, body_line, lines = read
+        assert isinstance(front, CampaignFrontMatter)
+        _check_campaign(name, front, topic_ids, lines, problems)
+        _check_body(name, body_line, body, values, problems)
+        campaigns[front.id] = Campaign(
+            id=front.id, title=front.title, topic=front.topic, channels=tuple(front.channels),
+            cron=front.schedule.cron, dates=tuple(front.schedule.dates or ()), start=front.start,
+            end=front.end, source=front.source, body=body, path=name,
+        )
+
+    if any(not p.warning for p in problems):
+        return None, sorted(problems)
+    pack = ContentPack(
+        entries=entries,
+        categories=tuple(sorted(categories, key=lambda c: (c.order, c.id))),
+        topics=tuple(topics),
+        campaigns=campaigns,
+        lexicon=lexicon,
+        fingerprint=fp,
+    )
+    return pack, sorted(problems)

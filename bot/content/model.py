@@ -1,0 +1,158 @@
+"""What the content pack is made of: FAQ entries, categories, topics, campaigns, lexicon.
+
+The front-matter schemas are pydantic models so that every field error carries its path,
+which the loader turns into ``file:line: message`` for editors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from bot.lexicon import Lexicon
+
+SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+Slug = Annotated[str, StringConstraints(pattern=SLUG, max_length=48)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+CHANNELS = ("telegram", "zalo", "web")
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Link(_Strict):
+    label: Text
+    url: Text
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not _URL.match(value):
+            raise ValueError(f"không phải địa chỉ http(s) hợp lệ: {value!r}")
+        return value
+
+
+class OnlineLevel(StrEnum):
+    FULL = "full"  # toàn trình
+    PARTIAL = "partial"  # một phần
+    NONE = "none"
+
+
+class Fee(_Strict):
+    case: Text
+    amount: Annotated[int, Field(ge=0, strict=True)]
+    note: str = ""
+
+
+class Procedure(_Strict):
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z.\-]+$")] | None = None
+    processing_time: Text | None = None
+    online: OnlineLevel | None = None
+    where: Text | None = None
+    fees: list[Fee] = Field(default_factory=list)
+
+
+class FaqFrontMatter(_Strict):
+    id: Slug
+    title: Text
+    aliases: list[Text] = Field(default_factory=list)
+    category: Slug
+    tags: list[Text] = Field(default_factory=list)
+    related: list[Slug] = Field(default_factory=list)
+    links: list[Link] = Field(default_factory=list)
+    source: Text
+    updated: dt.date
+    procedure: Procedure | None = None
+
+
+class Category(_Strict):
+    id: Slug
+    title: Text
+    description: str = ""
+    order: int = 0
+
+
+class Topic(_Strict):
+    id: Slug
+    title: Text
+    description: str = ""
+    default: bool = False
+
+
+class Schedule(_Strict):
+    cron: Text | None = None
+    dates: list[dt.datetime] | None = None
+
+
+class CampaignFrontMatter(_Strict):
+    id: Slug
+    title: Text
+    topic: Slug
+    channels: list[Annotated[str, StringConstraints(pattern="^(telegram|zalo|web)$")]]
+    schedule: Schedule
+    start: dt.date | None = None
+    end: dt.date | None = None
+    source: Text
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    id: str
+    title: str
+    aliases: tuple[str, ...]
+    category: str
+    tags: tuple[str, ...]
+    related: tuple[str, ...]
+    links: tuple[Link, ...]
+    source: str
+    updated: dt.date
+    procedure: Procedure | None
+    body: str
+    path: str
+    line: int  # first line of the body, for messages about it
+
+    @property
+    def questions(self) -> tuple[str, ...]:
+        """Every way this entry is asked: the title first, then the aliases."""
+        return (self.title, *self.aliases)
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    title: str
+    topic: str
+    channels: tuple[str, ...]
+    cron: str | None
+    dates: tuple[dt.datetime, ...]
+    start: dt.date | None
+    end: dt.date | None
+    source: str
+    body: str
+    path: str
+
+
+@dataclass(frozen=True)
+class ContentPack:
+    """One consistent snapshot of everything under ``content/``."""
+
+    entries: dict[str, FaqEntry]
+    categories: tuple[Category, ...]
+    topics: tuple[Topic, ...]
+    campaigns: dict[str, Campaign]
+    lexicon: Lexicon
+    fingerprint: str
+    loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    def in_category(self, category_id: str) -> list[FaqEntry]:
+        return [e for e in self.entries.values() if e.category == category_id]
+
+    def category(self, category_id: str) -> Category | None:
+        return next((c for c in self.categories if c.id == category_id), None)

@@ -1,0 +1,65 @@
+"""The editable domain dictionary: abbreviations, teencode and colloquial synonyms.
+
+Expansions are added to a text's tokens, never substituted, so "dk" keeps matching an alias
+that says "dk" while also matching "đăng ký" and "điều kiện".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot import text as vtext
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    # stripped single token -> expansions, each a tuple of stripped tokens
+    abbreviations: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    # stripped phrase (tuple of tokens) -> expansions
+    synonyms: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+
+    _phrases_by_head: dict[str, tuple[tuple[str, ...], ...]] = field(
+        default_factory=dict, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        heads: dict[str, list[tuple[str, ...]]] = {}
+        for phrase in self.synonyms:
+            heads.setdefault(phrase[0], []).append(phrase)
+        object.__setattr__(self, "_phrases_by_head", {k: tuple(v) for k, v in heads.items()})
+
+    @property
+    def protected(self) -> frozenset[str]:
+        """Tokens that must survive letter squeezing (cccd)."""
+        return frozenset(self.abbreviations)
+
+    @classmethod
+    def from_mapping(
+        cls, abbreviations: dict[str, list[str]], synonyms: dict[str, list[str]]
+    ) -> Lexicon:
+        abbr = {
+            vtext.strip_diacritics(key).strip(): tuple(tuple(vtext.tokens(m)) for m in meanings)
+            for key, meanings in abbreviations.items()
+        }
+        protected = frozenset(abbr)
+        syn = {
+            tuple(vtext.tokens(key, protected)): tuple(tuple(vtext.tokens(m)) for m in meanings)
+            for key, meanings in synonyms.items()
+        }
+        return cls(abbreviations=abbr, synonyms={k: v for k, v in syn.items() if k})
+
+    def tokenize(self, text: str) -> list[str]:
+        return vtext.tokens(text, self.protected)
+
+    def expand(self, toks: list[str]) -> list[tuple[str, ...]]:
+        """Extra token runs implied by abbreviations and synonyms found in ``toks``."""
+        extra: list[tuple[str, ...]] = []
+        for tok in toks:
+            extra.extend(self.abbreviations.get(tok, ()))
+        seen: set[tuple[str, ...]] = set()
+        for i, tok in enumerate(toks):
+            for phrase in self._phrases_by_head.get(tok, ()):
+                if phrase not in seen and tuple(toks[i : i + len(phrase)]) == phrase:
+                    seen.add(phrase)
+                    extra.extend(self.synonyms[phrase])
+        return extra

@@ -1,0 +1,189 @@
+"""The answer engine: from a citizen's free text to an FAQ entry, or an honest "not sure".
+
+Ranking is BM25 over diacritic-stripped syllable unigrams and bigrams (with lexicon
+expansions), then the top candidates are re-scored with rapidfuzz against each entry's
+title and aliases and the two are blended. The decision prefers asking ("Bạn muốn hỏi…?")
+to guessing: a wrong confident answer is the worst outcome, since citizens act on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from bot.content.model import FaqEntry
+from bot.lexicon import Lexicon
+
+Outcome = Literal["answer", "clarify", "not_sure"]
+MAX_QUERY_TOKENS = 64  # long rambling messages: the first 64 syllables carry the question
+
+
+@dataclass(frozen=True)
+class MatchParams:
+    """Tuned on tests/eval; see bench/matching.py for what each setting buys."""
+
+    k1: float = 1.2
+    b: float = 0.5
+    top_k: int = 50
+    bm25_weight: float = 0.5
+    answer_threshold: float = 0.72
+    answer_margin: float = 0.06
+    clarify_threshold: float = 0.45
+    clarify_count: int = 3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    title: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Match:
+    outcome: Outcome
+    candidates: tuple[Candidate, ...]
+    query_key: str
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+
+@dataclass(frozen=True)
+class _Query:
+    tokens: list[str]
+    key: str
+    terms: dict[str, float]  # term -> weight toward the "how much of the query is covered" total
+    expansion_terms: set[str]
+
+
+def _grams(toks: Sequence[str]) -> list[str]:
+    return list(toks) + [f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False)]
+
+
+class Matcher:
+    """An immutable index over one content snapshot. Build once per reload; share freely."""
+
+    def __init__(
+        self, entries: Iterable[FaqEntry], lexicon: Lexicon, params: MatchParams | None = None
+    ) -> None:
+        self.params = params or MatchParams()
+        self.lexicon = lexicon
+        self.entries: list[FaqEntry] = list(entries)
+        self._question_keys: list[list[str]] = []
+        doc_terms: list[Counter[str]] = []
+        for entry in self.entries:
+            counts: Counter[str] = Counter()
+            keys = []
+            for question in (*entry.questions, *entry.tags):
+                toks = lexicon.tokenize(question)
+                keys.append(" ".join(toks))
+                counts.update(_grams(toks))
+                for extra in lexicon.expand(toks):
+                    counts.update(_grams(extra))
+            self._question_keys.append(keys)
+            doc_terms.append(counts)
+        self._build_index(doc_terms)
+
+    def _build_index(self, doc_terms: list[Counter[str]]) -> None:
+        n_docs = len(doc_terms)
+        lengths = np.array([sum(c.values()) for c in doc_terms], dtype=np.float64)
+        avgdl = float(lengths.mean()) if n_docs else 1.0
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        for doc, counts in enumerate(doc_terms):
+            for term, tf in counts.items():
+                docs, tfs = postings.setdefault(term, ([], []))
+                docs.append(doc)
+                tfs.append(tf)
+        k1, b = self.params.k1, self.params.b
+        self._n_docs = n_docs
+        self._idf: dict[str, float] = {}
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for term, (docs, tfs) in postings.items():
+            df = len(docs)
+            idf = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+            d = np.array(docs, dtype=np.int32)
+            tf = np.array(tfs, dtype=np.float64)
+            weight = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[d] / avgdl))
+            self._idf[term] = idf
+            self._postings[term] = (d, weight.astype(np.float32))
+        self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
+
+    def _query(self, text: str) -> _Query:
+        toks = self.lexicon.tokenize(text)[:MAX_QUERY_TOKENS]
+        terms: dict[str, float] = {}
+        for gram in _grams(toks):
+            if gram in self._idf:
+                terms[gram] = self._idf[gram]
+            elif " " not in gram:
+                terms[gram] = self._unknown_idf  # an unknown word is evidence of another topic
+        expansion_terms: set[str] = set()
+        for extra in self.lexicon.expand(toks):
+            expansion_terms.update(g for g in _grams(extra) if g in self._idf)
+        return _Query(toks, " ".join(toks), terms, expansion_terms - set(terms))
+
+    def _scores(self, query: _Query) -> tuple[np.ndarray, np.ndarray]:
+        index_parts, bm25_parts, idf_parts = [], [], []
+        for term in (*query.terms, *query.expansion_terms):
+            posting = self._postings.get(term)
+            if posting is None:
+                continue
+            docs, weights = posting
+            index_parts.append(docs)
+            bm25_parts.append(weights)
+            idf_parts.append(np.full(len(docs), self._idf[term], dtype=np.float32))
+        if not index_parts:
+            empty = np.zeros(self._n_docs, dtype=np.float64)
+            return empty, empty
+        index = np.concatenate(index_parts)
+        bm25 = np.bincount(index, weights=np.concatenate(bm25_parts), minlength=self._n_docs)
+        covered = np.bincount(index, weights=np.concatenate(idf_parts), minlength=self._n_docs)
+        return bm25, covered
+
+    def rank(self, text: str, limit: int | None = None) -> tuple[str, list[Candidate]]:
+        """Candidates best first, each with a blended score in [0, 1]."""
+        query = self._query(text)
+        if not query.tokens or self._n_docs == 0:
+            return query.key, []
+        bm25, covered = self._scores(query)
+        top_k = min(self.params.top_k, self._n_docs)
+        top = np.argpartition(-bm25, top_k - 1)[:top_k] if top_k < self._n_docs else np.arange(
+            self._n_docs
+        )
+        top = top[bm25[top] > 0]
+        if len(top) == 0:
+            return query.key, []
+        total = sum(query.terms.values()) or 1.0
+        w = self.params.bm25_weight
+        scored = []
+        for doc in top.tolist():
+            coverage = min(1.0, covered[doc] / total)
+            best = process.extractOne(query.key, self._question_keys[doc], scorer=fuzz.token_set_ratio)
+            similarity = best[1] / 100 if best else 0.0
+            score = w * coverage + (1 - w) * similarity
+            scored.append((score, float(bm25[doc]), doc))
+        scored.sort(reverse=True)
+        candidates = [
+            Candidate(self.entries[doc].id, self.entries[doc].title, round(score, 4))
+            for score, _, doc in scored[: limit or len(scored)]
+        ]
+        return query.key, candidates
+
+    def match(self, text: str) -> Match:
+        p = self.params
+        key, candidates = self.rank(text, limit=max(p.clarify_count, 2))
+        if not candidates or candidates[0].score < p.clarify_threshold:
+            return Match("not_sure", tuple(candidates[: p.clarify_count]), key)
+        top = candidates[0].score
+        runner_up = candidates[1].score if len(candidates) > 1 else 0.0
+        if top >= p.answer_threshold and top - runner_up >= p.answer_margin:
+            return Match("answer", tuple(candidates), key)
+        shortlist = tuple(c for c in candidates[: p.clarify_count] if c.score >= p.clarify_threshold)
+        return Match("clarify", shortlist, key)

@@ -1,0 +1,134 @@
+"""Routing: one Router per feature module, one Dispatcher that tries them in order.
+
+A message is routed by what it is: a button payload (``prefix:args``), a ``/command``, the
+step of a guided flow the user is in, a recognised intent, and finally free text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot import intents
+from bot.messages import Incoming, Response
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from bot.config import Settings
+    from bot.content.store import Snapshot
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str  # "payload" | "command" | "flow" | "intent" | "text"
+    name: str
+    args: tuple[str, ...] = ()
+    intent: intents.Intent | None = None
+
+
+@dataclass
+class Context:
+    """Everything a handler may use for one message."""
+
+    content: Snapshot
+    settings: Settings
+    user_key: str
+    channel: str
+    state: dict[str, Any]
+    session: AsyncSession | None  # None while the database is unreachable
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def office(self) -> dict[str, str]:
+        return self.settings.office.template_values()
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+
+Handler = Callable[[Context, Incoming, Route], Awaitable[Response]]
+
+
+class Router:
+    """The handlers of one feature, registered with decorators."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.commands: dict[str, Handler] = {}
+        self.payloads: dict[str, Handler] = {}
+        self.flows: dict[str, Handler] = {}
+        self.intents: dict[str, Handler] = {}
+        self.text_handler: Handler | None = None
+
+    def _register(self, table: dict[str, Handler], keys: tuple[str, ...]) -> Callable[[Handler], Handler]:
+        def decorator(handler: Handler) -> Handler:
+            for key in keys:
+                table[key] = handler
+            return handler
+
+        return decorator
+
+    def command(self, *names: str) -> Callable[[Handler], Handler]:
+        return self._register(self.commands, names)
+
+    def payload(self, *prefixes: str) -> Callable[[Handler], Handler]:
+        return self._register(self.payloads, prefixes)
+
+    def flow(self, *names: str) -> Callable[[Handler], Handler]:
+        return self._register(self.flows, names)
+
+    def intent(self, *names: str) -> Callable[[Handler], Handler]:
+        return self._register(self.intents, names)
+
+    def text(self) -> Callable[[Handler], Handler]:
+        def decorator(handler: Handler) -> Handler:
+            self.text_handler = handler
+            return handler
+
+        return decorator
+
+
+class Dispatcher:
+    """Finds the handler for a message; earlier routers win on conflicts."""
+
+    def __init__(self, routers: list[Router], fallback: Handler) -> None:
+        self.commands: dict[str, Handler] = {}
+        self.payloads: dict[str, Handler] = {}
+        self.flows: dict[str, Handler] = {}
+        self.intents: dict[str, Handler] = {}
+        self.text_handler: Handler | None = None
+        self.fallback = fallback
+        for router in routers:
+            for table in ("commands", "payloads", "flows", "intents"):
+                mine, theirs = getattr(self, table), getattr(router, table)
+                for key, handler in theirs.items():
+                    mine.setdefault(key, handler)
+            if self.text_handler is None:
+                self.text_handler = router.text_handler
+
+    def resolve(self, ctx: Context, message: Incoming) -> tuple[Handler, Route]:
+        if message.payload is not None:
+            prefix, _, rest = message.payload.partition(":")
+            args = tuple(rest.split(":")) if rest else ()
+            handler = self.payloads.get(prefix)
+            return (handler or self.fallback), Route("payload", prefix, args)
+        text = message.text.strip()
+        if text.startswith("/"):
+            head, _, rest = text[1:].partition(" ")
+            name = head.split("@", 1)[0].lower()
+            handler = self.commands.get(name, self.fallback)
+            return handler, Route("command", name, tuple(rest.split()))
+        flow = ctx.state.get("flow")
+        if flow in self.flows:
+            return self.flows[flow], Route("flow", flow)
+        intent = intents.detect(text)
+        if intent is not None and intent.name in self.intents:
+            return self.intents[intent.name], Route("intent", intent.name, intent=intent)
+        return (self.text_handler or self.fallback), Route("text", "text")
+
+    async def dispatch(self, ctx: Context, message: Incoming) -> Response:
+        handler, route = self.resolve(ctx, message)
+        return await handler(ctx, message, route)

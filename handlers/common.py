@@ -1,0 +1,36 @@
+"""Reply pieces several features share: the menu button, answers, the office's contacts."""
+
+from __future__ import annotations
+
+from bot.content.answer import answer_text
+from bot.content.model import FaqEntry
+from bot.messages import Button, Reply
+from bot.routing import Context
+
+MENU = Button("☰ Menu", payload="menu")
+MAX_LABEL = 60
+
+
+def label(text: str) -> str:
+    """Button labels stay short enough for every platform."""
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1].rstrip() + "…"
+
+
+def contact_line(ctx: Context) -> str:
+    office = ctx.settings.office
+    return f"Anh/Chị có thể gọi {office.hotline} ({office.name}) trong giờ hành chính để được hỗ trợ trực tiếp."
+
+
+def answer_reply(ctx: Context, entry: FaqEntry, question_id: int | None) -> Reply:
+    """The answer, its links and related entries, and the helpful / not helpful question."""
+    pack = ctx.content.pack
+    rows: list[tuple[Button, ...]] = [(Button(label(link.label), url=link.url),) for link in entry.links[:2]]
+    for related_id in entry.related[:3]:
+        related = pack.entries.get(related_id)
+        if related is not None:
+            rows.append((Button(label(related.title), payload=f"faq:{related.id}"),))
+    ref = f"{entry.id}:{question_id}" if question_id is not None else entry.id
+    rows.append((Button("👍 Hữu ích", payload=f"v:1:{ref}"), Button("👎 Chưa hữu ích", payload=f"v:0:{ref}")))
+    rows.append((MENU,))
+    text = answer_text(entry, ctx.office) + "\n\nCâu trả lời có hữu ích không ạ?"
+    return Reply(text, tuple(rows))
