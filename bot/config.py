@@ -133,10 +133,15 @@ def _read_secret(name: str, environ: Mapping[str, str], secret_file: Mapping[str
     if environ.get(f"{var}_FILE"):
         path = Path(environ[f"{var}_FILE"])
         try:
-            return path.read_text(encoding="utf-8").strip()
+            value = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"{var}_FILE: không đọc được {path}: {exc.strerror}") from exc
+        if not value:  # an empty salt would make pseudonyms an unsalted hash of the user id
+            raise ConfigError(f"{var}_FILE: tệp {path} trống")
+        return value
     value = secret_file.get(name)
+    if value is not None and not str(value).strip():
+        raise ConfigError(f"CCHC_SECRETS_FILE: bí mật '{name}' trống")
     return str(value) if value is not None else None
 
 

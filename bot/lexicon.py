@@ -37,13 +37,19 @@ class Lexicon:
     def from_mapping(
         cls, abbreviations: dict[str, list[str]], synonyms: dict[str, list[str]]
     ) -> Lexicon:
+        protected = frozenset(vtext.strip_diacritics(key).strip() for key in abbreviations)
+        # Meanings are tokenized like queries and content (protected tokens unsqueezed), or a
+        # meaning that mentions "cccd" would add "cd", which nothing in the index contains.
         abbr = {
-            vtext.strip_diacritics(key).strip(): tuple(tuple(vtext.tokens(m)) for m in meanings)
+            vtext.strip_diacritics(key).strip(): tuple(
+                tuple(vtext.tokens(m, protected)) for m in meanings
+            )
             for key, meanings in abbreviations.items()
         }
-        protected = frozenset(abbr)
         syn = {
-            tuple(vtext.tokens(key, protected)): tuple(tuple(vtext.tokens(m)) for m in meanings)
+            tuple(vtext.tokens(key, protected)): tuple(
+                tuple(vtext.tokens(m, protected)) for m in meanings
+            )
             for key, meanings in synonyms.items()
         }
         return cls(abbreviations=abbr, synonyms={k: v for k, v in syn.items() if k})

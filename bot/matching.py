@@ -147,6 +147,12 @@ class Matcher:
         covered = np.bincount(index, weights=np.concatenate(idf_parts), minlength=self._n_docs)
         return bm25, covered
 
+    def bm25_top(self, text: str, k: int) -> list[tuple[str, float]]:
+        """The ``k`` best entries by BM25 alone (the benchmark's baseline)."""
+        bm25, _ = self._scores(self._query(text))
+        order = np.argsort(-bm25)[:k]
+        return [(self.entries[i].id, float(bm25[i])) for i in order.tolist() if bm25[i] > 0]
+
     def rank(self, text: str, limit: int | None = None) -> tuple[str, list[Candidate]]:
         """Candidates best first, each with a blended score in [0, 1]."""
         query = self._query(text)

@@ -37,7 +37,7 @@ ZALO_LIMIT = 2000
 TELEGRAM_LIMIT = 4096
 MIN_ALIASES = 6
 TIMEZONE = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
-_MD_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\(([^)]*)\)")
 
 
 @dataclass(frozen=True, order=True)
@@ -53,7 +53,22 @@ class Problem:
 
 
 class _LineLoader(yaml.SafeLoader):
-    """A SafeLoader that remembers the line of every mapping key and list item."""
+    """A SafeLoader that remembers the line of every mapping key and list item.
+
+    It also refuses a key written twice in one mapping: plain YAML silently keeps the last
+    one, so an editor's first definition would vanish without a word.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"'{key_node.value}' được viết hai lần", key_node.start_mark
+                    )
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep)
 
 
 def _compose_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
@@ -123,7 +138,7 @@ def _read_markdown(
     path: Path, rel: str, schema: type[BaseModel], problems: list[Problem]
 ) -> tuple[BaseModel, str, int, dict[tuple, int]] | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Notepad saves UTF-8 with a BOM
     except UnicodeDecodeError as exc:
         problems.append(Problem(rel, 1, f"tệp không phải UTF-8 ({exc.reason})"))
         return None
@@ -168,7 +183,8 @@ def _read_yaml_list(
         data, lines = _parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problems.append(Problem(rel, mark.line + 1 if mark else 1, f"lỗi cú pháp YAML: {exc}"))
+        problems.append(Problem(rel, mark.line + 1 if mark else 1,
+                                f"lỗi cú pháp YAML: {getattr(exc, 'problem', None) or exc}"))
         return []
     if not isinstance(data, list):
         problems.append(Problem(rel, 1, "tệp phải là một danh sách các mục '- id: ...'"))
@@ -178,7 +194,8 @@ def _read_yaml_list(
         try:
             items.append(schema.model_validate(raw))
         except ValidationError as err:
-            for problem in _validation_problems(err, rel, lines, offset=1):
+            item_lines = {k[1:]: v for k, v in lines.items() if k and k[0] == index}
+            for problem in _validation_problems(err, rel, item_lines, offset=1):
                 line = problem.line if problem.line > 1 else _line_of(lines, (index,), 1)
                 items_problem = Problem(rel, line, f"mục {index + 1}: {problem.message}")
                 problems.append(items_problem)
@@ -192,7 +209,8 @@ def _read_lexicon(path: Path, rel: str, problems: list[Problem]) -> Lexicon:
         data, lines = _parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problems.append(Problem(rel, mark.line + 1 if mark else 1, f"lỗi cú pháp YAML: {exc}"))
+        problems.append(Problem(rel, mark.line + 1 if mark else 1,
+                                f"lỗi cú pháp YAML: {getattr(exc, 'problem', None) or exc}"))
         return Lexicon()
     data = data or {}
     sections: dict[str, dict[str, list[str]]] = {"abbreviations": {}, "synonyms": {}}
@@ -308,11 +326,45 @@ def _check_campaign(
             problems.append(Problem(rel, line, f"lịch cron '{front.schedule.cron}' không bao giờ xảy ra"))
 
 
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _standard_weekdays(field: str) -> str:
+    """Standard crontab counts weekdays from Sunday = 0 (or 7); APScheduler from Monday = 0.
+
+    Numbers are rewritten as day names, which both read the same way.
+    """
+    if not any(ch.isdigit() for ch in field):
+        return field
+    days: list[int] = []
+    for item in field.split(","):
+        body, _, step = item.partition("/")
+        stride = int(step) if step else 1
+        if body == "*":
+            first, last = 0, 6
+        elif "-" in body:
+            a, b = body.split("-", 1)
+            first, last = int(a), int(b)
+        else:
+            first = last = int(body)
+            if step:
+                last = 6
+        if not (0 <= first <= 7 and 0 <= last <= 7) or stride < 1:
+            raise ValueError(f"thứ trong tuần '{item}' phải từ 0 đến 7")
+        days.extend(d % 7 for d in range(first, last + 1, stride))
+    return ",".join(_WEEKDAYS[d] for d in sorted(set(days)))
+
+
 def cron_trigger(expression: str):  # noqa: ANN201 - APScheduler's CronTrigger
-    """The campaign calendar's trigger: a 5-field crontab in Vietnam's time zone."""
+    """The campaign calendar's trigger: a standard 5-field crontab in Vietnam's time zone."""
     from apscheduler.triggers.cron import CronTrigger
 
-    return CronTrigger.from_crontab(expression, timezone=TIMEZONE)
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError("cần đúng 5 phần: phút giờ ngày tháng thứ")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_standard_weekdays(weekday),
+                       timezone=TIMEZONE)
 
 
 def load_pack(root: Path, values: Mapping[str, str]) -> tuple[ContentPack | None, list[Problem]]:

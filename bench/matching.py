@@ -1,0 +1,165 @@
+"""Answer-engine benchmark: quality on tests/eval and latency on the bundled and a 10k store.
+
+    uv run python bench/matching.py [--json] [--synthetic 10000]
+
+Prints, for this engine and two baselines (rapidfuzz WRatio on raw titles; BM25 alone):
+correct among answered, wrong answers as a share of in-scope queries, clarify rate,
+out-of-scope queries answered, and p50/p99 latency per query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot import intents  # noqa: E402
+from bot.config import BUNDLED_CONTENT, Office  # noqa: E402
+from bot.content.loader import load_pack  # noqa: E402
+from bot.content.model import FaqEntry  # noqa: E402
+from bot.evaluation import Decider, EvalSet, load_eval_set, score  # noqa: E402
+from bot.matching import Matcher  # noqa: E402
+
+WRATIO_ANSWER = 85.0  # a WRatio at or above this answers; below, "not sure"
+BM25_ANSWER = 6.0  # likewise for the raw BM25 score of the best entry
+
+
+def engine_decider(matcher: Matcher) -> Decider:
+    def decide(query: str) -> tuple[str, list[str]]:
+        if intents.detect(query) is not None:
+            return "intent", []
+        match = matcher.match(query)
+        return match.outcome, [c.id for c in match.candidates]
+
+    return decide
+
+
+def wratio_decider(entries: list[FaqEntry]) -> Decider:
+    titles = [e.title for e in entries]
+
+    def decide(query: str) -> tuple[str, list[str]]:
+        best = process.extractOne(query, titles, scorer=fuzz.WRatio)
+        if best is None or best[1] < WRATIO_ANSWER:
+            return "not_sure", []
+        return "answer", [entries[best[2]].id]
+
+    return decide
+
+
+def bm25_decider(matcher: Matcher) -> Decider:
+    def decide(query: str) -> tuple[str, list[str]]:
+        top = matcher.bm25_top(query, 1)
+        if not top or top[0][1] < BM25_ANSWER:
+            return "not_sure", []
+        return "answer", [top[0][0]]
+
+    return decide
+
+
+def latency(decide: Decider, queries: list[str], repeat: int = 3) -> dict[str, float]:
+    for q in queries[:20]:  # warm caches
+        decide(q)
+    samples = []
+    for _ in range(repeat):
+        for q in queries:
+            start = time.perf_counter()
+            decide(q)
+            samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return {
+        "p50_ms": round(statistics.median(samples), 3),
+        "p99_ms": round(samples[int(len(samples) * 0.99) - 1], 3),
+        "queries": len(samples),
+    }
+
+
+def synthetic_entries(base: list[FaqEntry], total: int, seed: int = 7) -> list[FaqEntry]:
+    """A store of ``total`` entries: the real ones plus look-alikes built from their words."""
+    rng = random.Random(seed)
+    words = sorted({w for e in base for q in e.questions for w in q.lower().split()})
+    out = list(base)
+    for i in range(total - len(base)):
+        def phrase(n: int) -> str:
+            return " ".join(rng.choice(words) for _ in range(n))
+        template = base[i % len(base)]
+        out.append(replace(template, id=f"synthetic-{i}", title=phrase(rng.randint(5, 10)),
+                           aliases=tuple(phrase(rng.randint(3, 8)) for _ in range(8)), related=()))
+    return out
+
+
+def run(args: argparse.Namespace) -> dict:
+    pack, problems = load_pack(BUNDLED_CONTENT, Office().template_values())
+    if pack is None:
+        raise SystemExit("bundled content has errors:\n" + "\n".join(map(str, problems)))
+    evalset: EvalSet = load_eval_set()
+    entries = list(pack.entries.values())
+    matcher = Matcher(entries, pack.lexicon)
+    queries = [q for q, _ in evalset.in_scope] + [q for q, _ in evalset.out_of_scope]
+    engines: dict[str, Callable[[], Decider]] = {
+        "engine (BM25 + rapidfuzz blend)": lambda: engine_decider(matcher),
+        "baseline: rapidfuzz WRatio on titles": lambda: wratio_decider(entries),
+        "baseline: BM25 alone": lambda: bm25_decider(matcher),
+    }
+    report: dict = {"entries": len(entries), "in_scope": len(evalset.in_scope),
+                    "out_of_scope": len(evalset.out_of_scope), "engines": {}}
+    for name, make in engines.items():
+        decide = make()
+        scores = score(decide, evalset)
+        report["engines"][name] = {**scores.summary(), "latency_bundled": latency(decide, queries)}
+    started = time.perf_counter()
+    big_entries = synthetic_entries(entries, args.synthetic)
+    big = Matcher(big_entries, pack.lexicon)
+    report["synthetic_entries"] = len(big_entries)
+    report["synthetic_index_build_s"] = round(time.perf_counter() - started, 2)
+    big_engines = {
+        "engine (BM25 + rapidfuzz blend)": engine_decider(big),
+        "baseline: rapidfuzz WRatio on titles": wratio_decider(big_entries),
+        "baseline: BM25 alone": bm25_decider(big),
+    }
+    for name, decide in big_engines.items():
+        report["engines"][name]["latency_synthetic"] = latency(decide, queries, repeat=1)
+    report["wrong_answers"] = score(engine_decider(matcher), evalset).wrong
+    report["out_of_scope_answered"] = score(engine_decider(matcher), evalset).oos_wrongly_answered
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--synthetic", type=int, default=10_000, help="size of the synthetic store")
+    args = parser.parse_args()
+    report = run(args)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    print(f"Bundled content: {report['entries']} entries; eval: {report['in_scope']} in-scope, "
+          f"{report['out_of_scope']} out-of-scope queries; synthetic store: "
+          f"{report['synthetic_entries']} entries (index built in {report['synthetic_index_build_s']} s)\n")
+    header = (f"{'':38} {'correct/ans':>11} {'wrong':>7} {'answered':>8} {'clarify':>8} "
+              f"{'oos ans':>8} {'p50 ms':>7} {'p99 ms':>7} {'p50 10k':>8} {'p99 10k':>8}")
+    print(header)
+    for name, r in report["engines"].items():
+        print(f"{name:38} {r['correct_among_answered']:>11.1%} {r['wrong_share_of_in_scope']:>7.1%} "
+              f"{r['answered_rate']:>8.1%} {r['clarify_rate']:>8.1%} {r['out_of_scope_answered']:>8.1%} "
+              f"{r['latency_bundled']['p50_ms']:>7.3f} {r['latency_bundled']['p99_ms']:>7.3f} "
+              f"{r['latency_synthetic']['p50_ms']:>8.3f} {r['latency_synthetic']['p99_ms']:>8.3f}")
+    print("\nEngine's wrong answers (query → expected / got):")
+    for query, expected, got in report["wrong_answers"]:
+        print(f"  {query!r} → {expected} / {got}")
+    print("Out-of-scope queries the engine answered:")
+    for query, got in report["out_of_scope_answered"]:
+        print(f"  {query!r} → {got}")
+
+
+if __name__ == "__main__":
+    main()
