@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings, pseudonym_salt
@@ -25,7 +26,7 @@ from bot.matching import MatchParams
 from bot.messages import Incoming, Response
 from bot.routing import Context, Dispatcher
 from bot.storage import db as storage
-from bot.storage.models import ConversationState, QuestionLog, utcnow
+from bot.storage.models import ChannelUser, ConversationState, QuestionLog, utcnow
 
 log = logging.getLogger(__name__)
 DATA_DIR = Path("data")
@@ -57,8 +58,9 @@ class BotApp:
         """Answer one message. ``record=False`` (``cchc-bot ask``) touches no database."""
         key = self.user_key(message.channel, message.user_id)
         snapshot = self.content.current
+        is_admin = self.settings.is_admin(message.channel, message.user_id)
         if not record:
-            ctx = Context(snapshot, self.settings, key, message.channel, {}, None)
+            ctx = Context(snapshot, self.settings, key, message.channel, {}, None, is_admin=is_admin)
             return await self.dispatcher.dispatch(ctx, message)
         async with self.database.session() as session:
             state = await self._load_state(session, key)
@@ -69,7 +71,10 @@ class BotApp:
                 channel=message.channel,
                 state=dict(state) if state is not None else {},
                 session=session if state is not None else None,
+                is_admin=is_admin,
             )
+            if ctx.session is not None:
+                ctx.channel_user_id = await self._touch_user(ctx, message.user_id)
             before = dict(ctx.state)
             response = await self.dispatcher.dispatch(ctx, message)
             if ctx.session is not None:
@@ -84,6 +89,30 @@ class BotApp:
             log.exception("database unavailable: answering without conversation state")
             return None
         return row.state if row is not None else {}
+
+    async def _touch_user(self, ctx: Context, platform_id: str) -> int | None:
+        """Remember where to reach this user and when they last wrote to us."""
+        assert ctx.session is not None
+        try:
+            row = (await ctx.session.exec(select(ChannelUser).where(
+                ChannelUser.channel == ctx.channel, ChannelUser.platform_id == platform_id
+            ))).first()
+            now = utcnow()
+            if row is None:
+                row = ChannelUser(channel=ctx.channel, platform_id=platform_id, user_key=ctx.user_key,
+                                  first_seen_at=now, last_seen_at=now)
+            else:
+                row.last_seen_at = now
+                if not row.reachable:  # they wrote again, so they can be reached again
+                    row.reachable, row.unreachable_reason, row.unreachable_at = True, None, None
+            ctx.session.add(row)
+            await ctx.session.flush()
+        except SQLAlchemyError:
+            log.exception("could not record the channel user")
+            await ctx.session.rollback()
+            ctx.session = None
+            return None
+        return row.id
 
     async def _save(self, ctx: Context, before: dict) -> None:
         assert ctx.session is not None

@@ -9,6 +9,7 @@ message that names the key.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets as pysecrets
 import tomllib
@@ -81,10 +82,46 @@ class Server(_Section):
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
 
 
+class Telegram(_Section):
+    """Telegram runs when CCHC_TELEGRAM_TOKEN is set: long polling, or a webhook if webhook_url is."""
+
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str | None = None  # public https URL of webhook_path; unset = long polling
+    webhook_path: str = "/telegram/webhook"
+    bot_username: str | None = None  # for deep links; asked from getMe when unset
+    admin_ids: list[int] = Field(default_factory=list)
+    admin_chat_id: int | None = None  # the officials' group chat
+    global_rate: Annotated[float, Field(gt=0)] = 30.0  # messages per second, all chats
+    private_chat_rate: Annotated[float, Field(gt=0)] = 1.0  # messages per second, one chat
+    group_rate_per_minute: Annotated[float, Field(gt=0)] = 20.0
+
+
+class Zalo(_Section):
+    """Zalo OA runs when app_id and the secrets (app secret, OA secret key) are set."""
+
+    app_id: str | None = None
+    oa_id: str | None = None
+    api_base_url: str = "https://openapi.zalo.me"
+    oauth_base_url: str = "https://oauth.zaloapp.com"
+    webhook_path: str = "/zalo/webhook"
+    verifier_file: str | None = None  # e.g. "zalo_verifierABC123.html", served at the site root
+    verifier_content: str | None = None  # the file's content as Zalo gave it
+    max_event_age_seconds: Annotated[int, Field(ge=10)] = 600
+    promotion_enabled: bool = False  # needs the OA's promotion-message permission
+    admin_ids: list[str] = Field(default_factory=list)
+
+
 class Secrets(_Section):
     """Only from the environment or a secret file, never from config.toml."""
 
     pseudonym_salt: SecretStr | None = None
+    telegram_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    zalo_app_secret: SecretStr | None = None
+    zalo_oa_secret_key: SecretStr | None = None
+    zalo_refresh_token: SecretStr | None = None
+    zalo_access_token: SecretStr | None = None
 
 
 class Settings(_Section):
@@ -95,7 +132,17 @@ class Settings(_Section):
     privacy: Privacy = Privacy()
     logging: Logging = Logging()
     server: Server = Server()
+    telegram: Telegram = Telegram()
+    zalo: Zalo = Zalo()
     secrets: Secrets = Secrets()
+
+    def is_admin(self, channel: str, platform_id: str) -> bool:
+        """Officials are configured per channel by their platform user ids."""
+        if channel == "telegram":
+            return platform_id.lstrip("-").isdigit() and int(platform_id) in self.telegram.admin_ids
+        if channel == "zalo":
+            return platform_id in self.zalo.admin_ids
+        return False
 
 
 _SECTIONS: dict[str, type[_Section]] = {
@@ -104,10 +151,13 @@ _SECTIONS: dict[str, type[_Section]] = {
     if name != "secrets"
 }
 _SECRET_NAMES = tuple(Secrets.model_fields)
+# Keys that look like secrets: refused in config.toml whatever section they are written in.
+_SECRET_LIKE = {"token", "secret", "salt", "app_secret", "oa_secret_key", "refresh_token",
+                "access_token", "webhook_secret", "password", *_SECRET_NAMES}
 
 
-def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, dict[str, str]], list[str]]:
-    overrides: dict[str, dict[str, str]] = {}
+def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    overrides: dict[str, dict[str, Any]] = {}
     errors = []
     secret_env = {f"{ENV_PREFIX}{n.upper()}" for n in _SECRET_NAMES}
     secret_env |= {f"{name}_FILE" for name in secret_env}
@@ -118,12 +168,26 @@ def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, dict[str, str]
             continue
         rest = var[len(ENV_PREFIX) :].lower()
         for section, model in _SECTIONS.items():
-            if rest.startswith(section + "_") and rest[len(section) + 1 :] in model.model_fields:
-                overrides.setdefault(section, {})[rest[len(section) + 1 :]] = value
+            key = rest[len(section) + 1 :]
+            if rest.startswith(section + "_") and key in model.model_fields:
+                overrides.setdefault(section, {})[key] = _env_value(model, key, value)
                 break
         else:
             errors.append(f"biến môi trường {var}: không có khóa cấu hình tương ứng")
     return overrides, errors
+
+
+def _env_value(model: type[_Section], key: str, value: str) -> Any:
+    """Lists come from the environment as "a,b,c" (or JSON); everything else as text."""
+    annotation = str(model.model_fields[key].annotation)
+    if annotation.startswith("list"):
+        if value.strip().startswith("["):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError:
+                return value
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
 
 
 def _read_secret(name: str, environ: Mapping[str, str], secret_file: Mapping[str, Any]) -> str | None:
@@ -163,8 +227,7 @@ def load_settings(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: lỗi cú pháp TOML: {exc}") from exc
     if "secrets" in data or any(
-        isinstance(v, dict) and any(k in _SECRET_NAMES or k in {"token"} for k in v)
-        for v in data.values()
+        isinstance(v, dict) and any(k in _SECRET_LIKE for k in v) for v in data.values()
     ):
         errors.append(
             f"{source}: bí mật (salt, token, khóa) không được ghi trong tệp cấu hình; "

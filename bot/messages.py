@@ -27,6 +27,7 @@ class Incoming:
     payload: str | None = None  # set when the citizen pressed a button
     attachments: tuple[Attachment, ...] = ()
     language: str = "vi"
+    chat_id: str | None = None  # the conversation, when it is not the user's own (a group)
 
     def __post_init__(self) -> None:
         if len(self.text) > MAX_TEXT:

@@ -39,6 +39,8 @@ class Context:
     channel: str
     state: dict[str, Any]
     session: AsyncSession | None  # None while the database is unreachable
+    is_admin: bool = False  # an official configured for this channel
+    channel_user_id: int | None = None  # the ChannelUser row, when recorded
     started: float = field(default_factory=time.perf_counter)
 
     @property

@@ -15,6 +15,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.app import BotApp
+from bot.channels import Channel, build_channels
 from bot.messages import MAX_TEXT, Incoming, Reply
 from bot.render import to_plain
 
@@ -87,9 +88,11 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-def make_web_app(bot: BotApp) -> web.Application:
+def make_web_app(bot: BotApp, channels: list[Channel] = ()) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
     app[APP_KEY] = bot
+    for channel in channels:
+        channel.setup_routes(app)
     app.router.add_get("/", chat_page)
     app.router.add_post("/api/chat", chat_api)
     app.router.add_get("/healthz", healthz)
@@ -110,17 +113,23 @@ async def _daily_purge(bot: BotApp) -> None:
 
 async def serve(bot: BotApp, host: str, port: int) -> None:
     """Run until interrupted; background jobs stop with the server."""
-    runner = web.AppRunner(make_web_app(bot))
+    channels = build_channels(bot)
+    runner = web.AppRunner(make_web_app(bot, channels))
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
+    for channel in channels:
+        await channel.start()
     tasks = [asyncio.create_task(_daily_purge(bot))]
     if bot.settings.content.reload:
         tasks.append(asyncio.create_task(bot.content.watch(bot.settings.content.reload_interval)))
-    print(f"CCHC Bot đang chạy: http://{host}:{port}/  (Ctrl+C để dừng)", flush=True)
+    names = ", ".join(["web", *(c.name for c in channels)])
+    print(f"CCHC Bot đang chạy: http://{host}:{port}/  kênh: {names}  (Ctrl+C để dừng)", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
+        for channel in channels:
+            await channel.stop()
         for task in tasks:
             task.cancel()
         for task in tasks:
