@@ -33,12 +33,7 @@ DATA_DIR = Path("data")
 
 
 def match_params(settings: Settings) -> MatchParams:
-    m = settings.matching
-    return MatchParams(
-        answer_threshold=m.answer_threshold,
-        answer_margin=m.answer_margin,
-        clarify_threshold=m.clarify_threshold,
-    )
+    return MatchParams(**settings.matching.model_dump())
 
 
 @dataclass

@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from bot.matching import MatchParams
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CONTENT = PROJECT_ROOT / "content"
 ENV_PREFIX = "CCHC_"
@@ -63,10 +65,17 @@ class Content(_Section):
     reload_interval: Annotated[float, Field(gt=0, le=3600)] = 2.0
 
 
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
 class Matching(_Section):
-    answer_threshold: Annotated[float, Field(ge=0, le=1)] = 0.72
-    answer_margin: Annotated[float, Field(ge=0, le=1)] = 0.06
-    clarify_threshold: Annotated[float, Field(ge=0, le=1)] = 0.45
+    """When to answer, ask "did you mean…?", or say "not sure" (see bot.matching.MatchParams)."""
+
+    answer_margin: Share = MatchParams.answer_margin
+    answer_coverage: Share = MatchParams.answer_coverage
+    answer_similarity: Share = MatchParams.answer_similarity
+    clarify_coverage: Share = MatchParams.clarify_coverage
+    clarify_similarity: Share = MatchParams.clarify_similarity
 
 
 class Privacy(_Section):

@@ -26,15 +26,22 @@ MAX_QUERY_TOKENS = 64  # long rambling messages: the first 64 syllables carry th
 
 @dataclass(frozen=True)
 class MatchParams:
-    """Tuned on tests/eval; see bench/matching.py for what each setting buys."""
+    """Tuned on tests/eval with bench/matching.py; see the README's matching section."""
 
     k1: float = 1.2
     b: float = 0.5
-    top_k: int = 50
-    bm25_weight: float = 0.5
-    answer_threshold: float = 0.72
-    answer_margin: float = 0.06
-    clarify_threshold: float = 0.45
+    top_k: int = 30
+    # Ranking blend: BM25 relative to the best candidate, and rapidfuzz against the entry's
+    # questions (token_set_ratio forgives extra words, token_sort_ratio rewards same length).
+    rank_weights: tuple[float, float, float] = (1.0, 1.0, 0.25)
+    # Answer only when the best is clearly ahead, covers enough of what was asked (idf-weighted
+    # share of the query's words found in the entry) and resembles one of its questions.
+    answer_margin: float = 0.10
+    answer_coverage: float = 0.40
+    answer_similarity: float = 0.80
+    # Below these, not even "did you mean…?": the honest "not sure".
+    clarify_coverage: float = 0.25
+    clarify_similarity: float = 0.55
     clarify_count: int = 3
 
 
@@ -62,6 +69,14 @@ class _Query:
     key: str
     terms: dict[str, float]  # term -> weight toward the "how much of the query is covered" total
     expansion_terms: set[str]
+
+
+@dataclass(frozen=True)
+class _Scored:
+    doc: int
+    score: float  # the ranking blend
+    coverage: float  # idf-weighted share of the query found in the entry
+    similarity: float  # best token_set_ratio against the entry's questions, 0..1
 
 
 def _grams(toks: Sequence[str]) -> list[str]:
@@ -153,43 +168,60 @@ class Matcher:
         order = np.argsort(-bm25)[:k]
         return [(self.entries[i].id, float(bm25[i])) for i in order.tolist() if bm25[i] > 0]
 
-    def rank(self, text: str, limit: int | None = None) -> tuple[str, list[Candidate]]:
-        """Candidates best first, each with a blended score in [0, 1]."""
+    def _candidates(self, text: str) -> tuple[str, list[_Scored]]:
         query = self._query(text)
         if not query.tokens or self._n_docs == 0:
             return query.key, []
         bm25, covered = self._scores(query)
         top_k = min(self.params.top_k, self._n_docs)
-        top = np.argpartition(-bm25, top_k - 1)[:top_k] if top_k < self._n_docs else np.arange(
-            self._n_docs
-        )
+        if top_k < self._n_docs:
+            top = np.argpartition(-bm25, top_k - 1)[:top_k]
+        else:
+            top = np.arange(self._n_docs)
         top = top[bm25[top] > 0]
         if len(top) == 0:
             return query.key, []
+        docs = top.tolist()
+        keys = [k for d in docs for k in self._question_keys[d]]
+        bounds = np.cumsum([0] + [len(self._question_keys[d]) for d in docs[:-1]])
+        token_set = np.maximum.reduceat(
+            process.cdist([query.key], keys, scorer=fuzz.token_set_ratio, dtype=np.float32)[0], bounds)
+        token_sort = np.maximum.reduceat(
+            process.cdist([query.key], keys, scorer=fuzz.token_sort_ratio, dtype=np.float32)[0], bounds)
+        best_bm25 = float(bm25[top].max())
         total = sum(query.terms.values()) or 1.0
-        w = self.params.bm25_weight
+        w_bm25, w_set, w_sort = self.params.rank_weights
+        scale = w_bm25 + w_set + w_sort
         scored = []
-        for doc in top.tolist():
-            coverage = min(1.0, covered[doc] / total)
-            best = process.extractOne(query.key, self._question_keys[doc], scorer=fuzz.token_set_ratio)
-            similarity = best[1] / 100 if best else 0.0
-            score = w * coverage + (1 - w) * similarity
-            scored.append((score, float(bm25[doc]), doc))
-        scored.sort(reverse=True)
-        candidates = [
-            Candidate(self.entries[doc].id, self.entries[doc].title, round(score, 4))
-            for score, _, doc in scored[: limit or len(scored)]
-        ]
-        return query.key, candidates
+        for i, doc in enumerate(docs):
+            similarity = float(token_set[i]) / 100
+            rank_score = (w_bm25 * float(bm25[doc]) / best_bm25 + w_set * similarity
+                          + w_sort * float(token_sort[i]) / 100) / scale
+            scored.append(_Scored(doc, rank_score, min(1.0, float(covered[doc]) / total), similarity))
+        scored.sort(key=lambda s: s.score, reverse=True)
+        return query.key, scored
+
+    def rank(self, text: str, limit: int | None = None) -> tuple[str, list[Candidate]]:
+        """Candidates best first, each with its blended ranking score in [0, 1]."""
+        key, scored = self._candidates(text)
+        return key, [self._candidate(s) for s in scored[: limit or len(scored)]]
+
+    def _candidate(self, scored: _Scored) -> Candidate:
+        entry = self.entries[scored.doc]
+        return Candidate(entry.id, entry.title, round(scored.score, 4))
 
     def match(self, text: str) -> Match:
         p = self.params
-        key, candidates = self.rank(text, limit=max(p.clarify_count, 2))
-        if not candidates or candidates[0].score < p.clarify_threshold:
-            return Match("not_sure", tuple(candidates[: p.clarify_count]), key)
-        top = candidates[0].score
-        runner_up = candidates[1].score if len(candidates) > 1 else 0.0
-        if top >= p.answer_threshold and top - runner_up >= p.answer_margin:
-            return Match("answer", tuple(candidates), key)
-        shortlist = tuple(c for c in candidates[: p.clarify_count] if c.score >= p.clarify_threshold)
-        return Match("clarify", shortlist, key)
+        key, scored = self._candidates(text)
+        if not scored:
+            return Match("not_sure", (), key)
+        best = scored[0]
+        runner_up = scored[1].score if len(scored) > 1 else 0.0
+        if (best.score - runner_up >= p.answer_margin and best.coverage >= p.answer_coverage
+                and best.similarity >= p.answer_similarity):
+            return Match("answer", tuple(self._candidate(s) for s in scored[:p.clarify_count]), key)
+        shortlist = [s for s in scored[: p.clarify_count]
+                     if s.coverage >= p.clarify_coverage and s.similarity >= p.clarify_similarity]
+        if shortlist and shortlist[0] is best:
+            return Match("clarify", tuple(self._candidate(s) for s in shortlist), key)
+        return Match("not_sure", tuple(self._candidate(s) for s in scored[: p.clarify_count]), key)
