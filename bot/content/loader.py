@@ -391,12 +391,14 @@ def load_pack(root: Path, values: Mapping[str, str]) -> tuple[ContentPack | None
 
     entries: dict[str, FaqEntry] = {}
     related_lines: dict[str, dict[str, int]] = {}
+    unreadable: set[str] = set()  # files whose own errors are already reported
     alias_owner: dict[str, tuple[str, str, int]] = {}
     faq_dir = root / "faq"
     for path in sorted(faq_dir.glob("*.md")) if faq_dir.is_dir() else []:
         name = rel(path)
         read = _read_markdown(path, name, FaqFrontMatter, problems)
         if read is None:
+            unreadable.add(path.stem)
             continue
         front, body, body_line, lines = read
         assert isinstance(front, FaqFrontMatter)
@@ -439,6 +441,8 @@ def load_pack(root: Path, values: Mapping[str, str]) -> tuple[ContentPack | None
     for entry in entries.values():
         for related in entry.related:
             line = related_lines[entry.id][related]
+            if related not in entries and related in unreadable:
+                continue  # the entry exists but is broken: its file's problems say why
             if related not in entries:
                 problems.append(Problem(entry.path, line, f"'related' trỏ tới mục không tồn tại: '{related}'"))
             elif related == entry.id:

@@ -1,0 +1,103 @@
+"""The matcher on its own: decisions, robustness, and properties over arbitrary input."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.config import BUNDLED_CONTENT, Office
+from bot.content.loader import load_pack
+from bot.matching import Matcher
+
+FIXTURE = Path(__file__).parent / "fixtures" / "content"
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Matcher:
+    pack, problems = load_pack(BUNDLED_CONTENT, Office().template_values())
+    assert pack is not None, problems
+    return Matcher(pack.entries.values(), pack.lexicon)
+
+
+@pytest.fixture(scope="module")
+def small() -> Matcher:
+    pack, problems = load_pack(FIXTURE, Office().template_values())
+    assert pack is not None, problems
+    return Matcher(pack.entries.values(), pack.lexicon)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Đăng ký khai sinh cho con cần những giấy tờ gì?", "khai-sinh"),
+        ("dang ky khai sinh cho con can nhung giay to gi", "khai-sinh"),
+        ("ĐĂNG KÝ KHAI SINH CHO CON CẦN NHỮNG GIẤY TỜ GÌ", "khai-sinh"),
+        ("sổ đỏ cấp lần đầu làm thế nào", "dat-dai-cap-so"),
+        ("quen mat khau tai khoan dich vu cong", "dvc-dang-nhap-loi"),
+        ("chứng thực bản sao mất bao nhiêu tiền 1 trang", "chung-thuc-ban-sao"),
+        ("dk tam tru o dau", "tam-tru"),
+    ],
+)
+def test_answers_citizen_phrasings(bundled: Matcher, query: str, expected: str) -> None:
+    match = bundled.match(query)
+    assert match.outcome == "answer", match
+    assert match.best is not None and match.best.id == expected
+
+
+def test_tone_placement_and_legacy_characters_do_not_change_the_answer(bundled: Matcher) -> None:
+    plain = bundled.match("đăng ký kết hôn cần giấy tờ gì")
+    variants = ["đăng kí kết hôn cần giấy tờ gì", "\u00d0ăng ký kết hôn cần giấy tờ gì",
+                unicodedata.normalize("NFD", "đăng ký kết hôn cần giấy tờ gì")]
+    for variant in variants:
+        assert bundled.match(variant).best == plain.best
+
+
+def test_ambiguous_short_query_asks_instead_of_guessing(small: Matcher) -> None:
+    match = small.match("khai sinh")
+    assert match.outcome == "clarify"
+    assert {c.id for c in match.candidates} == {"khai-sinh", "khai-sinh-le-phi"}
+
+
+def test_out_of_scope_is_not_answered(bundled: Matcher) -> None:
+    for query in ("làm hộ chiếu ở đâu", "thời tiết hôm nay thế nào", "qwerty zxcv"):
+        assert bundled.match(query).outcome != "answer", query
+
+
+def test_abbreviation_expansion_reaches_the_full_words(small: Matcher) -> None:
+    assert small.match("lam gks cho con can gi").best.id == "khai-sinh"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "😀" * 50, "x" * 50_000, "\x00\xff" * 1000, "!!!???"])
+def test_degenerate_input_is_not_sure(small: Matcher, text: str) -> None:
+    assert small.match(text).outcome == "not_sure"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_matcher_never_raises_and_scores_are_bounded(text: str) -> None:
+    matcher = _PROPERTY_MATCHER
+    match = matcher.match(text)
+    assert match.outcome in {"answer", "clarify", "not_sure"}
+    assert all(0.0 <= c.score <= 1.0 for c in match.candidates)
+    assert len(match.candidates) <= matcher.params.clarify_count
+    if match.outcome == "answer":
+        assert match.best is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["khai sinh", "đăng ký kết hôn", "lệ phí khai sinh", "hotline xã"]),
+       st.text(alphabet=" .,!?😀", max_size=10))
+def test_punctuation_and_emoji_around_a_question_do_not_change_the_result(base: str, noise: str) -> None:
+    clean = _PROPERTY_MATCHER.match(base)
+    noisy = _PROPERTY_MATCHER.match(noise + base + noise)
+    assert noisy.outcome == clean.outcome
+    assert [c.id for c in noisy.candidates] == [c.id for c in clean.candidates]
+
+
+_pack, _ = load_pack(FIXTURE, Office().template_values())
+assert _pack is not None
+_PROPERTY_MATCHER = Matcher(_pack.entries.values(), _pack.lexicon)
