@@ -57,7 +57,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor.close()
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the schema to ``revision`` (``cchc-bot db upgrade``; also run at start-up)."""
     ensure_sqlite_dir(url)
     cfg = AlembicConfig()
