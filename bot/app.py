@@ -12,21 +12,27 @@ import hashlib
 import hmac
 import logging
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import metrics
 from bot.config import Settings, pseudonym_salt
 from bot.content.store import ContentStore
 from bot.matching import MatchParams
 from bot.messages import Incoming, Response
-from bot.routing import Context, Dispatcher
+from bot.routing import Context, Dispatcher, Services
 from bot.storage import db as storage
 from bot.storage.models import ChannelUser, ConversationState, QuestionLog, utcnow
+
+if TYPE_CHECKING:
+    from bot.channels import Channel
 
 log = logging.getLogger(__name__)
 DATA_DIR = Path("data")
@@ -43,6 +49,8 @@ class BotApp:
     database: storage.Database
     dispatcher: Dispatcher
     salt: bytes
+    # The running channels by name (set by ``serve``): how the bot reaches users outside a turn.
+    channels: dict[str, Channel] = field(default_factory=dict)
 
     def user_key(self, channel: str, user_id: str) -> str:
         """A stable pseudonym: records never hold a platform user id in the clear."""
@@ -51,11 +59,13 @@ class BotApp:
 
     async def handle(self, message: Incoming, record: bool = True) -> Response:
         """Answer one message. ``record=False`` (``cchc-bot ask``) touches no database."""
+        started = time.perf_counter()
         key = self.user_key(message.channel, message.user_id)
         snapshot = self.content.current
-        is_admin = self.settings.is_admin(message.channel, message.user_id)
+        is_admin = self.settings.is_admin(message.channel, message.user_id, message.chat_id)
         if not record:
-            ctx = Context(snapshot, self.settings, key, message.channel, {}, None, is_admin=is_admin)
+            ctx = Context(snapshot, self.settings, key, message.channel, {}, None, is_admin=is_admin,
+                          database=self.database)
             return await self.dispatcher.dispatch(ctx, message)
         async with self.database.session() as session:
             state = await self._load_state(session, key)
@@ -67,6 +77,8 @@ class BotApp:
                 state=dict(state) if state is not None else {},
                 session=session if state is not None else None,
                 is_admin=is_admin,
+                database=self.database,
+                services=Services(content=self.content, channels=self.channels),
             )
             if ctx.session is not None:
                 ctx.channel_user_id = await self._touch_user(ctx, message.user_id)
@@ -74,6 +86,7 @@ class BotApp:
             response = await self.dispatcher.dispatch(ctx, message)
             if ctx.session is not None:
                 await self._save(ctx, before)
+        metrics.observe_turn(message.channel, response.outcome, time.perf_counter() - started)  # /metrics
         return response
 
     async def _load_state(self, session: AsyncSession, key: str) -> dict | None:

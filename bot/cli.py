@@ -184,5 +184,75 @@ def db_upgrade(ctx: click.Context) -> None:
     click.echo("Cơ sở dữ liệu đã ở phiên bản mới nhất.")
 
 
+@main.group()
+def zalo() -> None:
+    """Zalo Official Account (OA)."""
+
+
+@zalo.command("authorize")
+@click.option("--redirect-uri", required=True,
+              help="địa chỉ callback đã khai báo cho ứng dụng trên developers.zalo.me")
+@click.option("--code", help="mã code (hoặc cả địa chỉ được chuyển tới); bỏ trống để được hỏi")
+@click.pass_context
+def zalo_authorize(ctx: click.Context, redirect_uri: str, code: str | None) -> None:
+    """Cấp quyền cho bot gửi tin qua Zalo OA và lưu token vào cơ sở dữ liệu (OAuth v4, PKCE)."""
+    import secrets
+
+    from bot.channels import zalo_api
+    from bot.channels.zalo_tokens import TokenUnavailable, exchange_and_store
+
+    settings = _settings(ctx)
+    if not settings.zalo.app_id or settings.secrets.zalo_app_secret is None:
+        raise click.ClickException("cần zalo.app_id (cấu hình) và CCHC_ZALO_APP_SECRET (biến môi trường)")
+    verifier, challenge = zalo_api.make_pkce()
+    state = secrets.token_urlsafe(16)
+    url = zalo_api.permission_url(settings.zalo.oauth_base_url, settings.zalo.app_id,
+                                  redirect_uri, challenge, state)
+    click.echo("1. Đăng nhập Zalo bằng tài khoản quản trị OA rồi mở liên kết sau để cấp quyền:\n")
+    click.echo(f"   {url}\n")
+    click.echo("2. Zalo chuyển tới địa chỉ callback kèm tham số code=...; "
+               "dán mã code đó (hoặc cả địa chỉ) vào đây.")
+    pasted = code if code is not None else click.prompt("Mã code", prompt_suffix=": ")
+    try:
+        auth_code = zalo_api.code_from(pasted, state)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        token = asyncio.run(exchange_and_store(settings, auth_code, verifier))
+    except zalo_api.TokenRejected as exc:
+        raise click.ClickException(f"Zalo từ chối mã code ({exc}). Mã chỉ dùng được một lần "
+                                   "và hết hạn sau ít phút: hãy chạy lại lệnh.") from exc
+    except (zalo_api.ZaloTransportError, TokenUnavailable) as exc:
+        raise click.ClickException(f"không lấy được token: {exc}") from exc
+    click.echo(f"Đã lưu token Zalo (phiên bản {token.version}), access token hết hạn lúc "
+               f"{token.expires_at:%d/%m/%Y %H:%M} UTC. Bot đang chạy sẽ tự dùng token mới và "
+               "tự gia hạn về sau.")
+
+
+# Lookups (issue 7): `dossiers import`, `qr poster`, `qr make`.
+from bot.lookups.cli import dossiers, qr  # noqa: E402
+
+main.add_command(dossiers)
+main.add_command(qr)
+
+
+# Broadcasts (issue 6): `broadcast send|status|cancel`.
+from bot.broadcasts.cli import broadcast  # noqa: E402
+
+main.add_command(broadcast)
+
+
+# Feedback and reports (issue 8): `report`, `content gaps`.
+from bot.report_cli import content_gaps, report  # noqa: E402
+
+main.add_command(report)
+content.add_command(content_gaps)
+
+# The officials' dashboard (issue 9): `admin create-user`, `set-password`, `disable`, ...
+from bot.dashboard.cli import admin  # noqa: E402
+
+main.add_command(admin)
+
+
 if __name__ == "__main__":
     main()

@@ -9,8 +9,10 @@ message that names the key.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import secrets as pysecrets
 import tomllib
 from collections.abc import Mapping
@@ -87,8 +89,26 @@ class Logging(_Section):
 
 
 class Server(_Section):
+    """The one web server (issue 9): web chat, widget, webhooks, dashboard, /healthz, /metrics."""
+
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    # Portals allowed to embed the chat widget from another origin, e.g. "https://xa.gov.vn";
+    # "*" allows any. The bot's own origin is always allowed.
+    widget_origins: list[str] = Field(default_factory=list)
+    behind_proxy: bool = False  # trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy
+    telegram_polling: bool = True  # poll Telegram in this process (off: it only sends)
+    shutdown_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0  # seconds for in-flight requests
+
+
+class Dashboard(_Section):
+    """The officials' dashboard under /admin (issue 9); accounts: ``cchc-bot admin create-user``."""
+
+    enabled: bool = True
+    session_hours: Annotated[float, Field(gt=0, le=168)] = 8.0  # a login lasts this long
+    login_window_minutes: Annotated[int, Field(ge=1, le=1440)] = 15  # failed logins counted over
+    max_failures_per_user: Annotated[int, Field(ge=1)] = 5  # then that username waits
+    max_failures_per_address: Annotated[int, Field(ge=1)] = 20  # then that address waits
 
 
 class Telegram(_Section):
@@ -121,6 +141,78 @@ class Zalo(_Section):
     admin_ids: list[str] = Field(default_factory=list)
 
 
+DossierStatusKind = Literal[
+    "received", "processing", "supplement", "payment", "ready", "returned", "rejected", "paused",
+    "withdrawn",
+]
+
+
+class DossierColumns(_Section):
+    """The dossier export's column headers (``cchc-bot dossiers import``); matched without
+    regard to case or diacritics. Change them for a one-stop system that names columns otherwise."""
+
+    code: str = "Mã hồ sơ"
+    procedure: str = "Tên thủ tục"
+    applicant: str = "Người nộp"
+    phone: str = "Số điện thoại"
+    received: str = "Ngày tiếp nhận"
+    due: str = "Ngày hẹn trả"
+    status: str = "Trạng thái"
+    result_place: str = "Nơi trả kết quả"
+
+
+class Lookup(_Section):
+    """Fee and dossier lookups, status-change notices and QR posters (issue 7)."""
+
+    require_phone_last4: bool = False  # ask for the applicant's last 4 phone digits first
+    phone_attempts: Annotated[int, Field(ge=1, le=10)] = 3  # wrong answers before giving up
+    rate_limit_attempts: Annotated[int, Field(ge=1)] = 10  # dossier lookups per user...
+    rate_limit_window_minutes: Annotated[int, Field(ge=1)] = 60  # ...in this many minutes
+    portal_lookup_url: str = "https://dichvucong.gov.vn"  # where citizens look dossiers up
+    qr_url_params: list[str] = Field(
+        default_factory=lambda: ["mahoso", "ma_ho_so", "mahs", "ma", "code", "hoso", "sohoso", "q"]
+    )  # query parameters of the receipt's QR link that carry the dossier code
+    max_image_bytes: Annotated[int, Field(ge=10_000)] = 10_000_000  # receipt photos
+    download_timeout: Annotated[float, Field(gt=0, le=120)] = 15.0  # seconds, photo download
+    notify_interval: Annotated[float, Field(gt=0)] = 60.0  # seconds between status-change passes
+    zalo_oa_url: str | None = None  # QR posters' Zalo link; default https://zalo.me/<zalo.oa_id>
+    poster_font: Path | None = None  # a TTF with Vietnamese glyphs; default: DejaVu Sans if found
+    status_aliases: dict[str, DossierStatusKind] = Field(default_factory=dict)  # export status -> kind
+    columns: DossierColumns = DossierColumns()
+
+
+class Broadcasting(_Section):
+    """Subscriptions' announcements and the campaign calendar (issue 6).
+
+    A deployment with several ``cchc-bot run`` processes may switch the sender and the scheduler
+    off in all but one; even when left on everywhere, a database lease lets only one of each
+    work at a time.
+    """
+
+    sender: bool = True  # run the broadcast sender (the outbox) in this process
+    scheduler: bool = True  # run the campaign scheduler (content/campaigns/) in this process
+    quiet_start: dt.time = dt.time(21, 0)  # Vietnam time; nothing is sent from quiet_start...
+    quiet_end: dt.time = dt.time(7, 0)  # ...to quiet_end unless urgent (equal: no quiet hours)
+    missed_grace_minutes: Annotated[int, Field(ge=0)] = 360  # late campaign fires still sent
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 50  # rows claimed (in flight) per channel
+    max_attempts: Annotated[int, Field(ge=1, le=50)] = 5  # tries per recipient on 429/5xx
+    retry_backoff_seconds: Annotated[float, Field(gt=0)] = 5.0  # first retry; doubles each time
+    retry_backoff_max_seconds: Annotated[float, Field(gt=0)] = 600.0
+    poll_interval_seconds: Annotated[float, Field(gt=0, le=600)] = 2.0  # idle sender checks for work
+    lease_seconds: Annotated[float, Field(ge=3, le=3600)] = 30.0  # a dead holder is replaced after
+    stop_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0  # shutdown waits for sends in flight
+
+
+class Feedback(_Section):
+    """Citizens' feedback and complaints (tickets) and the satisfaction question (issue 8)."""
+
+    answer_days: Annotated[int, Field(ge=1, le=90)] = 10  # working days to answer a ticket
+    holidays: list[dt.date] = Field(default_factory=list)  # days off besides weekends (Tết...)
+    check_interval_minutes: Annotated[float, Field(gt=0, le=1440)] = 60.0  # overdue check period
+    overdue_repeat_hours: Annotated[float, Field(gt=0)] = 24.0  # remind officials again after
+    phone_retention_days: Annotated[int, Field(ge=1)] = 90  # after the answer, phones are erased
+
+
 class Secrets(_Section):
     """Only from the environment or a secret file, never from config.toml."""
 
@@ -143,15 +235,46 @@ class Settings(_Section):
     server: Server = Server()
     telegram: Telegram = Telegram()
     zalo: Zalo = Zalo()
+    lookup: Lookup = Lookup()
+    broadcast: Broadcasting = Broadcasting()
+    feedback: Feedback = Feedback()
+    dashboard: Dashboard = Dashboard()
     secrets: Secrets = Secrets()
 
-    def is_admin(self, channel: str, platform_id: str) -> bool:
-        """Officials are configured per channel by their platform user ids."""
+    def is_admin(self, channel: str, platform_id: str, chat_id: str | None = None) -> bool:
+        """Officials are configured per channel by their platform user ids; on Telegram, anyone
+        writing in the officials' group chat (``telegram.admin_chat_id``) is one too."""
         if channel == "telegram":
+            admin_chat = self.telegram.admin_chat_id
+            if chat_id is not None and admin_chat is not None and chat_id == str(admin_chat):
+                return True
             return platform_id.lstrip("-").isdigit() and int(platform_id) in self.telegram.admin_ids
         if channel == "zalo":
             return platform_id in self.zalo.admin_ids
         return False
+
+
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def telegram_problems(settings: Settings) -> list[str]:
+    """Telegram settings that cannot work together (checked only when Telegram is enabled)."""
+    secrets = settings.secrets
+    if secrets.telegram_token is None or not settings.telegram.webhook_url:
+        return []
+    secret = secrets.telegram_webhook_secret
+    if secret is None:
+        return [(
+            "telegram.webhook_url đã đặt (chế độ webhook) nhưng thiếu bí mật "
+            "CCHC_TELEGRAM_WEBHOOK_SECRET: không có nó bot không thể kiểm tra yêu cầu đến "
+            "từ Telegram, nên không khởi động"
+        )]
+    if not _WEBHOOK_SECRET.fullmatch(secret.get_secret_value()):
+        return [(
+            "CCHC_TELEGRAM_WEBHOOK_SECRET: chỉ gồm 1–256 ký tự A-Z, a-z, 0-9, _ và - "
+            "(quy định của Telegram)"
+        )]
+    return []
 
 
 _SECTIONS: dict[str, type[_Section]] = {
@@ -277,6 +400,8 @@ def load_settings(
             else:
                 errors.append(f"{source}: khóa '{key}': {item['msg']} (giá trị: {item.get('input')!r})")
         settings = None
+    if settings is not None:
+        errors.extend(telegram_problems(settings))
     if errors:
         raise ConfigError("\n".join(errors))
     assert settings is not None

@@ -28,13 +28,15 @@ _DOSSIER = re.compile(
     r"(?<![\w.-])(?=[\w.\- ]*\d{6})[a-z0-9]{1,6}(?:[.\-][a-z0-9]{1,8}){2,6}(?![\w-])",
     re.IGNORECASE,
 )
+# Feedback tickets: PA-2026-000123 (before dossier codes, which it would also look like).
+_TICKET = re.compile(r"(?<![\w-])PA[-\s.]?(20\d{2})[-\s.]?(\d{1,6})(?![\w-])", re.IGNORECASE)
 _PHONE = re.compile(r"(?<!\d)(?:\+?84|0)[\s.]?[35789](?:[\s.]?\d){8}(?!\d)")
 _HAS_WORD = re.compile(r"[^\W_]", re.UNICODE)
 
 
 @dataclass(frozen=True)
 class Intent:
-    name: str  # "empty" | "greeting" | "thanks" | "menu" | "dossier_code" | "phone"
+    name: str  # "empty" | "greeting" | "thanks" | "menu" | "ticket_number" | "dossier_code" | "phone"
     value: str = ""
 
 
@@ -42,6 +44,8 @@ def detect(message: str) -> Intent | None:
     """The intent a message plainly is, or None when it is a question for the matcher."""
     if not _HAS_WORD.search(message):
         return Intent("empty")
+    if match := _TICKET.search(message):
+        return Intent("ticket_number", f"PA-{match.group(1)}-{int(match.group(2)):06d}")
     if match := _DOSSIER.search(message):
         if sum(ch.isdigit() for ch in match.group(0)) >= 8:
             return Intent("dossier_code", match.group(0).upper())

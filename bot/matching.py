@@ -26,7 +26,7 @@ MAX_QUERY_TOKENS = 64  # long rambling messages: the first 64 syllables carry th
 
 @dataclass(frozen=True)
 class MatchParams:
-    """Tuned on tests/eval with bench/matching.py; see the README's matching section."""
+    """Tuned on tests/eval; bench/matching.py prints what each setting buys."""
 
     k1: float = 1.2
     b: float = 0.5

@@ -28,6 +28,7 @@ class Incoming:
     attachments: tuple[Attachment, ...] = ()
     language: str = "vi"
     chat_id: str | None = None  # the conversation, when it is not the user's own (a group)
+    reply_to: str | None = None  # the platform id of the message this one replies to, if any
 
     def __post_init__(self) -> None:
         if len(self.text) > MAX_TEXT:

@@ -7,7 +7,7 @@ step of a guided flow the user is in, a recognised intent, and finally free text
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +17,10 @@ from bot.messages import Incoming, Response
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from bot.channels import Channel
     from bot.config import Settings
-    from bot.content.store import Snapshot
+    from bot.content.store import ContentStore, Snapshot
+    from bot.storage.db import Database
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,14 @@ class Route:
     name: str
     args: tuple[str, ...] = ()
     intent: intents.Intent | None = None
+
+
+@dataclass(frozen=True)
+class Services:
+    """The bot's long-lived parts that officials' commands act on (e.g. /reload)."""
+
+    content: ContentStore
+    channels: Mapping[str, Channel] = field(default_factory=dict)  # the running channels, by name
 
 
 @dataclass
@@ -41,6 +51,8 @@ class Context:
     session: AsyncSession | None  # None while the database is unreachable
     is_admin: bool = False  # an official configured for this channel
     channel_user_id: int | None = None  # the ChannelUser row, when recorded
+    services: Services | None = None  # None for one-off questions (``cchc-bot ask``)
+    database: Database | None = None  # read-only lookups when session is None (``ask``)
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -52,6 +64,8 @@ class Context:
 
 
 Handler = Callable[[Context, Incoming, Route], Awaitable[Response]]
+# Sees a message that replies to an earlier message first; None lets routing go on as usual.
+ReplyHandler = Callable[[Context, Incoming], Awaitable[Response | None]]
 
 
 class Router:
@@ -64,6 +78,7 @@ class Router:
         self.flows: dict[str, Handler] = {}
         self.intents: dict[str, Handler] = {}
         self.text_handler: Handler | None = None
+        self.reply_handlers: list[ReplyHandler] = []
 
     def _register(self, table: dict[str, Handler], keys: tuple[str, ...]) -> Callable[[Handler], Handler]:
         def decorator(handler: Handler) -> Handler:
@@ -85,6 +100,15 @@ class Router:
     def intent(self, *names: str) -> Callable[[Handler], Handler]:
         return self._register(self.intents, names)
 
+    def reply(self) -> Callable[[ReplyHandler], ReplyHandler]:
+        """A handler for messages replying to another message (e.g. officials answering a ticket)."""
+
+        def decorator(handler: ReplyHandler) -> ReplyHandler:
+            self.reply_handlers.append(handler)
+            return handler
+
+        return decorator
+
     def text(self) -> Callable[[Handler], Handler]:
         def decorator(handler: Handler) -> Handler:
             self.text_handler = handler
@@ -103,6 +127,7 @@ class Dispatcher:
         self.intents: dict[str, Handler] = {}
         self.text_handler: Handler | None = None
         self.fallback = fallback
+        self.reply_handlers: list[ReplyHandler] = [h for r in routers for h in r.reply_handlers]
         for router in routers:
             for table in ("commands", "payloads", "flows", "intents"):
                 mine, theirs = getattr(self, table), getattr(router, table)
@@ -124,13 +149,20 @@ class Dispatcher:
             handler = self.commands.get(name, self.fallback)
             return handler, Route("command", name, tuple(rest.split()))
         flow = ctx.state.get("flow")
-        if flow in self.flows:
+        if flow in self.flows:  # a photo sent within a guided flow is the flow's (e.g. feedback)
             return self.flows[flow], Route("flow", flow)
+        if message.attachments and "attachment" in self.intents:  # a photo (a receipt's QR)
+            return self.intents["attachment"], Route("intent", "attachment")
         intent = intents.detect(text)
         if intent is not None and intent.name in self.intents:
             return self.intents[intent.name], Route("intent", intent.name, intent=intent)
         return (self.text_handler or self.fallback), Route("text", "text")
 
     async def dispatch(self, ctx: Context, message: Incoming) -> Response:
+        if message.reply_to is not None and message.payload is None:
+            for reply_handler in self.reply_handlers:
+                response = await reply_handler(ctx, message)
+                if response is not None:
+                    return response
         handler, route = self.resolve(ctx, message)
         return await handler(ctx, message, route)

@@ -7,9 +7,10 @@ from bot.routing import Dispatcher
 
 def build_dispatcher() -> Dispatcher:
     """The order matters only on conflicts: earlier routers win."""
-    from handlers import browse, faq, lookup, start
+    from handlers import admin, browse, faq, feedback, lookup, start, subscriptions, welcome
 
     return Dispatcher(
-        [start.router, browse.router, lookup.router, faq.router],
+        [start.router, admin.router, subscriptions.router, welcome.router, browse.router,
+         feedback.router, lookup.router, faq.router],
         fallback=start.help_handler,
     )

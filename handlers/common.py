@@ -8,6 +8,11 @@ from bot.messages import Button, Reply
 from bot.routing import Context
 
 MENU = Button("☰ Menu", payload="menu")
+# Entries whose answer leads straight into a conversation the bot offers itself.
+ENTRY_ACTIONS = {
+    "phan-anh-kien-nghi": Button("✍️ Gửi phản ánh cho xã ngay", payload="fb:start"),
+    "danh-gia-hai-long": Button("⭐ Đánh giá mức độ hài lòng", payload="hl:start"),
+}
 MAX_LABEL = 60
 
 
@@ -25,6 +30,8 @@ def answer_reply(ctx: Context, entry: FaqEntry, question_id: int | None) -> Repl
     """The answer, its links and related entries, and the helpful / not helpful question."""
     pack = ctx.content.pack
     rows: list[tuple[Button, ...]] = [(Button(label(link.label), url=link.url),) for link in entry.links[:2]]
+    if entry.id in ENTRY_ACTIONS:
+        rows.insert(0, (ENTRY_ACTIONS[entry.id],))
     for related_id in entry.related[:3]:
         related = pack.entries.get(related_id)
         if related is not None:

@@ -124,16 +124,29 @@ async def none_of_these(ctx: Context, message: Incoming, route: Route) -> Respon
 
 @router.payload("fwd")
 async def forward(ctx: Context, message: Incoming, route: Route) -> Response:
-    """The citizen wants an official to see the question the bot could not answer."""
+    """The citizen wants an official to see the question the bot could not answer: the
+    feedback flow starts with the question prefilled."""
     question_id = int(route.args[0]) if route.args and route.args[0].isdigit() else None
     if question_id is not None and ctx.session is not None:
         await _mark(ctx, question_id, forwarded=True)
+        question = await _own_text(ctx, question_id)
+        if question is not None:
+            from handlers.feedback import start_flow
+
+            return await start_flow(ctx, question_id=question_id, question=question)
     office = ctx.settings.office
     text = (
         f"Dạ, em đã ghi nhận câu hỏi để cán bộ {office.name} xem xét và bổ sung câu trả lời. "
         f"Nếu cần giải quyết gấp, Anh/Chị vui lòng gọi {office.hotline} trong giờ hành chính ạ."
     )
     return Response([Reply(text, ((MENU,),))], "forwarded")
+
+
+async def _own_text(ctx: Context, question_id: int) -> str | None:
+    if ctx.session is None:
+        return None
+    return (await ctx.session.exec(select(QuestionLog.text).where(
+        QuestionLog.id == question_id, QuestionLog.user_key == ctx.user_key))).first()
 
 
 @router.payload("v")

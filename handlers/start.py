@@ -24,6 +24,7 @@ def menu_reply(ctx: Context, greeting: bool) -> Reply:
     categories = [c for c in ctx.content.pack.categories if ctx.content.pack.in_category(c.id)]
     buttons = [Button(c.title, payload=f"cat:{c.id}") for c in categories]
     rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
+    rows += ((Button("✍️ Gửi phản ánh, kiến nghị", payload="fb:start"),),)
     return Reply(text, rows)
 
 
@@ -72,10 +73,21 @@ async def help_handler(ctx: Context, message: Incoming, route: Route) -> Respons
         "Dạ, Anh/Chị có thể:\n"
         "- Gõ câu hỏi như khi hỏi cán bộ, ví dụ: _đăng ký kết hôn cần giấy tờ gì_;\n"
         "- Chọn chủ đề trong Menu;\n"
+        "- /phananh: gửi phản ánh, kiến nghị tới cán bộ; /danhgia: đánh giá mức độ hài lòng;\n"
         "- /lienhe: số điện thoại, địa chỉ Bộ phận Một cửa.\n\n"
         + contact_line(ctx)
     )
     return Response([Reply(text, ((MENU,),))], "help")
+
+
+@router.payload("stale")
+async def stale(ctx: Context, message: Incoming, route: Route) -> Response:
+    """A button the channel no longer recognises (e.g. an expired Telegram callback key)."""
+    text = (
+        "Dạ, nút bấm này đã cũ nên không còn dùng được. Anh/Chị vui lòng gõ lại câu hỏi "
+        "hoặc chọn trong Menu ạ."
+    )
+    return Response([Reply(text, ((MENU,),))], "stale")
 
 
 @router.command("lienhe")

@@ -43,7 +43,7 @@ async def test_start_shows_menu_with_categories(fixture_bot: BotApp) -> None:
     response = await say(fixture_bot, "/start")
     assert response.outcome == "menu"
     assert "trợ lý ảo của UBND xã/phường" in response.replies[0].text
-    assert payloads(response) == ["cat:ho-tich", "cat:lien-he"]
+    assert payloads(response) == ["cat:ho-tich", "cat:lien-he", "fb:start"]
 
 
 async def test_greeting_is_not_matched_against_faq(fixture_bot: BotApp) -> None:
@@ -127,7 +127,8 @@ async def test_not_sure_offers_hotline_and_forwarding(
     assert fixture_bot.settings.office.hotline in response.replies[0].text
     [forward] = [p for p in payloads(response) if p.startswith("fwd:")]
     reply = await say(fixture_bot, payload=forward)
-    assert reply.outcome == "forwarded"
+    assert reply.outcome == "feedback"  # the feedback flow, with the question prefilled
+    assert "«bán cho tôi một chiếc xe máy cũ giá rẻ»" in reply.replies[0].text
     assert rows(database_url, QuestionLog)[0]["forwarded"] is True
 
 

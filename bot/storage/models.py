@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -163,3 +163,254 @@ class OAuthToken(SQLModel, table=True):
     refresh_expires_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     version: int = 0  # bumped on every refresh: optimistic check against a concurrent refresh
+
+
+# --- Lookups (issue 7): dossiers imported from the one-stop system, watches, rate limit ---
+
+
+class Dossier(SQLModel, table=True):
+    """One dossier from the one-stop system's export (``cchc-bot dossiers import``).
+
+    ``code`` is the canonical key (letters and digits only, upper case) that citizens' messy
+    typing is normalized to; ``display_code`` is the code as printed on the receipt. The
+    applicant's name is shown only masked and the phone number never: it is kept only for the
+    optional "last 4 digits" check.
+    """
+
+    __tablename__ = "dossier"
+    __table_args__ = (UniqueConstraint("code", name="uq_dossier_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64)
+    display_code: str = Field(max_length=64)
+    procedure: str = Field(max_length=512)
+    applicant_name: str = Field(default="", max_length=256)
+    phone: str | None = Field(default=None, max_length=16)  # digits only, never shown
+    received_on: dt.date
+    due_on: dt.date | None = None
+    status: str = Field(max_length=128)
+    result_place: str | None = Field(default=None, max_length=512)
+    content_hash: str = Field(max_length=64)  # of the imported fields: unchanged rows stay untouched
+    imported_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class DossierWatch(SQLModel, table=True):
+    """"Báo cho tôi khi có kết quả": a citizen waiting for a dossier's status to change.
+
+    ``last_notified_status`` is the status the citizen last saw (when they asked, then each
+    notification); a dossier whose status differs from it is due one message.
+    """
+
+    __tablename__ = "dossier_watch"
+    __table_args__ = (UniqueConstraint("channel_user_id", "dossier_code", name="uq_dossier_watch"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_user_id: int = Field(foreign_key="channel_user.id", ondelete="CASCADE", index=True)
+    dossier_code: str = Field(max_length=64, index=True)
+    last_notified_status: str = Field(max_length=128)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    notified_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    closed_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))  # final status sent
+
+
+class DossierNotice(SQLModel, table=True):
+    """Each status-change message sent for a watch, with the channel's answer."""
+
+    __tablename__ = "dossier_notice"
+
+    id: int | None = Field(default=None, primary_key=True)
+    watch_id: int = Field(foreign_key="dossier_watch.id", ondelete="CASCADE", index=True)
+    status: str = Field(max_length=128)  # the dossier status the message announced
+    delivery: str = Field(max_length=16)  # sent failed blocked ineligible
+    message_id: str | None = Field(default=None, max_length=128)
+    error: str | None = Field(default=None, max_length=512)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class LookupAttempt(SQLModel, table=True):
+    """A dossier lookup by a user (no code kept): the per-user rate limit, shared by workers."""
+
+    __tablename__ = "lookup_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_key: str = Field(max_length=64, index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False, index=True))
+    kind: str = Field(max_length=16)  # code | phone (a wrong last-4-digits answer)
+    found: bool
+
+
+# --- Broadcasts (issue 6): one delivery row per recipient, leases, the outbox ---
+
+
+class BroadcastDelivery(SQLModel, table=True):
+    """One recipient of a broadcast on one channel: the outbox row the sender works.
+
+    ``status``: pending (waiting, maybe until ``next_attempt_at``), sending (claimed; in flight),
+    sent, failed, blocked (the user blocked the bot), ineligible (the platform does not allow
+    it, e.g. Zalo's 7-day rule, or the channel cannot push), cancelled (the broadcast was
+    cancelled first), unknown (the sender stopped mid-send: maybe delivered, never resent).
+    """
+
+    __tablename__ = "broadcast_delivery"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "channel_user_id", "channel", name="uq_broadcast_delivery"),
+        Index("ix_broadcast_delivery_outbox", "broadcast_id", "status", "channel"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    broadcast_id: int = Field(foreign_key="broadcast.id", ondelete="CASCADE")
+    channel_user_id: int = Field(foreign_key="channel_user.id", ondelete="CASCADE", index=True)
+    channel: str = Field(max_length=16)
+    status: str = Field(default="pending", max_length=16, index=True)
+    attempts: int = 0
+    platform_message_id: str | None = Field(default=None, max_length=128)
+    last_error: str | None = Field(default=None, max_length=512)
+    next_attempt_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    sent_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class Lease(SQLModel, table=True):
+    """"Only one of us does this": the broadcast sender and the campaign scheduler each run in
+    one process at a time. The holder renews before ``expires_at``; when it dies, another
+    process takes over. ``renewed_at`` is also the last moment the holder was known alive."""
+
+    __tablename__ = "lease"
+
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=128)
+    acquired_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    renewed_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    expires_at: dt.datetime = Field(sa_column=_ts(nullable=False))
+
+
+# --- Feedback (issue 8): tickets ("phản ánh, kiến nghị"), replies, satisfaction -----------
+
+
+class Ticket(SQLModel, table=True):
+    """A citizen's feedback or complaint, numbered ``PA-<year>-<seq>`` (``seq`` restarts yearly).
+
+    ``channel_user_id`` is how the answer reaches the citizen; officials never see it (nor the
+    platform id behind it), only a short pseudonymous reference. ``phone`` is kept only when
+    the citizen consented to a call-back (``phone_consent_at``) and is erased some time after
+    the ticket is answered. ``forwarded_chat_id``/``forwarded_message_id`` identify the copy in
+    the officials' chat, so that replying to it answers the ticket.
+    """
+
+    __tablename__ = "ticket"
+    __table_args__ = (
+        UniqueConstraint("number", name="uq_ticket_number"),
+        UniqueConstraint("year", "seq", name="uq_ticket_year_seq"),
+        Index("ix_ticket_forwarded", "forwarded_chat_id", "forwarded_message_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=20)
+    year: int
+    seq: int
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False, index=True))
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    channel: str = Field(max_length=16)
+    channel_user_id: int | None = Field(default=None, foreign_key="channel_user.id", ondelete="SET NULL")
+    user_key: str = Field(max_length=64, index=True)
+    subject: str = Field(max_length=16)  # thu_tuc can_bo gop_y khac
+    content: str = Field(max_length=4000)
+    photo_ref: str | None = Field(default=None, max_length=1024)
+    phone: str | None = Field(default=None, max_length=16)  # normalized 0xxxxxxxxx
+    phone_consent_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    question_id: int | None = Field(default=None, foreign_key="question_log.id", ondelete="SET NULL")
+    status: str = Field(default="new", max_length=16, index=True)  # new in_progress answered closed
+    deadline: dt.datetime = Field(sa_column=_ts(nullable=False))
+    in_progress_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    answered_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    closed_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    forwarded_chat_id: str | None = Field(default=None, max_length=64)
+    forwarded_message_id: str | None = Field(default=None, max_length=64)
+    overdue_notified_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class TicketMessage(SQLModel, table=True):
+    """An official's reply to a ticket (``author="official"``) and whether it reached the citizen."""
+
+    __tablename__ = "ticket_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", ondelete="CASCADE", index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    author: str = Field(max_length=16)  # official
+    author_key: str = Field(max_length=64)  # the official's pseudonym
+    body: str = Field(max_length=4000)
+    platform_message_id: str | None = Field(default=None, max_length=64)  # the official's message
+    delivery: str = Field(max_length=16)  # sent failed blocked ineligible retry not_pushed
+    delivery_error: str | None = Field(default=None, max_length=512)
+
+
+class SatisfactionResponse(SQLModel, table=True):
+    """The five-level satisfaction question: after an answered ticket, or from the survey.
+
+    ``level``: 5 Rất hài lòng, 4 Hài lòng, 3 Bình thường, 2 Không hài lòng, 1 Rất không hài lòng.
+    One response per ticket (the last one counts). Helpful votes on answers are ``AnswerVote``.
+    """
+
+    __tablename__ = "satisfaction_response"
+    __table_args__ = (UniqueConstraint("ticket_id", name="uq_satisfaction_ticket"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False, index=True))
+    channel: str = Field(max_length=16)
+    user_key: str = Field(max_length=64, index=True)
+    level: int
+    comment: str | None = Field(default=None, max_length=2000)
+    faq_id: str | None = Field(default=None, max_length=64)  # the procedure asked about, if any
+    source: str = Field(max_length=16)  # ticket | survey
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", ondelete="SET NULL")
+    campaign_id: str | None = Field(default=None, max_length=64)
+
+
+# --- The officials' dashboard (issue 9): accounts, web sessions, login attempts ----------
+
+
+class AdminUser(SQLModel, table=True):
+    """A dashboard account (``cchc-bot admin create-user``); the password only as an argon2 hash.
+
+    ``role``: admin (everything, users too), official (broadcasts, feedback inbox, reports),
+    editor (content pages: unanswered questions, "ask as a citizen", content errors).
+    """
+
+    __tablename__ = "admin_user"
+    __table_args__ = (UniqueConstraint("username", name="uq_admin_user_username"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64)
+    password_hash: str = Field(max_length=256)
+    role: str = Field(max_length=16)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    disabled: bool = False
+    last_login_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class AdminSession(SQLModel, table=True):
+    """A logged-in browser. ``id`` is the SHA-256 of the cookie's random token (a copy of the
+    table gives no usable session); any web worker can check it."""
+
+    __tablename__ = "admin_session"
+
+    id: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="admin_user.id", ondelete="CASCADE", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    expires_at: dt.datetime = Field(sa_column=_ts(nullable=False, index=True))
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Every dashboard login attempt: failed ones are rate-limited per username and per address."""
+
+    __tablename__ = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False, index=True))
+    username: str = Field(max_length=64, index=True)
+    address: str = Field(max_length=64, index=True)
+    success: bool

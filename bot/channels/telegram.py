@@ -1,0 +1,544 @@
+"""The Telegram channel, on python-telegram-bot (v22).
+
+It only translates: a Telegram update becomes an ``Incoming`` for ``BotApp.handle``, and the
+``Reply`` objects that come back become HTML messages with inline keyboards
+(``bot.channels.telegram_render``). Updates arrive by long polling, or, when
+``telegram.webhook_url`` is set, on a route of the project's one aiohttp server that checks
+Telegram's secret header, answers at once and leaves the work to the application's queue.
+
+Each update is handled once (its ``update_id`` is recorded in ``InboundEvent``), the updates
+of one chat in order and different chats concurrently. Every Bot API call passes the rate
+limiter (``bot.channels.telegram_limits``), which also retries 429s and network errors. A user
+who blocked the bot is marked unreachable and unsubscribed. Anything else that fails is logged
+with its context and the user gets a short apology.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import col, select
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    CallbackQuery,
+    ChatMember,
+    ChatMemberUpdated,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    ContextTypes,
+    TypeHandler,
+)
+
+from bot.channels import Delivery
+from bot.channels.telegram_limits import TelegramRateLimiter, retry_after_seconds
+from bot.channels.telegram_render import OutMessage, render
+from bot.config import ConfigError, telegram_problems
+from bot.messages import Attachment, Incoming, Reply
+from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, Subscription, utcnow
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from bot.app import BotApp
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+APOLOGY = "Dạ, hệ thống đang gặp sự cố, Anh/Chị vui lòng thử lại sau ít phút ạ."
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_CONCURRENT_UPDATES = 128
+MAX_PENDING_UPDATES = 1000  # webhook: beyond this, answer 503 and let Telegram deliver later
+MAX_UPDATE_BYTES = 1 << 20
+MAX_STORED_PAYLOAD = 2048
+MAX_DOWNLOAD_BYTES = 10_000_000  # photos citizens send (e.g. a receipt's QR code) are fetched up to this
+_KEY = re.compile(r"[A-Za-z0-9_-]{1,24}")
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+# The command menu Telegram shows (setMyCommands). Commands whose feature is not built yet are
+# answered by the core's help, which says what the bot can do.
+CITIZEN_COMMANDS = (
+    ("start", "Bắt đầu, mở menu chính"),
+    ("menu", "Các chủ đề thủ tục hành chính"),
+    ("tracuu", "Tra cứu tình trạng hồ sơ"),
+    ("phi", "Phí, lệ phí thủ tục"),
+    ("phananh", "Gửi phản ánh, kiến nghị"),
+    ("dangky", "Đăng ký nhận thông báo"),
+    ("huydangky", "Hủy đăng ký nhận thông báo"),
+    ("lienhe", "Địa chỉ, số điện thoại Bộ phận Một cửa"),
+    ("trogiup", "Hướng dẫn sử dụng"),
+)
+ADMIN_COMMANDS = (
+    ("broadcast", "Soạn thông báo gửi người dân"),
+    ("stats", "Thống kê câu hỏi hôm nay"),
+    ("reload", "Nạp lại nội dung, báo lỗi nếu có"),
+)
+
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    """Updates of one chat one after another (the conversation state and the order of replies
+    depend on it), different chats concurrently."""
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[object, asyncio.Lock] = {}
+        self._users: dict[object, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = _chat_key(update)
+        if key is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+def _chat_key(update: object) -> object | None:
+    if not isinstance(update, Update):
+        return None
+    if update.effective_chat is not None:
+        return update.effective_chat.id
+    return update.effective_user.id if update.effective_user is not None else None
+
+
+def _chat_not_found(exc: TelegramError) -> bool:
+    return isinstance(exc, BadRequest) and "chat not found" in exc.message.lower()
+
+
+def _chat_id(platform_id: str) -> int | str:
+    return int(platform_id) if platform_id.lstrip("-").isdigit() else platform_id
+
+
+class TelegramChannel:
+    name = CHANNEL
+
+    def __init__(self, bot: BotApp, *, poll_timeout: float = 10.0) -> None:
+        settings = bot.settings
+        token = settings.secrets.telegram_token
+        if token is None:
+            raise ConfigError("Telegram: thiếu CCHC_TELEGRAM_TOKEN")
+        problems = telegram_problems(settings)
+        if problems:
+            raise ConfigError("\n".join(problems))
+        self.bot = bot
+        self.config = settings.telegram
+        self.poll_timeout = poll_timeout
+        secret = settings.secrets.telegram_webhook_secret
+        self._webhook_secret = secret.get_secret_value().encode() if secret is not None else b""
+        self.webhook = bool(self.config.webhook_url)
+        self.limiter = TelegramRateLimiter(
+            self.config.global_rate, self.config.private_chat_rate, self.config.group_rate_per_minute
+        )
+        self.application: Application = (
+            ApplicationBuilder()
+            .token(token.get_secret_value())
+            .base_url(self.config.base_url)
+            .base_file_url(self.config.base_file_url)
+            .rate_limiter(self.limiter)
+            .concurrent_updates(ChatOrderedProcessor(MAX_CONCURRENT_UPDATES))
+            .job_queue(None)
+            .build()
+        )
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        self._accepting = False
+        self._stored_keys: dict[str, str] = {}  # long payloads already stored, by key
+        # httpx logs every request URL at INFO, and a Bot API URL contains the token.
+        httpx_log = logging.getLogger("httpx")
+        if httpx_log.getEffectiveLevel() < logging.WARNING:
+            httpx_log.setLevel(logging.WARNING)
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def setup_routes(self, app: web.Application) -> None:
+        if self.webhook:
+            app.router.add_post(self.config.webhook_path, self._webhook)
+
+    async def start(self) -> None:
+        app = self.application
+        try:
+            await app.initialize()
+        except InvalidToken as exc:
+            raise ConfigError(f"Telegram từ chối CCHC_TELEGRAM_TOKEN: {exc}") from exc
+        await self._register_commands()
+        await app.start()
+        self._accepting = True
+        username = app.bot.username
+        if self.webhook:
+            await app.bot.set_webhook(
+                url=str(self.config.webhook_url),
+                secret_token=self._webhook_secret.decode(),
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            log.info("telegram: @%s receiving updates by webhook on %s", username, self.config.webhook_path)
+        elif not self.bot.settings.server.telegram_polling:
+            log.info("telegram: @%s only sending from this process (server.telegram_polling = false)",
+                     username)
+        else:
+            assert app.updater is not None
+            await app.updater.start_polling(
+                timeout=int(self.poll_timeout), allowed_updates=ALLOWED_UPDATES, bootstrap_retries=3
+            )
+            log.info("telegram: @%s receiving updates by long polling", username)
+
+    async def stop(self) -> None:
+        """Stop receiving, finish the updates already queued, then close the connections."""
+        self._accepting = False
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    def health(self) -> dict[str, Any]:
+        """For /healthz: receiving updates, and how busy."""
+        app = self.application
+        polling = not self.webhook and self.bot.settings.server.telegram_polling
+        receiving = app.running and (not polling or (app.updater is not None and app.updater.running))
+        mode = "webhook" if self.webhook else "polling" if polling else "send-only"
+        return {"status": "ok" if receiving else "degraded", "mode": mode,
+                "queued": app.update_queue.qsize(), "flood_waits": self.limiter.flood_waits,
+                "rate_limit_pause_s": round(self.limiter.paused_for, 1)}
+
+    async def _register_commands(self) -> None:
+        bot = self.application.bot
+        citizen = [BotCommand(name, text) for name, text in CITIZEN_COMMANDS]
+        official = citizen + [BotCommand(name, text) for name, text in ADMIN_COMMANDS]
+        try:
+            await bot.set_my_commands(citizen, scope=BotCommandScopeDefault())
+        except TelegramError as exc:
+            log.error("telegram: could not register the command menu: %s", exc)
+        chats = [*self.config.admin_ids]
+        if self.config.admin_chat_id is not None:
+            chats.append(self.config.admin_chat_id)
+        for chat_id in chats:
+            try:
+                await bot.set_my_commands(official, scope=BotCommandScopeChat(chat_id))
+            except TelegramError as exc:  # e.g. an official who has not opened the bot yet
+                log.warning("telegram: officials' command menu not set for one chat (%s); it is "
+                            "set at the next start once they have written to the bot", exc)
+
+    # --- webhook --------------------------------------------------------------------------
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER)
+        if given is None:
+            return web.Response(status=401, text="missing secret token")
+        if not hmac.compare_digest(given.encode(), self._webhook_secret):
+            log.warning("telegram webhook: refused a request with a wrong secret token")
+            return web.Response(status=403, text="wrong secret token")
+        if not self._accepting:
+            return web.Response(status=503, text="not ready")
+        if request.content_length is not None and request.content_length > MAX_UPDATE_BYTES:
+            return web.Response(status=413)
+        body = bytearray()
+        while chunk := await request.content.read(65536):
+            body += chunk
+            if len(body) > MAX_UPDATE_BYTES:
+                return web.Response(status=413)
+        try:
+            data = json.loads(body)
+            update = Update.de_json(data, self.application.bot) if isinstance(data, dict) else None
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("telegram webhook: unreadable update: %s", exc)
+            update = None
+        if update is None:
+            return web.Response(status=400, text="not an update")
+        if self.application.update_queue.qsize() >= MAX_PENDING_UPDATES:
+            return web.Response(status=503, headers={"Retry-After": "5"})
+        await self.application.update_queue.put(update)
+        return web.Response(status=200)
+
+    # --- updates --------------------------------------------------------------------------
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not await self._first_time(update.update_id):
+            log.info("telegram: update %s already handled, skipped", update.update_id)
+            return
+        if update.callback_query is not None:
+            await self._on_callback(update.callback_query)
+        elif update.message is not None:
+            await self._on_message(update.message)
+        elif update.my_chat_member is not None:
+            await self._on_membership(update.my_chat_member)
+
+    async def _first_time(self, update_id: int) -> bool:
+        """Record the update id; False when it was recorded before (a redelivered update)."""
+        try:
+            async with self.bot.database.session() as session:
+                session.add(InboundEvent(channel=CHANNEL, event_id=str(update_id)))
+                await session.commit()
+        except IntegrityError:
+            return False
+        except SQLAlchemyError:
+            log.exception("telegram: could not record update %s; handling it anyway", update_id)
+        return True
+
+    def _addressed_to_us(self, message: Message, text: str) -> bool:
+        """In a group: commands for us (not ``/cmd@OtherBot``), replies to us, mentions of us."""
+        username = (self.application.bot.username or "").lower()
+        if text.startswith("/"):
+            head = text.split(maxsplit=1)[0]
+            return "@" not in head or head.split("@", 1)[1].lower() == username
+        if message.chat.type == ChatType.PRIVATE:
+            return True
+        replied = message.reply_to_message
+        if replied is not None and replied.from_user is not None and replied.from_user.id == self.application.bot.id:
+            return True
+        return bool(username) and f"@{username}" in text.lower()
+
+    async def _on_message(self, message: Message) -> None:
+        user = message.from_user
+        if user is None or user.is_bot:
+            return
+        text = message.text or message.caption or ""
+        if not self._addressed_to_us(message, text):
+            return
+        username = self.application.bot.username
+        if username and message.chat.type != ChatType.PRIVATE and not text.startswith("/"):
+            text = re.sub(rf"@{re.escape(username)}\b", "", text, flags=re.IGNORECASE).strip()
+        replied = message.reply_to_message
+        incoming = Incoming(
+            CHANNEL, str(user.id), text=text, attachments=await self._attachments(message),
+            chat_id=None if message.chat.type == ChatType.PRIVATE else str(message.chat.id),
+            reply_to=str(replied.message_id) if replied is not None else None,
+        )
+        response = await self.bot.handle(incoming)
+        await self._deliver(message.chat.id, response.replies)
+
+    async def _attachments(self, message: Message) -> tuple[Attachment, ...]:
+        """A photo (or an image sent as a file) comes with its bytes; other files only as such."""
+        file_id, size = None, None
+        if message.photo:  # several sizes, smallest first: the largest one within the limit
+            fitting = [p for p in message.photo if (p.file_size or 0) <= MAX_DOWNLOAD_BYTES]
+            if fitting:
+                file_id, size = fitting[-1].file_id, fitting[-1].file_size
+        elif message.document is not None:
+            if not (message.document.mime_type or "").startswith("image/"):
+                return (Attachment("file"),)
+            if (message.document.file_size or 0) <= MAX_DOWNLOAD_BYTES:
+                file_id, size = message.document.file_id, message.document.file_size
+        else:
+            return ()
+        if file_id is None:
+            return (Attachment("image"),)  # too big to fetch: the feature says what it can do
+        try:
+            file = await self.application.bot.get_file(file_id)
+            data = bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("telegram: could not download a photo (%s bytes): %s", size, exc)
+            return (Attachment("image"),)
+        return (Attachment("image", data=data[:MAX_DOWNLOAD_BYTES]),)
+
+    async def _on_callback(self, query: CallbackQuery) -> None:
+        try:
+            await query.answer()  # stops the button's spinner whatever happens next
+        except TelegramError as exc:
+            log.warning("telegram: could not answer a callback query: %s", exc)
+        if query.data is None:
+            return
+        payload = query.data
+        if payload.startswith("k:"):
+            payload = await self._load_payload(payload[2:]) or "stale"
+        pressed = query.message
+        chat = pressed.chat if pressed is not None else None
+        private = chat is None or chat.type == ChatType.PRIVATE
+        incoming = Incoming(CHANNEL, str(query.from_user.id), payload=payload,
+                            chat_id=None if private else str(chat.id))  # type: ignore[union-attr]
+        response = await self.bot.handle(incoming)
+        # Browsing a category replaces the list the button was on; everything else is a new message.
+        edit = pressed if (payload.startswith("cat:") and response.outcome == "browse"
+                           and isinstance(pressed, Message)) else None
+        await self._deliver(chat.id if chat is not None else query.from_user.id, response.replies, edit=edit)
+
+    async def _on_membership(self, change: ChatMemberUpdated) -> None:
+        """A private chat's member status: "kicked" means the user blocked the bot."""
+        if change.chat.type == ChatType.PRIVATE and change.new_chat_member.status == ChatMember.BANNED:
+            await self._mark_unreachable(str(change.chat.id), "blocked")
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        error = context.error
+        if not isinstance(update, Update):
+            log.error("telegram: error outside an update: %r", error, exc_info=error)
+            return
+        chat = update.effective_chat
+        user = update.effective_user
+        who = self.bot.user_key(CHANNEL, str(user.id)) if user is not None else "-"
+        where = chat.type if chat is not None else "-"
+        if isinstance(error, Forbidden) and chat is not None:
+            log.warning("telegram: update %s: user %s cannot be reached (%s)", update.update_id, who, error)
+            await self._mark_unreachable(str(chat.id), "blocked")
+            return
+        if isinstance(error, TelegramError) and _chat_not_found(error) and chat is not None:
+            log.warning("telegram: update %s: chat of user %s not found", update.update_id, who)
+            await self._mark_unreachable(str(chat.id), "chat_not_found")
+            return
+        log.error("telegram: update %s from user %s in a %s chat failed: %r",
+                  update.update_id, who, where, error, exc_info=error)
+        if chat is not None:
+            try:
+                await self.application.bot.send_message(chat.id, APOLOGY)
+            except TelegramError as exc:
+                log.error("telegram: could not send the apology for update %s: %s", update.update_id, exc)
+
+    # --- sending --------------------------------------------------------------------------
+
+    async def _deliver(self, chat_id: int | str, replies: list[Reply], edit: Message | None = None) -> list[Message]:
+        """Send replies in order; returns the messages Telegram accepted."""
+        bot = self.application.bot
+        outs: list[OutMessage | bytes] = []
+        for reply in replies:
+            if reply.image is not None:
+                outs.append(reply.image)
+            outs.extend(await render(reply, self._store_payload))
+        sent: list[Message] = []
+        for out in outs:
+            if isinstance(out, bytes):
+                sent.append(await bot.send_photo(chat_id, photo=out))
+                continue
+            if edit is not None and len(outs) == 1:
+                try:
+                    edited = await bot.edit_message_text(
+                        out.html, chat_id=chat_id, message_id=edit.message_id, parse_mode=ParseMode.HTML,
+                        reply_markup=out.markup, link_preview_options=NO_PREVIEW,
+                    )
+                    if isinstance(edited, Message):
+                        sent.append(edited)
+                    continue
+                except BadRequest as exc:
+                    if "not modified" in exc.message.lower():
+                        continue
+                    log.info("telegram: could not edit a message (%s); sending a new one", exc)
+            sent.append(await bot.send_message(
+                chat_id, out.html, parse_mode=ParseMode.HTML, reply_markup=out.markup,
+                link_preview_options=NO_PREVIEW,
+            ))
+        return sent
+
+    async def send(self, platform_id: str, replies: list[Reply]) -> Delivery:
+        """Bot-initiated messages (broadcasts, answers to tickets), with the outcome recorded."""
+        try:
+            messages = await self._deliver(_chat_id(platform_id), replies)
+        except Forbidden as exc:
+            await self._mark_unreachable(platform_id, "blocked")
+            return Delivery("blocked", error=str(exc))
+        except RetryAfter as exc:
+            return Delivery("retry", error=str(exc), retry_after=retry_after_seconds(exc))
+        except BadRequest as exc:
+            if _chat_not_found(exc):
+                await self._mark_unreachable(platform_id, "chat_not_found")
+            return Delivery("failed", error=str(exc))
+        except NetworkError as exc:  # still failing after the limiter's retries
+            return Delivery("retry", error=str(exc))
+        except TelegramError as exc:
+            return Delivery("failed", error=str(exc))
+        if not messages:
+            return Delivery("failed", error="nothing to send")
+        return Delivery("sent", message_id=str(messages[-1].message_id))
+
+    # --- records --------------------------------------------------------------------------
+
+    def _payload_key(self, payload: str) -> str:
+        digest = hmac.new(self.bot.salt, b"telegram-callback\0" + payload.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode()[:16]
+
+    async def _store_payload(self, payload: str) -> str | None:
+        """Store a payload too long for callback_data; the same payload always gets the same key."""
+        if len(payload) > MAX_STORED_PAYLOAD:
+            log.error("telegram: button payload of %d characters dropped", len(payload))
+            return None
+        key = self._payload_key(payload)
+        if self._stored_keys.get(key) == payload:
+            return key
+        try:
+            async with self.bot.database.session() as session:
+                if await session.get(CallbackPayload, key) is None:
+                    session.add(CallbackPayload(key=key, payload=payload))
+                    await session.commit()
+        except IntegrityError:
+            pass  # stored at the same moment by another update: same key, same payload
+        except SQLAlchemyError:
+            log.exception("telegram: could not store a button payload; the button is left out")
+            return None
+        if len(self._stored_keys) > 4096:
+            self._stored_keys.clear()
+        self._stored_keys[key] = payload
+        return key
+
+    async def _load_payload(self, key: str) -> str | None:
+        if not _KEY.fullmatch(key):
+            return None
+        if key in self._stored_keys:
+            return self._stored_keys[key]
+        try:
+            async with self.bot.database.session() as session:
+                row = await session.get(CallbackPayload, key)
+        except SQLAlchemyError:
+            log.exception("telegram: could not read a stored button payload")
+            return None
+        return row.payload if row is not None else None
+
+    async def _mark_unreachable(self, platform_id: str, reason: str) -> None:
+        """The user blocked the bot (their subscriptions end) or their chat no longer exists."""
+        try:
+            async with self.bot.database.session() as session:
+                row = (await session.exec(select(ChannelUser).where(
+                    ChannelUser.channel == CHANNEL, ChannelUser.platform_id == platform_id
+                ))).first()
+                if row is None:
+                    return
+                now = utcnow()
+                row.reachable, row.unreachable_reason, row.unreachable_at = False, reason, now
+                session.add(row)
+                if reason == "blocked":
+                    await session.exec(  # type: ignore[call-overload]
+                        sql_update(Subscription)
+                        .where(col(Subscription.channel_user_id) == row.id,
+                               col(Subscription.unsubscribed_at).is_(None))
+                        .values(unsubscribed_at=now)
+                    )
+                await session.commit()
+                log.info("telegram: user %s marked unreachable (%s)", row.user_key, reason)
+        except SQLAlchemyError:
+            log.exception("telegram: could not record that a user is unreachable")

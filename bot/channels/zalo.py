@@ -1,0 +1,570 @@
+"""The Zalo Official Account channel: signed webhooks in, OA messages out.
+
+Zalo POSTs each event to ``zalo.webhook_path`` and wants 200 within two seconds, so the route
+only checks the event (signature, age, duplicate) and queues it; workers answer it in the
+background. The queues are bounded: when they are full the event is refused with 503 (and
+counted, logged and shown in /healthz), never accepted and then dropped. Each user's events go
+to the same worker, so one citizen's messages are answered in order.
+
+Signature: ``X-ZEvent-Signature: mac=<hex>``, hex = SHA-256 of app_id + raw body + timestamp +
+the OA secret key, with app_id and timestamp read from the JSON body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import time
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import select
+
+from bot.broadcasts import subscriptions
+from bot.channels import Delivery
+from bot.channels.zalo_api import (
+    BAD_PARAMETER,
+    CS_PATH,
+    NOT_FOLLOWER,
+    OUTSIDE_WINDOW,
+    PROMOTION_PATH,
+    QUOTA_EXHAUSTED,
+    RATE_LIMITED,
+    TOKEN_INVALID,
+    ApiResult,
+    RateLimiter,
+    ZaloApi,
+    ZaloTransportError,
+)
+from bot.channels.zalo_render import (
+    PayloadCodec,
+    chosen_number,
+    media_message,
+    promotion_message,
+    render,
+)
+from bot.channels.zalo_tokens import TokenManager, TokenUnavailable
+from bot.messages import Attachment, Incoming, Reply
+from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, utcnow
+
+if TYPE_CHECKING:
+    from bot.app import BotApp
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "zalo"
+SIGNATURE_HEADER = "X-ZEvent-Signature"
+CS_WINDOW = dt.timedelta(days=7)  # consultation messages only to users who interacted lately
+WORKERS = 4
+QUEUE_SIZE = 200  # events per worker
+ENQUEUE_WAIT = 1.0  # seconds to wait for room in a full queue before refusing (Zalo waits 2 s)
+RATE_LIMIT_BACKOFF = 15.0  # seconds without sending after Zalo answers -32
+MAX_INLINE_WAIT = 30.0  # longest pause for a retry inside one delivery
+SEND_ATTEMPTS = 3
+NETWORK_RETRY = 2.0  # seconds before sending again after a network failure
+CHOICES_TTL = dt.timedelta(days=1)
+HOUSEKEEPING_FIRST, HOUSEKEEPING_INTERVAL = 60.0, 6 * 3600.0  # seconds
+RECENT_IDS = 2048  # event ids remembered in memory, for when the database is unavailable
+IGNORED_EVENTS = {
+    "user_send_sticker", "user_send_gif", "user_send_link", "user_send_audio", "user_send_video",
+    "user_send_file", "user_send_location", "user_send_business_card", "user_received_message",
+    "user_seen_message", "user_reacted_message", "oa_reacted_message", "user_submit_info",
+    "add_user_to_tag", "change_oa_daily_quota", "change_oa_template_tags",
+}
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def signature(app_id: str, raw_body: bytes, timestamp: str, oa_secret_key: str) -> str:
+    """The hex SHA-256 Zalo puts in X-ZEvent-Signature as ``mac=<hex>``."""
+    data = app_id.encode() + raw_body + timestamp.encode() + oa_secret_key.encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+def _shape(value: Any, depth: int = 0) -> Any:
+    """An event's structure without its values, for logging unknown events privately."""
+    if isinstance(value, dict) and depth < 4:
+        return {key: _shape(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list) and value and depth < 4:
+        return [_shape(value[0], depth + 1)]
+    return type(value).__name__
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class _Job:
+    event: dict[str, Any]
+    event_id: str
+    received: float
+
+
+class ZaloChannel:
+    name = CHANNEL
+
+    def __init__(self, bot: BotApp, *, limiter: RateLimiter | None = None, workers: int = WORKERS,
+                 queue_size: int = QUEUE_SIZE, rate_limit_backoff: float = RATE_LIMIT_BACKOFF,
+                 max_inline_wait: float = MAX_INLINE_WAIT) -> None:
+        settings = bot.settings
+        zalo = settings.zalo
+        oa_key, app_secret = settings.secrets.zalo_oa_secret_key, settings.secrets.zalo_app_secret
+        if not zalo.app_id or oa_key is None or app_secret is None:
+            raise ValueError("Zalo needs zalo.app_id, CCHC_ZALO_APP_SECRET and CCHC_ZALO_OA_SECRET_KEY")
+        self.bot = bot
+        self.settings = settings
+        self.app_id = zalo.app_id
+        self._oa_secret_key = oa_key.get_secret_value()
+        self.codec = PayloadCodec(self._oa_secret_key)
+        self.limiter = limiter or RateLimiter()
+        self.rate_limit_backoff = rate_limit_backoff
+        self.max_inline_wait = max_inline_wait
+        self._http: aiohttp.ClientSession | None = None
+        self.tokens = TokenManager(bot.database, settings, self._session)
+        self._queues: list[asyncio.Queue[_Job]] = [
+            asyncio.Queue(maxsize=queue_size) for _ in range(workers)]
+        self._tasks: list[asyncio.Task] = []
+        self._accepting = True
+        self._recent: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self.refused_full = 0  # events refused because the queues were full
+        self.processed = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    def _api(self) -> ZaloApi:
+        return ZaloApi(self.settings.zalo.api_base_url, self._session(), self.limiter)
+
+    def setup_routes(self, app: web.Application) -> None:
+        zalo = self.settings.zalo
+        app.router.add_post(zalo.webhook_path, self.webhook)
+        if zalo.verifier_file and zalo.verifier_content is not None:
+            app.router.add_get("/" + zalo.verifier_file.lstrip("/"), self.verifier)
+
+    async def start(self) -> None:
+        self._accepting = True
+        try:
+            await self.tokens.seed()
+        except Exception:  # a database hiccup at start-up must not stop the other channels
+            log.exception("zalo: could not seed the token store")
+        self._tasks = [asyncio.create_task(self._worker(q), name=f"zalo-worker-{i}")
+                       for i, q in enumerate(self._queues)]
+        self._tasks.append(asyncio.create_task(self.tokens.run(), name="zalo-token-refresh"))
+        self._tasks.append(asyncio.create_task(self._housekeeping_loop(), name="zalo-housekeeping"))
+        log.info("zalo: webhook at %s, %d workers", self.settings.zalo.webhook_path, len(self._queues))
+
+    async def stop(self, timeout: float = 20.0) -> None:
+        """Refuse new events, finish the queued ones (up to ``timeout``), then stop."""
+        self._accepting = False
+        if self._tasks:
+            try:
+                await self.idle(timeout)
+            except asyncio.TimeoutError:
+                log.error("zalo: stopping with %d events still unanswered after %.0f s",
+                          sum(q.qsize() for q in self._queues), timeout)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Wait until every accepted event has been handled."""
+        await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues)), timeout)
+
+    def health(self) -> dict[str, Any]:
+        queued = sum(q.qsize() for q in self._queues)
+        capacity = sum(q.maxsize for q in self._queues)
+        full = any(q.full() for q in self._queues)
+        return {"status": "ok" if self.tokens.state in ("ok", "unknown") and not full else "degraded",
+                "token": self.tokens.state, "queued": queued, "capacity": capacity,
+                "queue_full": full, "refused_full": self.refused_full,
+                "rate_limit_pause_s": round(self.limiter.paused_for, 1)}
+
+    # -- the webhook --------------------------------------------------------------------------
+
+    async def verifier(self, request: web.Request) -> web.Response:
+        return web.Response(text=self.settings.zalo.verifier_content or "", content_type="text/html")
+
+    def _verify(self, raw: bytes, header: str) -> dict[str, Any]:
+        """The event, if it is signed by our OA and recent; raises _Refused otherwise."""
+        try:
+            event = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise _Refused(401, "not JSON") from None
+        if not isinstance(event, dict):
+            raise _Refused(401, "not a JSON object")
+        app_id, timestamp = event.get("app_id"), event.get("timestamp")
+        if not isinstance(app_id, (str, int)) or not isinstance(timestamp, (str, int)):
+            raise _Refused(401, "no app_id or timestamp")
+        given = header.strip()
+        if not given.lower().startswith("mac="):
+            raise _Refused(401, "missing signature")
+        expected = signature(str(app_id), raw, str(timestamp), self._oa_secret_key)
+        if not hmac.compare_digest(given[4:].strip().lower().encode(), expected.encode()):
+            raise _Refused(401, "bad signature")
+        if str(app_id) != self.app_id:
+            raise _Refused(401, "event for another app")
+        try:
+            sent_ms = int(str(timestamp))
+        except ValueError:
+            raise _Refused(401, "unreadable timestamp") from None
+        age = time.time() - sent_ms / 1000
+        max_age = self.settings.zalo.max_event_age_seconds
+        if age > max_age or age < -max_age:
+            raise _Refused(401, f"event is {age:.0f} s old (replay?)")
+        return event
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            event = self._verify(raw, request.headers.get(SIGNATURE_HEADER, ""))
+        except _Refused as refused:
+            log.warning("zalo: webhook refused (%s) from %s", refused.reason, request.remote)
+            return web.json_response({"error": refused.reason}, status=refused.status)
+        if not self._accepting:
+            return web.json_response({"error": "shutting down"}, status=503)
+        event_id = self._event_id(event)
+        if not await self._first_time(event_id):
+            log.info("zalo: duplicate event ignored")
+            return web.json_response({"ok": True, "duplicate": True})
+        queue = self._queues[zlib.crc32(self._user_of(event).encode()) % len(self._queues)]
+        job = _Job(event, event_id, time.monotonic())
+        try:
+            queue.put_nowait(job)
+        except asyncio.QueueFull:
+            try:
+                await asyncio.wait_for(queue.put(job), ENQUEUE_WAIT)
+            except asyncio.TimeoutError:
+                self.refused_full += 1
+                log.warning("zalo: event queue is full (%d waiting); refusing an event with 503 "
+                            "(%d refused so far) so that Zalo may deliver it again",
+                            sum(q.qsize() for q in self._queues), self.refused_full)
+                await self._forget(event_id)
+                return web.json_response({"error": "busy"}, status=503)
+        return web.json_response({"ok": True})
+
+    @staticmethod
+    def _user_of(event: dict[str, Any]) -> str:
+        for key in ("sender", "follower", "user"):
+            part = event.get(key)
+            if isinstance(part, dict) and part.get("id") is not None:
+                return str(part["id"])
+        return str(event.get("user_id_by_app", ""))
+
+    def _event_id(self, event: dict[str, Any]) -> str:
+        message = event.get("message")
+        if isinstance(message, dict) and message.get("msg_id"):
+            return str(message["msg_id"])[:128]
+        name = str(event.get("event_name", "?"))
+        return f"{name}:{self._user_of(event)}:{event.get('timestamp')}"[:128]
+
+    async def _first_time(self, event_id: str) -> bool:
+        """Record the event id; False if it was seen before (InboundEvent, per channel)."""
+        if event_id in self._recent:
+            return False
+        self._recent[event_id] = None
+        while len(self._recent) > RECENT_IDS:
+            self._recent.popitem(last=False)
+        try:
+            async with self.bot.database.session() as session:
+                session.add(InboundEvent(channel=CHANNEL, event_id=event_id))
+                await session.commit()
+        except IntegrityError:
+            return False
+        except SQLAlchemyError:
+            log.exception("zalo: could not record the event id; duplicates are caught in memory only")
+        return True
+
+    async def _forget(self, event_id: str) -> None:
+        self._recent.pop(event_id, None)
+        try:
+            async with self.bot.database.session() as session:
+                await session.exec(delete(InboundEvent).where(  # type: ignore[call-overload]
+                    InboundEvent.channel == CHANNEL, InboundEvent.event_id == event_id))
+                await session.commit()
+        except SQLAlchemyError:
+            log.exception("zalo: could not forget a refused event id")
+
+    # -- processing ---------------------------------------------------------------------------
+
+    async def _worker(self, queue: asyncio.Queue[_Job]) -> None:
+        while True:
+            job = await queue.get()
+            try:
+                await self._process(job.event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("zalo: failed to handle a %s event", job.event.get("event_name"))
+            finally:
+                self.processed += 1
+                queue.task_done()
+
+    async def _process(self, event: dict[str, Any]) -> None:
+        name = event.get("event_name")
+        handlers = {"user_send_text": self._on_text, "user_send_image": self._on_image,
+                    "follow": self._on_follow, "unfollow": self._on_unfollow}
+        handler = handlers.get(name) if isinstance(name, str) else None
+        if handler is None:
+            if name in IGNORED_EVENTS or (isinstance(name, str) and name.startswith("oa_")):
+                log.info("zalo: %s event ignored", name)
+            else:
+                log.warning("zalo: unknown event %r ignored; its shape: %s",
+                            name, json.dumps(_shape(event), ensure_ascii=False))
+            return
+        await handler(event)
+
+    def _unknown_shape(self, event: dict[str, Any], why: str) -> None:
+        log.warning("zalo: %s event without %s ignored; its shape: %s", event.get("event_name"), why,
+                    json.dumps(_shape(event), ensure_ascii=False))
+
+    async def _on_text(self, event: dict[str, Any]) -> None:
+        user, message = self._user_of(event), event.get("message")
+        if not user or not isinstance(message, dict) or not isinstance(message.get("text"), str):
+            return self._unknown_shape(event, "sender.id or message.text")
+        text = message["text"]
+        payload = self.codec.decode(text)
+        if payload is None and (number := chosen_number(text)) is not None:
+            payload = await self._choice(user, number)
+        incoming = (Incoming(CHANNEL, user, payload=payload) if payload is not None
+                    else Incoming(CHANNEL, user, text=text))
+        await self._answer(incoming)
+
+    async def _on_image(self, event: dict[str, Any]) -> None:
+        user, message = self._user_of(event), event.get("message")
+        if not user or not isinstance(message, dict):
+            return self._unknown_shape(event, "sender.id or message")
+        attachments = []
+        for item in message.get("attachments") or []:
+            payload = item.get("payload") if isinstance(item, dict) else None
+            url = payload.get("url") if isinstance(payload, dict) else None
+            if isinstance(url, str) and url:
+                attachments.append(Attachment("image", url=url))
+        if not attachments:
+            return self._unknown_shape(event, "message.attachments[].payload.url")
+        caption = message.get("text") if isinstance(message.get("text"), str) else ""
+        await self._answer(Incoming(CHANNEL, user, text=caption, attachments=tuple(attachments)))
+
+    async def _on_follow(self, event: dict[str, Any]) -> None:
+        user = self._user_of(event)
+        if not user:
+            return self._unknown_shape(event, "follower.id")
+        await self._answer(Incoming(CHANNEL, user, payload="welcome"))
+
+    async def _on_unfollow(self, event: dict[str, Any]) -> None:
+        user = self._user_of(event)
+        if not user:
+            return self._unknown_shape(event, "follower.id")
+        async with self.bot.database.session() as session:
+            row = (await session.exec(select(ChannelUser).where(
+                ChannelUser.channel == CHANNEL, ChannelUser.platform_id == user))).first()
+            if row is None or row.id is None:
+                return
+            ended = await subscriptions.mark_unreachable(session, row.id, "unfollowed")
+            await session.commit()
+        log.info("zalo: %s unfollowed; %d subscriptions ended", self.bot.user_key(CHANNEL, user), ended)
+
+    async def _answer(self, incoming: Incoming) -> None:
+        response = await self.bot.handle(incoming)
+        delivery = await self._deliver(incoming.user_id, response.replies, CS_PATH)
+        if delivery.status != "sent":
+            log.warning("zalo: reply to %s not delivered: %s (%s)",
+                        self.bot.user_key(CHANNEL, incoming.user_id), delivery.status, delivery.error)
+
+    # -- housekeeping -------------------------------------------------------------------------
+
+    async def housekeeping(self) -> tuple[int, int]:
+        """Forget event ids older than any event we still accept, and expired numbered choices."""
+        now = utcnow()
+        max_age = dt.timedelta(seconds=self.settings.zalo.max_event_age_seconds)
+        keep_ids = max(dt.timedelta(days=1), 2 * max_age)
+        async with self.bot.database.session() as session:
+            events = await session.exec(delete(InboundEvent).where(  # type: ignore[call-overload]
+                InboundEvent.channel == CHANNEL, InboundEvent.received_at < now - keep_ids))
+            choices = await session.exec(delete(CallbackPayload).where(  # type: ignore[call-overload]
+                CallbackPayload.key.startswith("zc:"),  # type: ignore[attr-defined]
+                CallbackPayload.created_at < now - CHOICES_TTL))
+            await session.commit()
+        return events.rowcount or 0, choices.rowcount or 0
+
+    async def _housekeeping_loop(self) -> None:
+        await asyncio.sleep(HOUSEKEEPING_FIRST)
+        while True:
+            try:
+                events, choices = await self.housekeeping()
+                if events or choices:
+                    log.info("zalo: forgot %d old event ids and %d expired choice lists",
+                             events, choices)
+            except SQLAlchemyError:
+                log.exception("zalo: housekeeping failed")
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+
+    # -- numbered choices ---------------------------------------------------------------------
+
+    async def _choice(self, user: str, number: int) -> str | None:
+        try:
+            async with self.bot.database.session() as session:
+                row = await session.get(CallbackPayload, self.codec.user_key(user))
+        except SQLAlchemyError:
+            log.exception("zalo: could not read the numbered choices")
+            return None
+        if row is None or utcnow() - _aware(row.created_at) > CHOICES_TTL:
+            return None
+        choices = json.loads(row.payload)
+        return choices[number - 1] if 1 <= number <= len(choices) else None
+
+    async def _remember_choices(self, user: str, choices: list[str]) -> None:
+        key = self.codec.user_key(user)
+        try:
+            async with self.bot.database.session() as session:
+                await session.exec(  # type: ignore[call-overload]
+                    delete(CallbackPayload).where(CallbackPayload.key == key))
+                if choices:
+                    kept = list(choices)
+                    while len(json.dumps(kept, ensure_ascii=False)) > 2048:
+                        kept.pop()
+                    session.add(CallbackPayload(key=key, payload=json.dumps(kept, ensure_ascii=False)))
+                await session.commit()
+        except SQLAlchemyError:
+            log.exception("zalo: could not store the numbered choices")
+
+    # -- sending ------------------------------------------------------------------------------
+
+    async def send(self, platform_id: str, replies: list[Reply]) -> Delivery:
+        """A message outside a conversation turn: only to users who wrote to the OA lately
+        (consultation messages), or, with zalo.promotion_enabled, as promotion messages."""
+        try:
+            async with self.bot.database.session() as session:
+                row = (await session.exec(select(ChannelUser).where(
+                    ChannelUser.channel == CHANNEL, ChannelUser.platform_id == platform_id))).first()
+        except SQLAlchemyError as exc:
+            return Delivery("retry", error=f"database: {type(exc).__name__}", retry_after=60)
+        if row is None:
+            return Delivery("ineligible", error="never_interacted")
+        if not row.reachable:
+            return Delivery("ineligible", error=row.unreachable_reason or "unreachable")
+        if utcnow() - _aware(row.last_seen_at) > CS_WINDOW:
+            if self.settings.zalo.promotion_enabled:
+                return await self._deliver(platform_id, replies, PROMOTION_PATH)
+            return Delivery("ineligible", error="outside_window")
+        return await self._deliver(platform_id, replies, CS_PATH)
+
+    async def _deliver(self, user: str, replies: list[Reply], path: str) -> Delivery:
+        if path == PROMOTION_PATH:
+            messages: list[dict[str, Any]] = [{"promotion": reply} for reply in replies]
+        else:
+            rendered = render(replies, self.codec)
+            await self._remember_choices(user, rendered.choices)
+            messages = rendered.messages
+        last_id: str | None = None
+        for index, message in enumerate(messages):
+            delivery = await self._send_one(user, message, path)
+            if delivery.status != "sent":
+                if index == 0:
+                    return delivery
+                # never "retry" a half-sent reply: the first parts would arrive twice
+                return Delivery("failed", last_id,
+                                f"{delivery.error} (đã gửi {index}/{len(messages)} tin)")
+            last_id = delivery.message_id
+        return Delivery("sent", last_id)
+
+    async def _send_one(self, user: str, message: dict[str, Any], path: str) -> Delivery:
+        delivery = Delivery("failed", error="not sent")
+        for _ in range(SEND_ATTEMPTS):
+            delivery = await self._attempt(user, message, path)
+            if delivery.status != "retry":
+                return delivery
+            wait = delivery.retry_after or 1.0
+            if wait > self.max_inline_wait:
+                return delivery
+            await asyncio.sleep(wait)
+        return delivery
+
+    async def _attempt(self, user: str, message: dict[str, Any], path: str) -> Delivery:
+        try:
+            if "image" in message:
+                uploaded = await self._upload(message["image"])
+                if not uploaded.ok or not uploaded.data.get("attachment_id"):
+                    return self._delivery(uploaded, "upload")
+                message = media_message(str(uploaded.data["attachment_id"]))
+            elif "promotion" in message:
+                reply: Reply = message["promotion"]
+                banner = None
+                if reply.image:
+                    uploaded = await self._upload(reply.image)
+                    if not uploaded.ok or not uploaded.data.get("attachment_id"):
+                        return self._delivery(uploaded, "upload")
+                    banner = str(uploaded.data.get("attachment_id"))
+                message = promotion_message(reply, self.settings.office.name, self.codec, banner)
+            body = {"recipient": {"user_id": user}, "message": message}
+            result = await self._with_token(lambda token: self._api().post_message(path, token, body))
+        except TokenUnavailable as exc:
+            return Delivery("failed", error=f"token: {exc}")
+        except ZaloTransportError as exc:
+            log.warning("zalo: API unreachable: %s", exc)
+            return Delivery("retry", error=f"network: {exc}", retry_after=NETWORK_RETRY)
+        return self._delivery(result, path)
+
+    async def _upload(self, image: bytes) -> ApiResult:
+        return await self._with_token(lambda token: self._api().upload_image(token, image))
+
+    async def _with_token(self, call: Any) -> ApiResult:
+        """Make the call; on an invalid or expired token refresh once and call again."""
+        token = await self.tokens.current()
+        result: ApiResult = await call(token.access_token)
+        if result.error in TOKEN_INVALID:
+            log.info("zalo: access token refused (%d); refreshing", result.error)
+            token = await self.tokens.refresh(token.version)
+            result = await call(token.access_token)
+        return result
+
+    def _delivery(self, result: ApiResult, what: str) -> Delivery:
+        code = result.error
+        if code == 0:
+            return Delivery("sent", message_id=str(result.data.get("message_id") or "") or None)
+        reason = f"zalo {code}: {result.message}"
+        if code in OUTSIDE_WINDOW:
+            return Delivery("ineligible", error=f"outside_window ({reason})")
+        if code == NOT_FOLLOWER:
+            return Delivery("ineligible", error=f"not_follower ({reason})")
+        if code == RATE_LIMITED:
+            self.limiter.pause(self.rate_limit_backoff)
+            log.warning("zalo: rate limited by Zalo; pausing sends for %.0f s", self.rate_limit_backoff)
+            return Delivery("retry", error=reason, retry_after=self.rate_limit_backoff)
+        if code in QUOTA_EXHAUSTED:
+            log.warning("zalo: message quota exhausted: %s", reason)
+            return Delivery("failed", error=f"quota ({reason})")
+        if code in TOKEN_INVALID:
+            return Delivery("failed", error=f"token ({reason})")
+        if code == BAD_PARAMETER:
+            log.error("zalo: BUG: Zalo refused a request to %s as a bad parameter: %s", what, reason)
+            return Delivery("failed", error=f"bad_parameter ({reason})")
+        log.error("zalo: request to %s failed: %s", what, reason)
+        return Delivery("failed", error=reason)
+

@@ -1,0 +1,137 @@
+"""Replies rendered the Zalo OA way: plain text of at most 2,000 characters, a few buttons.
+
+A payload button is an ``oa.query.show`` button: pressing it makes the citizen send its payload
+as an ordinary text message, shown in the chat. The payload we give Zalo is the button's label
+followed by a marker, ``"<label> #<payload>~<tag>"``, where the tag is an HMAC of the label and
+payload under a key derived from the OA secret key. An incoming text that is exactly such a
+string, with a valid tag, is a button press; anything else is text the citizen typed.
+
+Zalo allows only a few buttons per message; further choices are listed as numbered lines
+("1. …") that the citizen answers by typing the number, and links as "🔗 label: url" lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.messages import Button, Reply
+from bot.render import split_message, to_plain
+
+MAX_TEXT = 2000  # characters per message (Zalo's limit)
+# Buttons per message. Zalo's documents give 5 for templates but do not say it for buttons on
+# a consultation text message; 5 is the safe value until checked against the real API.
+MAX_BUTTONS = 5
+MAX_BUTTON_TITLE = 100
+PROMOTION_HEADER_MAX = 100
+PROMOTION_TEXT_MAX = 1000  # per text element; unconfirmed, kept small on purpose
+CHOICES_HEADER = "Anh/Chị gõ số để chọn:"
+_PRESS = re.compile(r"^(?P<label>.*) #(?P<payload>\S+)~(?P<tag>[0-9a-f]{10})$")
+_NUMBER = re.compile(r"^\s*(\d{1,2})\s*\.?\s*$")
+
+
+class PayloadCodec:
+    """Marks payloads the bot issues so that a press can be told from typed text."""
+
+    def __init__(self, oa_secret_key: str) -> None:
+        self._key = hashlib.sha256(b"cchc-bot zalo button\x00" + oa_secret_key.encode()).digest()
+
+    def _tag(self, label: str, payload: str) -> str:
+        message = f"{label}\x00{payload}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:10]
+
+    def encode(self, label: str, payload: str) -> str:
+        label = " ".join(label.split())  # one line, so the marker is always at the end
+        return f"{label} #{payload}~{self._tag(label, payload)}"
+
+    def decode(self, text: str) -> str | None:
+        """The payload if ``text`` is exactly a button payload this bot issued, else None."""
+        match = _PRESS.match(text)
+        if match is None:
+            return None
+        expected = self._tag(match["label"], match["payload"])
+        return match["payload"] if hmac.compare_digest(expected, match["tag"]) else None
+
+    def user_key(self, platform_id: str) -> str:
+        """A short stable key for this user's numbered choices (CallbackPayload.key)."""
+        digest = hmac.new(self._key, f"choices:{platform_id}".encode(), hashlib.sha256)
+        return "zc:" + digest.hexdigest()[:21]
+
+
+def chosen_number(text: str) -> int | None:
+    """"2" or "2." typed alone: a numbered choice."""
+    match = _NUMBER.match(text)
+    return int(match.group(1)) if match else None
+
+
+@dataclass
+class Rendered:
+    """What to send for one response: message bodies in order, and the numbered choices."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)  # {"text",...} or {"image": bytes}
+    choices: list[str] = field(default_factory=list)  # payloads, choice n is choices[n - 1]
+
+
+def button_json(button: Button, codec: PayloadCodec) -> dict[str, Any]:
+    title = button.label[:MAX_BUTTON_TITLE]
+    if button.url:
+        return {"title": title, "type": "oa.open.url", "payload": {"url": button.url}}
+    return {"title": title, "type": "oa.query.show", "payload": codec.encode(title, button.payload or "")}
+
+
+def render(replies: list[Reply], codec: PayloadCodec) -> Rendered:
+    out = Rendered()
+    for reply in replies:
+        if reply.image:
+            out.messages.append({"image": reply.image})
+        flat = [b for row in reply.buttons for b in row if b.url or b.payload]
+        shown, extra = flat[:MAX_BUTTONS], flat[MAX_BUTTONS:]
+        lines: list[str] = []
+        numbered: list[str] = []
+        for button in extra:
+            if button.url:
+                lines.append(f"🔗 {button.label}: {button.url}")
+            else:
+                out.choices.append(button.payload or "")
+                numbered.append(f"{len(out.choices)}. {button.label}")
+        if numbered:
+            lines += ["", CHOICES_HEADER, *numbered] if lines else [CHOICES_HEADER, *numbered]
+        text = to_plain(reply.text).strip()
+        if lines:
+            text = f"{text}\n\n" + "\n".join(lines) if text else "\n".join(lines)
+        parts = split_message(text, MAX_TEXT) if text else []
+        if not parts and shown:
+            parts = ["Dạ, Anh/Chị chọn một mục dưới đây ạ."]
+        for index, part in enumerate(parts):
+            message: dict[str, Any] = {"text": part}
+            if index == len(parts) - 1 and shown:
+                message["attachment"] = {"type": "template",
+                                         "payload": {"buttons": [button_json(b, codec) for b in shown]}}
+            out.messages.append(message)
+    return out
+
+
+def media_message(attachment_id: str) -> dict[str, Any]:
+    return {"attachment": {"type": "template", "payload": {
+        "template_type": "media",
+        "elements": [{"media_type": "image", "attachment_id": attachment_id}],
+    }}}
+
+
+def promotion_message(reply: Reply, header: str, codec: PayloadCodec,
+                      banner_attachment_id: str | None = None) -> dict[str, Any]:
+    """One reply as a promotion message (template ``promotion``: banner, header, text, buttons)."""
+    elements: list[dict[str, Any]] = []
+    if banner_attachment_id:
+        elements.append({"type": "banner", "attachment_id": banner_attachment_id})
+    elements.append({"type": "header", "content": header[:PROMOTION_HEADER_MAX], "align": "left"})
+    for chunk in split_message(to_plain(reply.text).strip(), PROMOTION_TEXT_MAX):
+        elements.append({"type": "text", "align": "left", "content": chunk})
+    buttons = [b for row in reply.buttons for b in row if b.url or b.payload][:MAX_BUTTONS]
+    payload: dict[str, Any] = {"template_type": "promotion", "language": "VI", "elements": elements}
+    if buttons:
+        payload["buttons"] = [button_json(b, codec) for b in buttons]
+    return {"attachment": {"type": "template", "payload": payload}}

@@ -1,0 +1,118 @@
+"""QR codes: reading the one on a receipt photo (zxing-cpp), making deep-link codes (segno).
+
+Photos arrive as bytes (``Attachment.data``) or as a URL the channel gives (``Attachment.url``),
+downloaded with a size limit and a timeout. Decoding is CPU work and runs in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from urllib.parse import quote
+
+import aiohttp
+import numpy as np
+import segno
+import zxingcpp
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from bot.config import Settings
+from bot.messages import Attachment
+
+MAX_PIXELS = 60_000_000  # a 60-megapixel photo is already more than any phone takes
+WORK_SIZE = 3000  # longest side decoded; zxing also tries smaller scales itself
+
+
+class ImageError(Exception):
+    """The attachment is not an image we can read (too big, not an image, not downloadable)."""
+
+
+def decode_qr(data: bytes) -> list[str]:
+    """The texts of the QR codes in an image (a photo or a screenshot), best first."""
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageError("không phải tệp ảnh") from exc
+    with image:
+        if image.width * image.height > MAX_PIXELS:
+            raise ImageError("ảnh quá lớn")
+        try:
+            gray = ImageOps.exif_transpose(image).convert("L")
+        except (OSError, ValueError) as exc:
+            raise ImageError("ảnh bị hỏng") from exc
+    if max(gray.size) > WORK_SIZE:
+        gray.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.LANCZOS)
+    found = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)
+    if not found:  # glare and shadows: a global threshold sometimes reads what the local one misses
+        found = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode,
+                                       binarizer=zxingcpp.Binarizer.GlobalHistogram)
+    return [r.text for r in found if r.text]
+
+
+async def fetch(url: str, limit: int, timeout: float) -> bytes:
+    """Download an attachment: http(s) only, at most ``limit`` bytes, within ``timeout`` seconds."""
+    if not url.lower().startswith(("https://", "http://")):
+        raise ImageError("địa chỉ ảnh không hợp lệ")
+    try:
+        async with (aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+                    session.get(url) as response):
+            if response.status != 200:
+                raise ImageError(f"không tải được ảnh (HTTP {response.status})")
+            if response.content_length is not None and response.content_length > limit:
+                raise ImageError("ảnh quá lớn")
+            data = bytearray()
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                data += chunk
+                if len(data) > limit:
+                    raise ImageError("ảnh quá lớn")
+            return bytes(data)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise ImageError("không tải được ảnh") from exc
+
+
+async def attachment_texts(attachment: Attachment, settings: Settings) -> list[str]:
+    """The QR texts in an attachment, downloading it first when it came as a URL."""
+    data = attachment.data
+    limit = settings.lookup.max_image_bytes
+    if data is None:
+        if not attachment.url:
+            raise ImageError("không có nội dung ảnh")
+        data = await fetch(attachment.url, limit, settings.lookup.download_timeout)
+    if len(data) > limit:
+        raise ImageError("ảnh quá lớn")
+    return await asyncio.to_thread(decode_qr, data)
+
+
+# --- making codes ---------------------------------------------------------------------------
+
+
+def telegram_link(username: str, entry_id: str) -> str:
+    """The deep link that opens the bot on one answer (handled by /start <id>)."""
+    return f"https://t.me/{username.lstrip('@')}?start={quote(entry_id)}"
+
+
+def zalo_link(settings: Settings) -> str | None:
+    """The Zalo OA's link (Zalo has no per-answer deep link: the OA opens and the citizen asks)."""
+    if settings.lookup.zalo_oa_url:
+        return settings.lookup.zalo_oa_url
+    if settings.zalo.oa_id:
+        return f"https://zalo.me/{settings.zalo.oa_id}"
+    return None
+
+
+def make_qr(text: str) -> segno.QRCode:
+    # "Q" error correction: a printed poster survives glare, dirt and a corner torn off.
+    return segno.make_qr(text, error="q", boost_error=False)
+
+
+def qr_image(text: str, size: int) -> Image.Image:
+    """A crisp black-on-white QR image of at most ``size`` pixels, quiet zone included."""
+    qr = make_qr(text)
+    matrix = np.array([list(row) for row in qr.matrix], dtype=np.uint8)
+    border = 4
+    modules = matrix.shape[0] + 2 * border
+    scale = max(1, size // modules)
+    padded = np.pad(matrix, border, constant_values=0)
+    pixels = np.where(padded > 0, 0, 255).astype(np.uint8)
+    image = Image.fromarray(pixels)  # uint8, 2-D: mode "L"
+    return image.resize((modules * scale, modules * scale), Image.Resampling.NEAREST)
