@@ -4,12 +4,13 @@ and a bot built through the same composition root as production."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from bot.app import BotApp, build_app
 from bot.config import BUNDLED_CONTENT, Content, Database, Secrets, Settings
@@ -19,12 +20,28 @@ PG_URL = os.environ.get("CCHC_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
 
-def _reset_postgres(url: str) -> None:
+# Each test run works in its own schema, so runs sharing the CI database never collide.
+PG_SCHEMA = f"cchc_test_{os.getpid()}"
+
+
+def _reset_postgres(url: str) -> str:
+    """An empty schema for one test; returns the URL whose connections use it."""
     engine = create_engine(sync_url(url))
     with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
     engine.dispose()
+    return str(make_url(url).update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"}))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_postgres_schema() -> Iterator[None]:
+    yield
+    if PG_URL:
+        engine = create_engine(sync_url(PG_URL))
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -32,8 +49,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/cchc-test.db"
     assert PG_URL is not None
-    _reset_postgres(PG_URL)
-    return PG_URL
+    return _reset_postgres(PG_URL)
 
 
 def make_settings(database_url: str, content: Path = BUNDLED_CONTENT, **sections: object) -> Settings:
