@@ -43,7 +43,7 @@ from sqlalchemy import create_engine, insert, text  # noqa: E402
 
 from bot.broadcasts import create_broadcast  # noqa: E402
 from bot.storage.db import Database, is_sqlite, sync_url, upgrade  # noqa: E402
-from bot.storage.models import Broadcast, BroadcastDelivery, ChannelUser, Subscription, utcnow  # noqa: E402
+from bot.storage.models import ChannelUser, Subscription, utcnow  # noqa: E402
 from tests.telegram.fake_bot_api import FakeBotApi  # noqa: E402
 from tests.zalo.fake_zalo import FakeZalo  # noqa: E402
 
@@ -164,6 +164,8 @@ def base_env(url: str, lease: float) -> dict[str, str]:
         "CCHC_BROADCAST_SCHEDULER": "false", "CCHC_BROADCAST_LEASE_SECONDS": str(lease),
         "CCHC_BROADCAST_POLL_INTERVAL_SECONDS": "0.2", "CCHC_LOGGING_LEVEL": "INFO",
         "CCHC_OFFICE_NAME": "UBND xã Ngọc Liên",
+        # no quiet hours: the bench runs whatever the hour in Vietnam
+        "CCHC_BROADCAST_QUIET_START": "00:00", "CCHC_BROADCAST_QUIET_END": "00:00",
     })
     return env
 

@@ -278,7 +278,7 @@ async def build_report(database: Database, pack: ContentPack, office: str, perio
     return Report(office, period, now, sections, sorted(daily.items()))
 
 
-async def _deliveries(session, broadcast_ids: list[int]) -> dict[int, Counter] | None:  # noqa: ANN001
+async def _deliveries(session, broadcast_ids: list[int]) -> dict[int, Counter] | None:
     """Delivery outcomes per broadcast, or None when the outbox table is not there."""
     if BroadcastDelivery is None:
         return None

@@ -12,7 +12,7 @@ import click
 from bot.content.loader import TIMEZONE
 
 
-def _build(ctx: click.Context):  # noqa: ANN202
+def _build(ctx: click.Context):
     from bot.cli import _build as build
 
     return build(ctx)

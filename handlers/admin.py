@@ -6,7 +6,7 @@ anyone else's with ``allowed=False`` and a polite refusal.
 
 /broadcast is a guided flow kept in ``ctx.state`` (so any worker can continue it): choose a
 topic, write the text, see the preview exactly as citizens will receive it, then confirm or
-cancel. Confirming records a draft ``Broadcast`` through ``bot.broadcasts.service`` (the same
+cancel. Confirming schedules the ``Broadcast`` through ``bot.broadcasts.service`` (the same
 text, checks and rendering the sender uses); sending it is the broadcast service's job.
 """
 
@@ -195,7 +195,7 @@ async def _record_broadcast(ctx: Context, draft: dict) -> Response:
     try:
         row = await service.create_broadcast(
             ctx.session, author=f"{ctx.channel}:{ctx.user_key}", topic=topic.id, body=body,
-            channels=service.PUSH_CHANNELS, title=topic.title, office=ctx.office, status="draft",
+            channels=service.PUSH_CHANNELS, title=topic.title, office=ctx.office, status="scheduled",
         )
     except service.BroadcastError as exc:
         ctx.state[FLOW] = {"step": "text", "topic": topic.id}
@@ -209,11 +209,13 @@ async def _record_broadcast(ctx: Context, draft: dict) -> Response:
         return Response([Reply(text, ((Button("✅ Xác nhận", payload="bc:confirm"), CANCEL),))], "admin")
     _leave_flow(ctx)
     await _audit(ctx, "broadcast.confirm", True, broadcast_id=row.id, topic=topic.id)
-    text = (
-        f"Dạ, em đã ghi nhận thông báo số {row.id} cho chủ đề **{topic.title}** (trạng thái: bản nháp). "
-        "Dịch vụ gửi thông báo sẽ gửi tới những người đã đăng ký chủ đề này; hiện thông báo "
-        "**chưa được gửi đi** ạ."
-    )
+    quiet = ctx.settings.broadcast
+    morning = service.quiet_until(dt.datetime.now(dt.UTC), quiet.quiet_start, quiet.quiet_end)
+    when = ("em bắt đầu gửi ngay" if morning is None else
+            f"đang giờ yên lặng ({quiet.quiet_start:%H:%M}–{quiet.quiet_end:%H:%M}) nên em sẽ gửi lúc "
+            f"{service.local(morning):%H:%M %d/%m}")
+    text = (f"Dạ, em đã ghi nhận thông báo số {row.id} cho chủ đề **{topic.title}**; {when} tới những "
+            "người đã đăng ký. Anh/Chị xem tiến độ bằng /stats ạ.")
     return Response([Reply(text, ((MENU,),))], "admin")
 
 

@@ -29,7 +29,14 @@ from bot import feedback as fb
 from bot import text as vtext
 from bot.messages import Button, Incoming, Reply, Response
 from bot.routing import Context, Route, Router
-from bot.storage.models import AuditEvent, QuestionLog, SatisfactionResponse, Ticket, TicketMessage, utcnow
+from bot.storage.models import (
+    AuditEvent,
+    QuestionLog,
+    SatisfactionResponse,
+    Ticket,
+    TicketMessage,
+    utcnow,
+)
 from handlers.common import MENU
 
 log = logging.getLogger(__name__)
@@ -445,9 +452,14 @@ async def _my_tickets(ctx: Context) -> Response:
 async def _audit(ctx: Context, action: str, allowed: bool, **detail: object) -> None:
     if ctx.session is None:
         return
-    ctx.session.add(AuditEvent(channel=ctx.channel, user_key=ctx.user_key, action=action,
-                               allowed=allowed, detail=dict(detail)))
-    await ctx.session.flush()
+    try:
+        ctx.session.add(AuditEvent(channel=ctx.channel, user_key=ctx.user_key, action=action,
+                                   allowed=allowed, detail=dict(detail)))
+        await ctx.session.flush()
+    except SQLAlchemyError:
+        log.exception("could not audit %s", action)
+        await ctx.session.rollback()
+        ctx.session = None
 
 
 async def _refuse(ctx: Context, action: str) -> Response:

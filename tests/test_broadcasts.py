@@ -11,7 +11,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from bot.broadcasts import BroadcastError, cancel_broadcast, create_broadcast, progress, schedule_broadcast
+from bot.broadcasts import (
+    BroadcastError,
+    cancel_broadcast,
+    create_broadcast,
+    progress,
+    schedule_broadcast,
+)
 from bot.broadcasts.outbox import Sender
 from bot.broadcasts.service import parse_local_time, quiet_until
 from bot.channels import Delivery
@@ -381,7 +387,8 @@ async def test_two_senders_one_lease(database: Database, database_url: str) -> N
 async def test_two_running_senders_never_send_twice(database: Database, database_url: str) -> None:
     """Both running for real at once: one sends everything; after it stops the other takes over."""
     await add_subscribers(database, "telegram", [f"t{i}" for i in range(60)])
-    settings = settings_for(database_url, lease_seconds=3, poll_interval_seconds=0.05, batch_size=8)
+    settings = settings_for(database_url, lease_seconds=3, poll_interval_seconds=0.05, batch_size=8,
+                            quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0))  # real time: any hour
     other_db = Database(database_url)
 
     class Slow(RecordingChannel):
@@ -436,3 +443,43 @@ async def test_text_too_long_for_zalo_is_refused(database: Database) -> None:
         assert row.id is not None
         with pytest.raises(BroadcastError, match="kênh không hợp lệ"):
             await create_broadcast(session, author="t", topic="x", body="a", channels=["sms"])
+
+
+async def test_the_workers_of_a_process_follow_the_configuration(database_url: str, tmp_path) -> None:  # noqa: ANN001
+    from bot.app import build_app
+    from bot.broadcasts.runtime import BroadcastWorkers
+    from bot.broadcasts.service import lease_holder
+    from tests.packs import write_pack
+
+    content = write_pack(tmp_path / "content")
+    web_only = build_app(make_settings(database_url, content=content,
+                                       broadcast=Broadcasting(sender=False, scheduler=False)))
+    workers = BroadcastWorkers(web_only, [RecordingChannel("telegram")])
+    await workers.start()
+    assert workers.sender is None and workers.scheduler is None
+    await workers.stop()
+    await web_only.close()
+
+    quiet_off = Broadcasting(poll_interval_seconds=0.05, quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0))
+    app = build_app(make_settings(database_url, content=content, broadcast=quiet_off))
+    telegram = RecordingChannel("telegram")
+    workers = BroadcastWorkers(app, [telegram])
+    try:
+        await add_subscribers(app.database, "telegram", ["t1", "t2"])
+        await workers.start()
+        assert workers.sender is not None and workers.scheduler is not None
+        bid = await new_broadcast(app.database)
+        for _ in range(250):
+            if await status_of(app.database, bid) == "done":
+                break
+            await asyncio.sleep(0.02)
+        assert sorted(telegram.calls) == ["t1", "t2"]
+        async with app.database.session() as session:
+            assert await lease_holder(session, "sender") == workers.sender.lease.holder
+            assert await lease_holder(session, "scheduler") == workers.scheduler.lease.holder
+    finally:
+        await workers.stop()
+    async with app.database.session() as session:  # a graceful stop hands both leases back
+        assert await lease_holder(session, "sender") is None
+        assert await lease_holder(session, "scheduler") is None
+    await app.close()

@@ -36,7 +36,7 @@ class RecordingChannel:
     status: str = "sent"  # what the next sends return
     sent: list[tuple[str, list[Reply]]] = field(default_factory=list)
 
-    def setup_routes(self, app) -> None:  # noqa: ANN001
+    def setup_routes(self, app) -> None:
         pass
 
     async def start(self) -> None:
@@ -81,7 +81,7 @@ def text_of(response: Response) -> str:
     return "\n".join(r.text for r in response.replies)
 
 
-def one(url: str, model) -> dict:  # noqa: ANN001
+def one(url: str, model) -> dict:
     [row] = rows(url, model)
     return dict(row)
 

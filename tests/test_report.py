@@ -20,7 +20,16 @@ from bot.cli import main
 from bot.config import Feedback
 from bot.content.loader import TIMEZONE
 from bot.feedback import deadline_for
-from bot.report import build_report, content_gaps, group_questions, parse_period, render_chart, to_csv, to_markdown, to_xlsx
+from bot.report import (
+    build_report,
+    content_gaps,
+    group_questions,
+    parse_period,
+    render_chart,
+    to_csv,
+    to_markdown,
+    to_xlsx,
+)
 from bot.storage.db import sync_url, upgrade
 from bot.storage.models import (
     AnswerVote,
@@ -313,7 +322,7 @@ async def test_xlsx_report_and_chart(filled: BotApp, tmp_path: Path) -> None:
     to_xlsx(report, tmp_path / "bao-cao.xlsx", chart)
     book = load_workbook(tmp_path / "bao-cao.xlsx")
     assert book.sheetnames == ["Báo cáo", "Biểu đồ"]
-    assert len(book["Biểu đồ"]._images) == 1  # noqa: SLF001
+    assert len(book["Biểu đồ"]._images) == 1
     sheet = book["Báo cáo"]
     values = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
     cells = [[c for c in row if c is not None] for row in values]

@@ -13,6 +13,7 @@ from bot.app import BotApp
 from bot.config import Dashboard, Server, Settings
 from bot.dashboard import auth
 from bot.server import make_web_app
+from bot.storage.models import AdminUser
 from tests.conftest import make_settings
 
 FIXTURE = Path(__file__).parent / "fixtures" / "content"
@@ -26,9 +27,16 @@ def web_settings(database_url: str, *, origins: list[str] | None = None, **dashb
                          dashboard=Dashboard(**dashboard))  # type: ignore[arg-type]
 
 
+_HASHES: dict[str, str] = {}  # argon2 takes a good part of a second: hash each password once
+
+
 async def add_user(bot: BotApp, username: str, role: str, password: str = PASSWORD) -> None:
+    """An account as ``cchc-bot admin create-user`` makes it (a real argon2 hash, reused)."""
+    if password not in _HASHES:
+        _HASHES[password] = auth.hash_password(password)
     async with bot.database.session() as session:
-        await auth.create_user(session, username, password, role)
+        session.add(AdminUser(username=auth.check_username(username), password_hash=_HASHES[password],
+                              role=auth.check_role(role)))
         await session.commit()
 
 

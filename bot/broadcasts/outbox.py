@@ -26,17 +26,42 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import DateTime, Integer, String, and_, bindparam, case, exists, literal, or_, select, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.broadcasts.lease import DatabaseLease
-from bot.broadcasts.service import OPEN_DELIVERY, ZALO_WINDOW, announcement_reply, as_utc, quiet_until
+from bot.broadcasts.service import (
+    OPEN_DELIVERY,
+    ZALO_WINDOW,
+    announcement_reply,
+    as_utc,
+    quiet_until,
+)
 from bot.channels import Channel
 from bot.config import Settings
 from bot.messages import Reply
 from bot.storage.db import Database
-from bot.storage.models import Broadcast, BroadcastDelivery, ChannelUser, Lease, Subscription, utcnow
+from bot.storage.models import (
+    Broadcast,
+    BroadcastDelivery,
+    ChannelUser,
+    Lease,
+    Subscription,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,14 @@ from bot.content import template
 from bot.content.loader import TIMEZONE
 from bot.content.model import CHANNELS
 from bot.messages import Button, Reply
-from bot.storage.models import Broadcast, BroadcastDelivery, ChannelUser, Lease, Subscription, utcnow
+from bot.storage.models import (
+    Broadcast,
+    BroadcastDelivery,
+    ChannelUser,
+    Lease,
+    Subscription,
+    utcnow,
+)
 
 # Channels that can message a citizen first. The web chat and the console only answer.
 PUSH_CHANNELS = ("telegram", "zalo")

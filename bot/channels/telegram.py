@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -25,6 +27,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
@@ -74,10 +77,13 @@ CHANNEL = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 APOLOGY = "Dạ, hệ thống đang gặp sự cố, Anh/Chị vui lòng thử lại sau ít phút ạ."
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-MAX_CONCURRENT_UPDATES = 128
+MAX_CONCURRENT_UPDATES = 64
 MAX_PENDING_UPDATES = 1000  # webhook: beyond this, answer 503 and let Telegram deliver later
 MAX_UPDATE_BYTES = 1 << 20
 MAX_STORED_PAYLOAD = 2048
+# Telegram numbers updates at random after a week without any, so older ids are never seen again.
+EVENT_RETENTION = dt.timedelta(days=7)
+PURGE_INTERVAL = 6 * 3600.0
 MAX_DOWNLOAD_BYTES = 10_000_000  # photos citizens send (e.g. a receipt's QR code) are fetched up to this
 _KEY = re.compile(r"[A-Za-z0-9_-]{1,24}")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -183,6 +189,7 @@ class TelegramChannel:
         self.application.add_error_handler(self._on_error)
         self._accepting = False
         self._stored_keys: dict[str, str] = {}  # long payloads already stored, by key
+        self._purge: asyncio.Task | None = None
         # httpx logs every request URL at INFO, and a Bot API URL contains the token.
         httpx_log = logging.getLogger("httpx")
         if httpx_log.getEffectiveLevel() < logging.WARNING:
@@ -203,6 +210,7 @@ class TelegramChannel:
         await self._register_commands()
         await app.start()
         self._accepting = True
+        self._purge = asyncio.create_task(self._purge_regularly(), name="telegram: purge handled updates")
         username = app.bot.username
         if self.webhook:
             await app.bot.set_webhook(
@@ -224,6 +232,10 @@ class TelegramChannel:
     async def stop(self) -> None:
         """Stop receiving, finish the updates already queued, then close the connections."""
         self._accepting = False
+        if self._purge is not None:
+            self._purge.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purge
         app = self.application
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
@@ -518,6 +530,25 @@ class TelegramChannel:
             log.exception("telegram: could not read a stored button payload")
             return None
         return row.payload if row is not None else None
+
+    async def purge_old_events(self) -> int:
+        """Forget handled update ids older than ``EVENT_RETENTION``; returns how many."""
+        cutoff = utcnow() - EVENT_RETENTION
+        async with self.bot.database.session() as session:
+            result = await session.exec(sql_delete(InboundEvent).where(  # type: ignore[call-overload]
+                col(InboundEvent.channel) == CHANNEL, col(InboundEvent.received_at) < cutoff))
+            await session.commit()
+        return result.rowcount or 0
+
+    async def _purge_regularly(self) -> None:
+        while True:
+            try:
+                removed = await self.purge_old_events()
+                if removed:
+                    log.info("telegram: forgot %d handled update ids", removed)
+            except SQLAlchemyError:
+                log.exception("telegram: could not purge handled update ids")
+            await asyncio.sleep(PURGE_INTERVAL)
 
     async def _mark_unreachable(self, platform_id: str, reason: str) -> None:
         """The user blocked the bot (their subscriptions end) or their chat no longer exists."""

@@ -383,13 +383,12 @@ async def ticket_reply(request: web.Request) -> web.StreamResponse:
 
 
 async def answer_ticket(bot: Any, session: Any, ticket: Ticket, body: str, author_key: str) -> str:  # noqa: ANN401
-    """Send an official's answer to the citizen on their channel and record it, as the answer
-    by reply in the officials' Telegram chat does (``handlers/feedback.py``)."""
+    """Send an official's answer to the citizen on their channel and record it, the same way as
+    an answer given by reply in the officials' Telegram chat (``handlers/feedback.py: _answer``,
+    which lives in a handler; both use the ``bot.feedback`` service functions)."""
     from bot.messages import Reply
 
     fb = _feedback()
-    if hasattr(fb, "answer_ticket"):  # the feedback service's own, once it has one
-        return await fb.answer_ticket(session, bot.settings, bot.channels, ticket, body, author_key=author_key)
     now = utcnow()
     office = bot.settings.office
     replies = [Reply(f"📬 **Trả lời phản ánh {ticket.number}**\n\n{body}\n\n— {office.name}")]

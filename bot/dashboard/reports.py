@@ -64,7 +64,8 @@ def daily_chart(report: rp.Report, width: int = 760, height: int = 240) -> dict[
         bars.append({"x": round(left + index * step + step * 0.1, 1), "w": round(max(step * 0.8, 0.5), 1),
                      "parts": parts, "day": day, "counts": counts, "total": sum(counts.values()),
                      "label": day.strftime("%d/%m") if index % every == 0 else ""})
-    ticks = [{"y": round(top + plot_h - plot_h * f, 1), "value": round(peak * f)} for f in (0, 0.5, 1)]
+    values = sorted({0, peak // 2, peak}) if peak > 1 else [0, 1]
+    ticks = [{"y": round(top + plot_h - plot_h * v / peak, 1), "value": v} for v in values]
     totals = {o: sum(c.get(o, 0) for _, c in days) for o in rp.OUTCOMES}
     return {"width": width, "height": height, "bars": bars, "ticks": ticks, "left": left, "base": top + plot_h,
             "outcomes": rp.OUTCOMES, "colors": rp.OUTCOME_COLOURS, "totals": totals}

@@ -117,6 +117,7 @@ class Route:
 
 ROUTES: list[Route] = []
 BOT_KEY = web.AppKey("dashboard_bot", object)
+ME_KEY = web.RequestKey("dashboard_me", auth.Identity)  # the logged-in official of a request
 
 
 def bot_of(request: web.Request) -> Any:  # noqa: ANN401 - the BotApp
@@ -124,7 +125,7 @@ def bot_of(request: web.Request) -> Any:  # noqa: ANN401 - the BotApp
 
 
 def me(request: web.Request) -> auth.Identity:
-    return request["me"]
+    return request[ME_KEY]
 
 
 def is_https(request: web.Request) -> bool:
@@ -153,7 +154,7 @@ def cross_site(request: web.Request) -> bool:
 
 
 def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:  # noqa: ANN401
-    who: auth.Identity | None = request.get("me")
+    who: auth.Identity | None = request.get(ME_KEY)
     bot = bot_of(request)
     nav = [n for n in NAV if who is not None and who.role in n.roles]
     html = ENV.get_template(template).render(
@@ -168,7 +169,7 @@ def refuse(request: web.Request, status: int, message: str) -> web.Response:
 
 async def audit(request: web.Request, action: str, allowed: bool = True, **detail: object) -> None:
     """Officials' actions on the dashboard, in the same audit table as their chat commands."""
-    who: auth.Identity | None = request.get("me")
+    who: auth.Identity | None = request.get(ME_KEY)
     try:
         async with bot_of(request).database.session() as session:
             session.add(AuditEvent(channel="dashboard", user_key=(who.username if who else "anonymous")[:64],
@@ -194,7 +195,7 @@ def guarded(route: Route) -> Handler:
             if request.method == "GET":
                 raise web.HTTPSeeOther(f"/admin/login?next={quote(request.path_qs, safe='')}")
             return web.Response(status=401, text="Dạ, Anh/Chị cần đăng nhập.", headers=SECURITY_HEADERS)
-        request["me"] = who
+        request[ME_KEY] = who
         if request.method == "POST":
             if cross_site(request):
                 await audit(request, "dashboard.cross_site_post", False, path=request.path)

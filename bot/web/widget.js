@@ -60,12 +60,16 @@
     ".inline { position: relative; width: 100%; height: 100%; min-height: 100%; }",
     "@media (max-width: 520px) { .floating { right: 0; bottom: 0; width: 100vw; height: 100vh; height: 100dvh;",
     "  border-radius: 0; } }",
-    "header { background: var(--brand); color: #fff; padding: .5em .7em; display: flex; align-items: center;",
-    "  gap: .4em; flex-wrap: wrap; }",
-    "header h1, header h2 { font-size: 1em; margin: 0; flex: 1 1 10em; }",
-    "header button { background: #fff; color: var(--brand); border: 0; border-radius: .4em; padding: .35em .6em;",
+    "header { background: var(--brand); color: #fff; padding: .45em .7em; display: flex; align-items: center;",
+    "  gap: .4em; flex-wrap: wrap; flex: none; }",
+    "header h1, header h2 { font-size: 1em; line-height: 1.3; margin: 0; flex: 1 1 60%; }",
+    ".tools { display: flex; gap: .4em; flex: 0 0 auto; }",
+    ".floating .tools { flex-basis: 100%; order: 3; }",
+    "header button { background: #fff; color: var(--brand); border: 0; border-radius: .4em; padding: .3em .6em;",
     "  cursor: pointer; font-size: .85em; font-weight: 600; min-height: 44px; min-width: 44px; }",
-    ".log { flex: 1; overflow-y: auto; padding: .8em; display: flex; flex-direction: column; gap: .6em; }",
+    ".log { flex: 1 1 auto; min-height: 0; overflow-y: auto; padding: .8em; display: flex; flex-direction: column;",
+    "  gap: .6em; position: relative; }",
+    ".log > * { flex: none; }",
     ".msg { max-width: 92%; padding: .55em .8em; border-radius: .8em; overflow-wrap: anywhere; }",
     ".bot { background: #fff; align-self: flex-start; box-shadow: 0 1px 2px rgba(0,0,0,.15); }",
     ".me { background: #d6e8ff; align-self: flex-end; white-space: pre-wrap; }",
@@ -77,16 +81,15 @@
     "  border-radius: 1em; padding: .35em .8em; cursor: pointer; text-decoration: none; font-size: .92em;",
     "  min-height: 40px; display: inline-flex; align-items: center; text-align: left; }",
     ".buttons button:hover, .buttons a:hover { background: #fbeceb; }",
-    "form { display: flex; gap: .5em; padding: .6em; background: #fff; border-top: 1px solid #ccc; }",
+    "form { display: flex; gap: .5em; padding: .6em; background: #fff; border-top: 1px solid #ccc; flex: none; }",
     "textarea { flex: 1; resize: none; padding: .5em; border: 1px solid #777; border-radius: .5em; min-height: 2.8em; }",
     "form button { background: var(--brand); color: #fff; border: 0; border-radius: .5em; padding: 0 1em;",
     "  cursor: pointer; font-weight: 600; min-width: 44px; }",
-    ".status { min-height: 1.4em; margin: 0; padding: 0 .9em; font-size: .85em; color: #444; }",
+    ".status { min-height: 1.4em; margin: 0; padding: 0 .9em; font-size: .85em; color: #444; flex: none; }",
     "button:focus-visible, a:focus-visible, textarea:focus-visible, .log:focus-visible {",
     "  outline: 3px solid var(--focus); outline-offset: 2px; }",
     ".sr-only { position: absolute; width: 1px; height: 1px; margin: -1px; overflow: hidden;",
-    "  clip: rect(0 0 0 0); white-space: nowrap; border: 0; }",
-    "@media (prefers-reduced-motion: no-preference) { .log { scroll-behavior: smooth; } }"
+    "  clip: rect(0 0 0 0); white-space: nowrap; border: 0; }"
   ].join("\n");
 
   function el(tag, attrs, text) {
@@ -127,12 +130,14 @@
 
   var header = el("header");
   header.appendChild(el(pageMode ? "h1" : "h2", { id: "cchc-title" }, title));
+  var tools = el("div", { "class": "tools" });
   var menuButton = el("button", { type: "button", "class": "menu" }, "☰ Menu");
   var largeButton = el("button", { type: "button", "class": "larger", "aria-pressed": "false" }, "A+ Chữ to");
-  header.appendChild(menuButton);
-  header.appendChild(largeButton);
+  tools.appendChild(menuButton);
+  tools.appendChild(largeButton);
+  header.appendChild(tools);
   var closeButton = null;
-  if (!pageMode) {
+  if (!pageMode) {  // title and close on the first row, the tools under them
     closeButton = el("button", { type: "button", "class": "close", "aria-label": "Đóng cửa sổ hỏi đáp" }, "✕");
     header.appendChild(closeButton);
   }
@@ -202,6 +207,7 @@
     }
     log.appendChild(div);
     scrollDown();
+    return div;
   }
 
   function remember(entry) {
@@ -247,7 +253,10 @@
       })
       .then(function (data) {
         if (data.session) put("localStorage", SESSION_KEY, data.session);
-        (data.replies || []).forEach(function (r) { showReply(r); remember({ reply: r }); });
+        var first = null;
+        (data.replies || []).forEach(function (r) { var d = showReply(r); first = first || d; remember({ reply: r }); });
+        // Long answers are read from the top: show the start of the first new reply.
+        if (first) log.scrollTop = first.offsetTop - 8;  // the browser stops at the end
       })
       .catch(function (err) {
         apology(err && err.message === "origin"

@@ -8,11 +8,11 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from bot.broadcasts import service
 from bot.channels.telegram_render import render
 from bot.config import Office
 from bot.storage.db import sync_url
 from bot.storage.models import AuditEvent, Broadcast, ChannelUser, QuestionLog, Subscription
-from bot.broadcasts import service
 from handlers.admin import announcement
 from tests.telegram.conftest import ADMIN_ID, FIXTURE, Harness, rows, running
 from tests.telegram.fake_bot_api import FakeBotApi, parse_html
@@ -27,7 +27,7 @@ async def compose(tg: Harness, admin: dict, body: str) -> list:
     return await tg.say(admin, body, count=3)
 
 
-async def test_broadcast_preview_then_confirm_records_a_draft(tg: Harness, admin: dict) -> None:
+async def test_broadcast_preview_then_confirm_schedules_it(tg: Harness, admin: dict) -> None:
     body = "Bộ phận Một cửa **nghỉ làm việc** thứ Bảy 30/4. Liên hệ {{ office.hotline }} <khẩn> & gấp."
     intro, preview, confirm = await compose(tg, admin, body)
     assert intro.text == "Dạ, đây là bản xem trước, đúng như người dân sẽ nhận được:"
@@ -43,9 +43,10 @@ async def test_broadcast_preview_then_confirm_records_a_draft(tg: Harness, admin
     assert confirm.callbacks == ["bc:confirm", "bc:cancel"]
     assert rows(tg.database_url, Broadcast) == []  # nothing recorded before confirming
     [done] = await tg.press(admin, confirm, "bc:confirm")
-    assert "đã ghi nhận thông báo số" in done.text and "chưa được gửi đi" in done.text
+    assert "đã ghi nhận thông báo số" in done.text and "/stats" in done.text
+    assert ("em bắt đầu gửi ngay" in done.text) != ("giờ yên lặng" in done.text)  # day or night
     [draft] = rows(tg.database_url, Broadcast)
-    assert draft["status"] == "draft" and draft["topic"] == "thong-bao-chung"
+    assert draft["status"] == "scheduled" and draft["topic"] == "thong-bao-chung"  # the sender's now
     # what the sender will send for this row is what the official saw
     [sent_later] = await render(service.announcement_reply(draft["body"], values), tg.channel._store_payload)
     assert sent_later.html == preview.html
@@ -61,6 +62,7 @@ async def test_broadcast_preview_then_confirm_records_a_draft(tg: Harness, admin
 
 async def test_broadcast_can_be_corrected_and_cancelled(polling: Harness, admin: dict) -> None:
     _, first, _ = await compose(polling, admin, "Lịch tiếp dân thay đổi")
+    assert first.text.endswith("Lịch tiếp dân thay đổi")
     _, second, confirm = await polling.say(admin, "Lịch tiếp dân thứ Năm thay đổi", count=3)
     assert second.text.endswith("Lịch tiếp dân thứ Năm thay đổi")
     [cancelled] = await polling.press(admin, confirm, "bc:cancel")

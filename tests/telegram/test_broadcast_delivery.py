@@ -4,14 +4,19 @@ are recorded, and Telegram's flood limit costs nothing but time."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 from bot.broadcasts import create_broadcast
 from bot.broadcasts.outbox import Sender
 from bot.storage.models import Broadcast, BroadcastDelivery, ChannelUser, Subscription
-from tests.broadcasting import add_subscribers
+from tests.broadcasting import add_subscribers, vn
 from tests.telegram.conftest import Harness, rows, running
 from tests.telegram.fake_bot_api import FakeBotApi
+
+
+def daytime() -> dt.datetime:  # outside quiet hours, whatever the hour the tests run at
+    return vn(2026, 1, 5, 9, 0)
 
 
 async def subscribe(tg: Harness, user: dict) -> None:
@@ -38,7 +43,7 @@ async def test_subscribers_get_the_announcement_once_and_blockers_are_unsubscrib
         await session.commit()
     before = len(tg.fake.sent)
 
-    await Sender(tg.app.database, tg.app.settings, [tg.channel]).run_until_idle()
+    await Sender(tg.app.database, tg.app.settings, [tg.channel], clock=daytime).run_until_idle()
 
     sent = tg.fake.sent[before:]
     assert Counter(s.chat_id for s in sent) == {citizen["id"]: 1, neighbour["id"]: 1}
@@ -71,7 +76,7 @@ async def test_the_flood_limit_slows_the_broadcast_but_loses_and_repeats_nothing
             async with tg.app.database.session() as session:
                 await create_broadcast(session, author="test", topic="thong-bao-chung", body="Dạ, thông báo.")
                 await session.commit()
-            await Sender(tg.app.database, tg.app.settings, [tg.channel]).run_until_idle()
+            await Sender(tg.app.database, tg.app.settings, [tg.channel], clock=daytime).run_until_idle()
             assert [r.code for r in fake.refused].count(429) >= 1
             received = Counter(s.chat_id for s in fake.sent)
             assert received == {i: 1 for i in range(3001, 3051)}
@@ -79,3 +84,24 @@ async def test_the_flood_limit_slows_the_broadcast_but_loses_and_repeats_nothing
             assert statuses == {"sent": 50}
     finally:
         await fake.stop()
+
+
+async def test_an_official_composes_on_telegram_and_subscribers_receive_it(
+    polling: Harness, admin: dict, citizen: dict,
+) -> None:
+    tg = polling
+    await subscribe(tg, citizen)
+    [topics] = await tg.say(admin, "/broadcast")
+    await tg.press(admin, topics, "bc:topic:thong-bao-chung")
+    _, preview, confirm = await tg.say(admin, "Dạ, Bộ phận Một cửa **nghỉ** thứ Bảy.", count=3)
+    [done] = await tg.press(admin, confirm, "bc:confirm")
+    assert "đã ghi nhận thông báo số 1" in done.text
+    before = len(tg.fake.to(citizen["id"]))
+
+    await Sender(tg.app.database, tg.app.settings, [tg.channel], clock=daytime).run_until_idle()
+
+    [received] = tg.fake.to(citizen["id"])[before:]
+    assert received.html == preview.html  # what the official confirmed is what the citizen got
+    assert tg.fake.to(admin["id"])[-1] is done  # the official is not a subscriber
+    [stats] = await tg.say(admin, "/stats")
+    assert "Số 1 (Thông báo chung): đã gửi xong, đã gửi 1/1" in stats.text

@@ -113,7 +113,7 @@ async def test_every_command_in_the_menu_gets_an_answer(polling: Harness, citize
         before = len(polling.fake.to(chat))
         polling.fake.text(citizen, f"/{name}")
         polling.fake.text(citizen, "/start khai-sinh-le-phi")  # a marker: replies come in order
-        await polling.fake.wait_for(lambda: any("Lệ phí đăng ký khai sinh" in s.text for s in polling.fake.to(chat)[before:]),
+        await polling.fake.wait_for(lambda before=before: any("Lệ phí đăng ký khai sinh" in s.text for s in polling.fake.to(chat)[before:]),
                                what=f"the answer to /{name}")
         answers = polling.fake.to(chat)[before:]
         assert not answers[0].text.startswith("Lệ phí đăng ký khai sinh"), f"/{name} got no answer"

@@ -221,3 +221,18 @@ async def test_a_process_with_polling_off_only_sends(database_url: str, fake: Fa
         await asyncio.sleep(0.2)
         assert not any(method == "getupdates" for method, _ in fake.calls)
         assert [s.text for s in fake.to(citizen["id"])] == ["Thông báo"]
+
+
+async def test_handled_update_ids_are_forgotten_after_a_week(polling: Harness, citizen: dict) -> None:
+    await polling.say(citizen, "/start")
+    engine = create_engine(sync_url(polling.database_url))
+    with Session(engine) as session:
+        session.add(InboundEvent(channel="telegram", event_id="1",
+                                 received_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=8)))
+        session.add(InboundEvent(channel="zalo", event_id="z1",
+                                 received_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=8)))
+        session.commit()
+    engine.dispose()
+    assert await polling.channel.purge_old_events() == 1
+    kept = {(e["channel"], e["event_id"]) for e in rows(polling.database_url, InboundEvent)}
+    assert ("telegram", "1") not in kept and ("zalo", "z1") in kept and len(kept) == 2

@@ -45,7 +45,10 @@
               var b = document.createElement("td"); b.textContent = d.counts[k];
               tr.appendChild(a); tr.appendChild(b); body.appendChild(tr);
             });
-            if (!d.active) clearInterval(timer);
+            if (!d.active) {
+              clearInterval(timer);
+              document.querySelectorAll("[data-while-active]").forEach(function (n) { n.hidden = true; });
+            }
           })
           .catch(function () { /* try again at the next tick */ });
       }, 2000);
