@@ -59,13 +59,17 @@ class Lexicon:
 
     def expand(self, toks: list[str]) -> list[tuple[str, ...]]:
         """Extra token runs implied by abbreviations and synonyms found in ``toks``."""
-        extra: list[tuple[str, ...]] = []
+        return [meaning for _, meaning in self.expansions(toks)]
+
+    def expansions(self, toks: list[str]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """(what the citizen wrote, what it means) for every abbreviation and synonym found."""
+        found: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
         for tok in toks:
-            extra.extend(self.abbreviations.get(tok, ()))
+            found.extend(((tok,), meaning) for meaning in self.abbreviations.get(tok, ()))
         seen: set[tuple[str, ...]] = set()
         for i, tok in enumerate(toks):
             for phrase in self._phrases_by_head.get(tok, ()):
                 if phrase not in seen and tuple(toks[i : i + len(phrase)]) == phrase:
                     seen.add(phrase)
-                    extra.extend(self.synonyms[phrase])
-        return extra
+                    found.extend((phrase, meaning) for meaning in self.synonyms[phrase])
+        return found

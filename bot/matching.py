@@ -37,7 +37,7 @@ class MatchParams:
     # Answer only when the best is clearly ahead, covers enough of what was asked (idf-weighted
     # share of the query's words found in the entry) and resembles one of its questions.
     answer_margin: float = 0.10
-    answer_coverage: float = 0.40
+    answer_coverage: float = 0.60
     answer_similarity: float = 0.80
     # Below these, not even "did you mean…?": the honest "not sure".
     clarify_coverage: float = 0.25
@@ -69,6 +69,9 @@ class _Query:
     key: str
     terms: dict[str, float]  # term -> weight toward the "how much of the query is covered" total
     expansion_terms: set[str]
+    # The written terms that lexicon expansions stand for: an expansion found in an entry can
+    # make up for these, and only these, being absent from it.
+    expanded_terms: set[str]
 
 
 @dataclass(frozen=True)
@@ -140,27 +143,43 @@ class Matcher:
             elif " " not in gram:
                 terms[gram] = self._unknown_idf  # an unknown word is evidence of another topic
         expansion_terms: set[str] = set()
-        for extra in self.lexicon.expand(toks):
-            expansion_terms.update(g for g in _grams(extra) if g in self._idf)
-        return _Query(toks, " ".join(toks), terms, expansion_terms - set(terms))
+        expanded_terms: set[str] = set()
+        for written, meaning in self.lexicon.expansions(toks):
+            expansion_terms.update(g for g in _grams(meaning) if g in self._idf)
+            expanded_terms.update(g for g in _grams(written) if g in terms)
+        return _Query(toks, " ".join(toks), terms, expansion_terms - set(terms), expanded_terms)
 
     def _scores(self, query: _Query) -> tuple[np.ndarray, np.ndarray]:
-        index_parts, bm25_parts, idf_parts = [], [], []
+        """BM25 per entry, and the idf weight of the query each entry covers.
+
+        Coverage counts the written terms an entry contains, plus its expansion terms up to the
+        weight of the written terms they stand for that it lacks: "bao nhiêu tiền" → "lệ phí"
+        may stand in for "bao nhiêu tiền", never for an unknown word such as "hộ chiếu".
+        """
+        zeros = np.zeros(self._n_docs, dtype=np.float64)
+        bm25_parts: list[tuple[np.ndarray, np.ndarray]] = []
+        covered = {"written": zeros.copy(), "expanded": zeros.copy(), "expansion": zeros.copy()}
         for term in (*query.terms, *query.expansion_terms):
             posting = self._postings.get(term)
             if posting is None:
                 continue
             docs, weights = posting
-            index_parts.append(docs)
-            bm25_parts.append(weights)
-            idf_parts.append(np.full(len(docs), self._idf[term], dtype=np.float32))
-        if not index_parts:
-            empty = np.zeros(self._n_docs, dtype=np.float64)
-            return empty, empty
-        index = np.concatenate(index_parts)
-        bm25 = np.bincount(index, weights=np.concatenate(bm25_parts), minlength=self._n_docs)
-        covered = np.bincount(index, weights=np.concatenate(idf_parts), minlength=self._n_docs)
-        return bm25, covered
+            bm25_parts.append((docs, weights))
+            idf = self._idf[term]
+            if term in query.expansion_terms:
+                covered["expansion"][docs] += idf
+            else:
+                covered["written"][docs] += idf
+                if term in query.expanded_terms:
+                    covered["expanded"][docs] += idf
+        if not bm25_parts:
+            return zeros, zeros
+        index = np.concatenate([d for d, _ in bm25_parts])
+        bm25 = np.bincount(index, weights=np.concatenate([w for _, w in bm25_parts]),
+                           minlength=self._n_docs)
+        expanded_total = sum(query.terms[t] for t in query.expanded_terms)
+        make_up = np.minimum(covered["expansion"], expanded_total - covered["expanded"])
+        return bm25, covered["written"] + make_up
 
     def bm25_top(self, text: str, k: int) -> list[tuple[str, float]]:
         """The ``k`` best entries by BM25 alone (the benchmark's baseline)."""
