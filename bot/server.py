@@ -174,6 +174,8 @@ async def _ticket_checks(bot: BotApp) -> None:
     """Feedback tickets: forward missed ones, flag overdue ones to officials (issue 8)."""
     from bot.feedback import check_tickets
 
+    interval = bot.settings.feedback.check_interval_minutes * 60
+    await asyncio.sleep(min(60.0, interval))  # not during start-up: the channels come up first
     while True:
         try:
             done = await check_tickets(bot)
@@ -181,7 +183,7 @@ async def _ticket_checks(bot: BotApp) -> None:
                 log.info("tickets: %s", done)
         except Exception:
             log.exception("ticket check failed")
-        await asyncio.sleep(bot.settings.feedback.check_interval_minutes * 60)
+        await asyncio.sleep(interval)
 
 
 async def _start_channel(channel: Channel, bot: BotApp) -> None:

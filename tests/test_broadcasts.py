@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from bot.app import build_app
 from bot.broadcasts import (
     BroadcastError,
     cancel_broadcast,
@@ -19,13 +21,15 @@ from bot.broadcasts import (
     schedule_broadcast,
 )
 from bot.broadcasts.outbox import Sender
-from bot.broadcasts.service import parse_local_time, quiet_until
+from bot.broadcasts.runtime import BroadcastWorkers
+from bot.broadcasts.service import lease_holder, parse_local_time, quiet_until
 from bot.channels import Delivery
 from bot.config import Broadcasting, Settings, Zalo
 from bot.storage.db import Database, upgrade
 from bot.storage.models import Broadcast, BroadcastDelivery, ChannelUser, Subscription
 from tests.broadcasting import Clock, RecordingChannel, add_subscribers, rows, vn
 from tests.conftest import make_settings
+from tests.packs import write_pack
 
 OFFICE = {"office.name": "UBND xã Ngọc Liên", "office.hotline": "0237 111 222"}
 
@@ -445,11 +449,7 @@ async def test_text_too_long_for_zalo_is_refused(database: Database) -> None:
             await create_broadcast(session, author="t", topic="x", body="a", channels=["sms"])
 
 
-async def test_the_workers_of_a_process_follow_the_configuration(database_url: str, tmp_path) -> None:  # noqa: ANN001
-    from bot.app import build_app
-    from bot.broadcasts.runtime import BroadcastWorkers
-    from bot.broadcasts.service import lease_holder
-    from tests.packs import write_pack
+async def test_the_workers_of_a_process_follow_the_configuration(database_url: str, tmp_path: Path) -> None:
 
     content = write_pack(tmp_path / "content")
     web_only = build_app(make_settings(database_url, content=content,
@@ -470,7 +470,7 @@ async def test_the_workers_of_a_process_follow_the_configuration(database_url: s
         assert workers.sender is not None and workers.scheduler is not None
         bid = await new_broadcast(app.database)
         for _ in range(250):
-            if await status_of(app.database, bid) == "done":
+            if await status_of(app.database, bid) == "done" and workers.scheduler.lease.held:
                 break
             await asyncio.sleep(0.02)
         assert sorted(telegram.calls) == ["t1", "t2"]

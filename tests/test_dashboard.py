@@ -18,7 +18,15 @@ from bot.app import BotApp, build_app
 from bot.cli import main
 from bot.dashboard.web import SESSION_COOKIE
 from bot.server import make_web_app
-from bot.storage.models import AdminSession, AdminUser, AuditEvent, Broadcast, LoginAttempt, Ticket, TicketMessage
+from bot.storage.models import (
+    AdminSession,
+    AdminUser,
+    AuditEvent,
+    Broadcast,
+    LoginAttempt,
+    Ticket,
+    TicketMessage,
+)
 from tests.web_support import PASSWORD, add_user, csrf_of, login, web_settings
 
 # A value for every path parameter, so that each route can be called.

@@ -69,7 +69,7 @@ def running(tmp_path: Path):  # noqa: ANN201
 
 
 def test_one_server_for_everything(running) -> None:  # noqa: ANN001
-    process, url, _ = running
+    _, url, _ = running
     status, body, _ = _get(url + "/")
     assert status == 200 and b'lang="vi"' in body
     status, body, headers = _get(url + "/widget.js")
@@ -88,7 +88,7 @@ def test_one_server_for_everything(running) -> None:  # noqa: ANN001
 
 
 def test_sigterm_lets_the_request_in_flight_finish(running, tmp_path: Path) -> None:  # noqa: ANN001
-    process, url, port = running
+    process, _, port = running
     body = json.dumps({"text": "thủ tục kết hôn"}).encode()
     # Another writer holds the database: the chat turn waits for it (SQLite's busy timeout), so
     # the request is certainly being handled when the stop signal comes.
@@ -115,5 +115,5 @@ def test_sigterm_lets_the_request_in_flight_finish(running, tmp_path: Path) -> N
     finally:
         blocker.close()
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]  # ...which gets its answer,
-    assert '"outcome": "answer"'.encode() in answer
+    assert b'"outcome": "answer"' in answer
     assert process.wait(timeout=30) == 0  # and then it stops cleanly.

@@ -3,6 +3,7 @@ header), widget.js, /healthz readiness, /metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -176,3 +177,42 @@ async def test_webhook_errors_are_counted(database_url: str) -> None:
         await app.close()
     assert metrics.REGISTRY.get_sample_value("cchc_webhook_errors_total", labels) == before + 1
     assert 'cchc_webhook_errors_total{channel="zalo",reason="401"}' in text
+
+
+async def test_telegram_polling_can_be_switched_off_in_a_process(database_url: str) -> None:
+    """A web worker with ``server.telegram_polling = false`` never asks for updates (another
+    process polls: Telegram allows one poller per bot), but still sends, e.g. ticket answers."""
+    from bot.channels.telegram import TelegramChannel
+    from bot.config import Server
+    from bot.messages import Reply
+    from bot.server import _start_channel
+    from tests.telegram.conftest import telegram_settings
+    from tests.telegram.fake_bot_api import FakeBotApi
+
+    fake = await FakeBotApi().start()
+    citizen = fake.add_user(2001, "Lan")
+    app = None
+    try:
+        for polling in (False, True):
+            settings = telegram_settings(database_url, fake, secret=None,
+                                         server=Server(telegram_polling=polling))
+            app = build_app(settings)
+            channel = TelegramChannel(app, poll_timeout=1)
+            await _start_channel(channel, app)
+            await asyncio.sleep(0.5)
+            polled = [m for m, _ in fake.calls if m == "getupdates"]
+            if not polling:
+                assert polled == []
+                delivery = await channel.send(str(citizen["id"]), [Reply("Dạ, **thông báo** thử.")])
+                assert delivery.status == "sent"
+                assert fake.to(citizen["id"])[-1].text == "Dạ, thông báo thử."
+            else:
+                assert polled  # the default: this process polls
+            await channel.stop()
+            await app.close()
+            app = None
+            fake.calls.clear()
+    finally:
+        if app is not None:
+            await app.close()
+        await fake.stop()

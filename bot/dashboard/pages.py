@@ -20,7 +20,18 @@ from bot.campaigns import next_fire_times
 from bot.channels import telegram_render, zalo_render
 from bot.content.loader import TIMEZONE
 from bot.dashboard import auth, reports
-from bot.dashboard.web import ADMINS, ALL, EDITORS, OFFICIALS, audit, bot_of, me, page, refuse, render
+from bot.dashboard.web import (
+    ADMINS,
+    ALL,
+    EDITORS,
+    OFFICIALS,
+    audit,
+    bot_of,
+    me,
+    page,
+    refuse,
+    render,
+)
 from bot.messages import Incoming
 from bot.render import to_plain
 from bot.storage.models import (

@@ -57,7 +57,7 @@ def local_time(moment: dt.datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
     return moment.astimezone(TIMEZONE).strftime(fmt)
 
 
-def number(value: float | int | None, digits: int = 0) -> str:
+def number(value: float | None, digits: int = 0) -> str:
     """Vietnamese style: 12.345 and 12,5."""
     if value is None:
         return "–"

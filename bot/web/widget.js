@@ -159,7 +159,7 @@
   // --- the conversation ----------------------------------------------------------------------
   var kept = [];
   var started = false;
-  var busy = false;
+  var queue = Promise.resolve();
 
   function scrollDown() { log.scrollTop = log.scrollHeight; }
 
@@ -235,10 +235,17 @@
     return reply;
   }
 
+  // Messages go one after another, in order: one typed while the previous answer is on its way
+  // waits for it instead of being lost.
   function send(body, shown) {
-    if (busy) return Promise.resolve();
-    busy = true;
-    if (shown) { showMine(shown); remember({ me: shown }); }
+    queue = queue.then(function () {
+      if (shown) { showMine(shown); remember({ me: shown }); }  // in order with the replies
+      return post(body);
+    });
+    return queue;
+  }
+
+  function post(body) {
     status.textContent = "Trợ lý đang trả lời…";
     log.setAttribute("aria-busy", "true");
     var headers = { "Content-Type": "application/json" };
@@ -264,7 +271,6 @@
           : "Dạ, hệ thống đang bận. Anh/Chị vui lòng thử lại sau ít phút ạ.");
       })
       .then(function () {
-        busy = false;
         status.textContent = "";
         log.removeAttribute("aria-busy");
       });
@@ -279,7 +285,7 @@
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var text = input.value.trim();
-    if (!text || busy) return;
+    if (!text) return;
     input.value = "";
     send({ text: text }, text);
   });
