@@ -395,12 +395,10 @@ async def test_unwatch(lookup_bot: BotApp, database_url: str, tmp_path: Path) ->
     assert telegram.sent == []
 
 
+@pytest.mark.postgresql_only  # row locks (FOR UPDATE SKIP LOCKED); SQLite runs one worker
 async def test_two_workers_never_send_the_same_change_twice(
     lookup_bot: BotApp, database_url: str, tmp_path: Path
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("row locks (FOR UPDATE SKIP LOCKED) are PostgreSQL's; SQLite runs one worker")
-
     class SlowChannel(RecordingChannel):
         async def send(self, platform_id, replies):
             await asyncio.sleep(0.2)  # the other worker runs meanwhile
