@@ -7,10 +7,12 @@ database outage degrades to answering from the in-memory content without records
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,7 +29,8 @@ from bot import metrics
 from bot.config import Settings, pseudonym_salt
 from bot.content.store import ContentStore
 from bot.matching import MatchParams
-from bot.messages import Incoming, Response
+from bot.messages import Incoming, Reply, Response
+from bot.pressure import RATE_LIMITED_TEXT, UserRateLimiter
 from bot.routing import Context, Dispatcher, Services
 from bot.storage import db as storage
 from bot.storage.models import ChannelUser, ConversationState, QuestionLog, utcnow
@@ -36,6 +40,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DATA_DIR = Path("data")
+
+
+# Outcomes whose reply tells the citizen something was stored: if the turn's commit fails they
+# are replaced by NOT_SAVED_TEXT (issue 10: nothing half-written, nothing falsely claimed).
+CLAIMED_WRITES = frozenset({"subscribed", "unsubscribed", "ticket_created", "dossier_watch",
+                            "dossier_unwatch"})
+NOT_SAVED_TEXT = ("Dạ, hệ thống đang gặp sự cố nên em chưa lưu được yêu cầu của Anh/Chị. "
+                  "Anh/Chị vui lòng thử lại sau ít phút ạ.")
+
+
+def _dialect_insert(session: AsyncSession):  # noqa: ANN202 - the dialect's INSERT with ON CONFLICT
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def match_params(settings: Settings) -> MatchParams:
@@ -51,6 +67,7 @@ class BotApp:
     salt: bytes
     # The running channels by name (set by ``serve``): how the bot reaches users outside a turn.
     channels: dict[str, Channel] = field(default_factory=dict)
+    limiter: UserRateLimiter | None = None  # per-user message rate (server.user_messages_per_minute)
 
     def user_key(self, channel: str, user_id: str) -> str:
         """A stable pseudonym: records never hold a platform user id in the clear."""
@@ -67,6 +84,14 @@ class BotApp:
             ctx = Context(snapshot, self.settings, key, message.channel, {}, None, is_admin=is_admin,
                           database=self.database)
             return await self.dispatcher.dispatch(ctx, message)
+        if self.limiter is not None and not is_admin:
+            verdict = self.limiter.check(key)
+            if not verdict.allowed:  # a flood from one user costs no database work and no answer
+                metrics.observe_turn(message.channel, "flood_limited", time.perf_counter() - started)
+                if not verdict.warn and message.channel != "web":
+                    return Response([], "flood_limited")
+                seconds = max(1, math.ceil(verdict.retry_after))
+                return Response([Reply(RATE_LIMITED_TEXT.format(seconds=seconds))], "flood_limited")
         async with self.database.session() as session:
             state = await self._load_state(session, key)
             ctx = Context(
@@ -84,58 +109,67 @@ class BotApp:
                 ctx.channel_user_id = await self._touch_user(ctx, message.user_id)
             before = dict(ctx.state)
             response = await self.dispatcher.dispatch(ctx, message)
-            if ctx.session is not None:
-                await self._save(ctx, before)
+            if ctx.session is not None and not await self._save(ctx, before) \
+                    and response.outcome in CLAIMED_WRITES:
+                # The reply says it was saved, but the commit failed (the database went away
+                # mid-turn): nothing was written, so say so rather than claim it.
+                response = Response([Reply(NOT_SAVED_TEXT)], "not_saved")
         metrics.observe_turn(message.channel, response.outcome, time.perf_counter() - started)  # /metrics
         return response
 
     async def _load_state(self, session: AsyncSession, key: str) -> dict | None:
         """The user's state, {} for a new user, None when the database is unreachable."""
         try:
-            row = await session.get(ConversationState, key)
+            state = (await session.exec(  # a scalar select: the state itself, or None
+                select(ConversationState.state).where(ConversationState.user_key == key))).first()
         except SQLAlchemyError:
             log.exception("database unavailable: answering without conversation state")
+            with contextlib.suppress(SQLAlchemyError):
+                await session.rollback()
             return None
-        return row.state if row is not None else {}
+        return dict(state) if state is not None else {}
 
     async def _touch_user(self, ctx: Context, platform_id: str) -> int | None:
-        """Remember where to reach this user and when they last wrote to us."""
+        """Remember where to reach this user and when they last wrote to us: one statement,
+        an insert that updates the row when there is one (they wrote again, so they can be
+        reached again)."""
         assert ctx.session is not None
+        now = utcnow()
+        insert = _dialect_insert(ctx.session)
+        statement = insert(ChannelUser.__table__).values(  # type: ignore[attr-defined]
+            channel=ctx.channel, platform_id=platform_id, user_key=ctx.user_key, first_seen_at=now,
+            last_seen_at=now, reachable=True)
+        statement = statement.on_conflict_do_update(
+            index_elements=["channel", "platform_id"],
+            set_={"last_seen_at": now, "reachable": True, "unreachable_reason": None,
+                  "unreachable_at": None},
+        ).returning(ChannelUser.__table__.c.id)  # type: ignore[attr-defined]
         try:
-            row = (await ctx.session.exec(select(ChannelUser).where(
-                ChannelUser.channel == ctx.channel, ChannelUser.platform_id == platform_id
-            ))).first()
-            now = utcnow()
-            if row is None:
-                row = ChannelUser(channel=ctx.channel, platform_id=platform_id, user_key=ctx.user_key,
-                                  first_seen_at=now, last_seen_at=now)
-            else:
-                row.last_seen_at = now
-                if not row.reachable:  # they wrote again, so they can be reached again
-                    row.reachable, row.unreachable_reason, row.unreachable_at = True, None, None
-            ctx.session.add(row)
-            await ctx.session.flush()
+            return (await ctx.session.exec(statement)).scalar_one()  # type: ignore[call-overload]
         except SQLAlchemyError:
             log.exception("could not record the channel user")
             await ctx.session.rollback()
             ctx.session = None
             return None
-        return row.id
 
-    async def _save(self, ctx: Context, before: dict) -> None:
+    async def _save(self, ctx: Context, before: dict) -> bool:
+        """Save the state and commit the turn; False when the database refused."""
         assert ctx.session is not None
         try:
             if ctx.state != before:
-                row = await ctx.session.get(ConversationState, ctx.user_key)
-                if row is None:
-                    row = ConversationState(user_key=ctx.user_key, channel=ctx.channel)
-                row.state = ctx.state
-                row.updated_at = utcnow()
-                ctx.session.add(row)
+                now = utcnow()
+                insert = _dialect_insert(ctx.session)
+                await ctx.session.exec(insert(ConversationState.__table__).values(  # type: ignore
+                    user_key=ctx.user_key, channel=ctx.channel, state=ctx.state, updated_at=now,
+                ).on_conflict_do_update(index_elements=["user_key"],
+                                        set_={"state": ctx.state, "updated_at": now}))
             await ctx.session.commit()
         except SQLAlchemyError:
             log.exception("could not save the conversation of %s", ctx.user_key)
-            await ctx.session.rollback()
+            with contextlib.suppress(SQLAlchemyError):
+                await ctx.session.rollback()
+            return False
+        return True
 
     async def purge_old_questions(self) -> int:
         """Delete question logs older than the configured retention."""
@@ -171,4 +205,5 @@ def build_app(settings: Settings, *, persistent: bool = True) -> BotApp:
         database=database,
         dispatcher=build_dispatcher(),
         salt=pseudonym_salt(settings, DATA_DIR) if persistent else os.urandom(32),
+        limiter=UserRateLimiter(settings.server.user_messages_per_minute, settings.server.user_burst),
     )

@@ -99,6 +99,18 @@ class Server(_Section):
     behind_proxy: bool = False  # trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy
     telegram_polling: bool = True  # poll Telegram in this process (off: it only sends)
     shutdown_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0  # seconds for in-flight requests
+    # Under pressure (issue 10): one citizen may send this many messages a minute, after a burst
+    # of user_burst; beyond, one polite "please wait" and the rest are not answered.
+    user_messages_per_minute: Annotated[float, Field(gt=0)] = 60.0
+    user_burst: Annotated[int, Field(ge=1)] = 30
+    # Messages accepted and not yet answered, per channel: beyond max_backlog a webhook answers
+    # 503 (the platform delivers again later) and the web chat asks to retry; /healthz says
+    # "degraded" from backlog_degraded on.
+    max_backlog: Annotated[int, Field(ge=1)] = 1000
+    backlog_degraded: Annotated[int, Field(ge=1)] = 200
+    # A reply Telegram or Zalo could not take (5xx, time-out) is retried, with growing pauses,
+    # for this many seconds; meanwhile it counts in the backlog, so memory stays bounded.
+    reply_retry_seconds: Annotated[float, Field(ge=0, le=3600)] = 300.0
 
 
 class Dashboard(_Section):

@@ -24,6 +24,10 @@ Outcome = Literal["answer", "clarify", "not_sure"]
 MAX_QUERY_TOKENS = 64  # long rambling messages: the first 64 syllables carry the question
 
 
+MEMO_SIZE = 4096  # matches remembered per Matcher...
+MEMO_TEXT = 200  # ...for texts this short (a few MB at worst); longer ones rarely come twice
+
+
 @dataclass(frozen=True)
 class MatchParams:
     """Tuned on tests/eval; bench/matching.py prints what each setting buys."""
@@ -94,6 +98,9 @@ class Matcher:
     ) -> None:
         self.params = params or MatchParams()
         self.lexicon = lexicon
+        # The same questions come again and again (a campaign's replies, "đăng ký tạm trú"):
+        # their matches are kept, a bounded number, for this content snapshot's lifetime.
+        self._memo: dict[str, Match] = {}
         self.entries: list[FaqEntry] = list(entries)
         self._question_keys: list[list[str]] = []
         doc_terms: list[Counter[str]] = []
@@ -230,6 +237,17 @@ class Matcher:
         return Candidate(entry.id, entry.title, round(scored.score, 4))
 
     def match(self, text: str) -> Match:
+        if len(text) > MEMO_TEXT:
+            return self._match(text)
+        found = self._memo.get(text)
+        if found is None:
+            found = self._match(text)
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.pop(next(iter(self._memo)), None)  # the oldest first
+            self._memo[text] = found
+        return found
+
+    def _match(self, text: str) -> Match:
         p = self.params
         key, scored = self._candidates(text)
         if not scored:

@@ -20,7 +20,11 @@ from bot.app import BotApp
 from bot.broadcasts.runtime import BroadcastWorkers
 from bot.channels import Channel, build_channels
 from bot.lookups.notices import notice_loop
-from bot.webchat import SESSION_COOKIE, setup_webchat  # noqa: F401 - SESSION_COOKIE: re-exported
+from bot.webchat import (  # noqa: F401 - SESSION_COOKIE: re-exported
+    SESSION_COOKIE,
+    WEB_BACKLOG_KEY,
+    setup_webchat,
+)
 
 log = logging.getLogger(__name__)
 APP_KEY = web.AppKey("bot", BotApp)
@@ -28,6 +32,7 @@ CHANNELS_KEY = web.AppKey("channels", list)
 JOBS_KEY = web.AppKey("jobs", dict)  # background work of this process, by name (set by serve)
 STATIC = Path(__file__).parent / "web"
 MAX_BODY = 64 * 1024  # a dashboard form with a 4,000-character announcement fits
+HEALTH_DB_TIMEOUT = 3.0  # seconds: a database that does not answer is reported, not waited for
 
 
 async def livez(request: web.Request) -> web.Response:
@@ -36,17 +41,18 @@ async def livez(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness and readiness: 200 while this process can serve citizens (database reachable,
-    content loaded), 503 when it cannot. ``status`` is "degraded" when something needs a look
-    without stopping the service: content errors in the latest edit, a channel, a background
-    job, or no process holding the broadcast sender or campaign scheduler lease this process
-    is meant to run."""
+    """Liveness and readiness: 200 while this process can serve citizens (content loaded), 503
+    when it cannot. ``status`` is "degraded" when something needs a look without stopping the
+    service: the database unreachable (answers come from the in-memory content meanwhile),
+    content errors in the latest edit, a channel (or its backlog past server.backlog_degraded),
+    a background job, or no process holding the broadcast sender or campaign scheduler lease
+    this process is meant to run."""
     bot = request.app[APP_KEY]
     snapshot = bot.content.current
     database = "ok"
     holders: dict[str, str | None] = {}
     try:
-        async with bot.database.session() as session:
+        async with asyncio.timeout(HEALTH_DB_TIMEOUT), bot.database.session() as session:
             await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
             jobs = request.app.get(JOBS_KEY, {})
             if jobs.get("broadcasts") is not None:
@@ -56,9 +62,14 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:  # any failure means "not ready", reported, never raised
         database = f"lỗi: {type(exc).__name__}"
     content_errors = sum(1 for p in bot.content.last_problems if not p.warning)
-    ready = database == "ok" and bool(snapshot.pack.entries)
-    degraded = bool(content_errors)
+    # Without the database the bot still answers from the in-memory content (issue 10):
+    # degraded, not unavailable; it reconnects by itself.
+    ready = bool(snapshot.pack.entries)
+    degraded = bool(content_errors) or database != "ok"
     channels = {c.name: c.health() for c in request.app.get(CHANNELS_KEY, []) if hasattr(c, "health")}
+    if WEB_BACKLOG_KEY in request.app:
+        web_backlog = request.app[WEB_BACKLOG_KEY].health()
+        channels["web"] = {"status": "degraded" if web_backlog["backlogged"] else "ok", **web_backlog}
     degraded |= any(c.get("status") != "ok" for c in channels.values())
     background, broadcast = _background_health(request.app.get(JOBS_KEY, {}), holders)
     degraded |= any(state != "running" for state in background.values())

@@ -17,6 +17,7 @@ citizen's conversation.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import secrets
 from pathlib import Path
@@ -26,6 +27,7 @@ from aiohttp import web
 
 from bot.channels.telegram_render import to_html
 from bot.messages import MAX_TEXT, Incoming, Reply
+from bot.pressure import BUSY_TEXT, WEB_CHAT_MAX_BYTES, Backlog, read_body
 from bot.render import to_plain
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ STATIC = Path(__file__).parent / "web"
 SESSION_COOKIE = "cchc_sid"
 SESSION_HEADER = "X-CCHC-Session"
 SESSION_MAX_AGE = 180 * 86400
+WEB_BACKLOG_KEY = web.AppKey("web_backlog", Backlog)  # questions being answered (issue 10)
 
 
 def _valid_sid(sid: str | None) -> bool:
@@ -125,8 +128,8 @@ def make_handlers(bot_key: web.AppKey):  # noqa: ANN201 - (preflight, chat_api)
             return _refuse_origin(origin)
         headers = _cors_headers(origin) if origin is not None else {}
         try:
-            body = await request.json()
-        except ValueError:
+            body = json.loads(await read_body(request, WEB_CHAT_MAX_BYTES))
+        except ValueError:  # not JSON, or not UTF-8
             raise web.HTTPBadRequest(text="JSON không hợp lệ", headers=headers) from None
         if not isinstance(body, dict):
             raise web.HTTPBadRequest(text="cần một đối tượng JSON", headers=headers)
@@ -140,7 +143,14 @@ def make_handlers(bot_key: web.AppKey):  # noqa: ANN201 - (preflight, chat_api)
         if fresh:
             sid = secrets.token_hex(16)
         assert sid is not None
-        response = await bot.handle(Incoming("web", sid, text=message_text[:MAX_TEXT], payload=payload))
+        backlog = request.app[WEB_BACKLOG_KEY]
+        if not backlog.enter():  # too many questions waiting: ask to retry rather than pile up
+            return web.json_response({"error": BUSY_TEXT, "session": sid}, status=503,
+                                     headers={**headers, "Retry-After": "5"})
+        try:
+            response = await bot.handle(Incoming("web", sid, text=message_text[:MAX_TEXT], payload=payload))
+        finally:
+            backlog.leave()
         out = web.json_response(
             {"outcome": response.outcome, "session": sid,
              "replies": [reply_json(r) for r in response.replies]},
@@ -154,6 +164,8 @@ def make_handlers(bot_key: web.AppKey):  # noqa: ANN201 - (preflight, chat_api)
 
 
 def setup_webchat(app: web.Application, bot_key: web.AppKey) -> None:
+    server = app[bot_key].settings.server
+    app[WEB_BACKLOG_KEY] = Backlog(server.max_backlog, server.backlog_degraded)
     preflight, chat_api = make_handlers(bot_key)
     app.router.add_get("/", chat_page)
     app.router.add_get("/widget.js", widget_js)

@@ -22,8 +22,10 @@ from handlers.common import MENU, label
 log = logging.getLogger(__name__)
 router = Router("subscriptions")
 
-UNAVAILABLE = ("Dạ, hiện em chưa ghi nhận được đăng ký do hệ thống đang bận. "
-               "Anh/Chị vui lòng thử lại sau ít phút ạ.")
+UNAVAILABLE = (
+    "Dạ, hiện em chưa ghi nhận được đăng ký do hệ thống đang bận. "
+    "Anh/Chị vui lòng thử lại sau ít phút ạ."
+)
 
 
 def _topic(ctx: Context, topic_id: str | None) -> Topic | None:
@@ -33,11 +35,15 @@ def _topic(ctx: Context, topic_id: str | None) -> Topic | None:
 def _channel_note(ctx: Context) -> str:
     """What the citizen should know about receiving announcements on this channel."""
     if ctx.channel not in PUSH_CHANNELS:
-        return ("\n\nLưu ý: trên kênh này em chưa tự gửi tin được; Anh/Chị nhắn cho em qua Zalo "
-                "hoặc Telegram để nhận thông báo.")
+        return (
+            "\n\nLưu ý: trên kênh này em chưa tự gửi tin được; Anh/Chị nhắn cho em qua Zalo "
+            "hoặc Telegram để nhận thông báo."
+        )
     if ctx.channel == "zalo" and not ctx.settings.zalo.promotion_enabled:
-        return ("\n\nLưu ý: theo quy định của Zalo, em chỉ gửi được thông báo trong 7 ngày kể từ "
-                "lần cuối Anh/Chị nhắn tin cho em.")
+        return (
+            "\n\nLưu ý: theo quy định của Zalo, em chỉ gửi được thông báo trong 7 ngày kể từ "
+            "lần cuối Anh/Chị nhắn tin cho em."
+        )
     return ""
 
 
@@ -102,8 +108,10 @@ async def _change(ctx: Context, topic: Topic, on: bool) -> Response:
         ctx.session = None
         return _unavailable()
     if on:
-        head = (f"Dạ, em đã đăng ký cho Anh/Chị nhận thông báo **{topic.title}**. "
-                "Muốn dừng, Anh/Chị gõ /huydangky." + _channel_note(ctx))
+        head = (
+            f"Dạ, em đã đăng ký cho Anh/Chị nhận thông báo **{topic.title}**. "
+            "Muốn dừng, Anh/Chị gõ /huydangky." + _channel_note(ctx)
+        )
         outcome = "subscribed"
     else:
         head = f"Dạ, em đã hủy đăng ký **{topic.title}** cho Anh/Chị."
@@ -125,8 +133,10 @@ async def _unsubscribe_all(ctx: Context) -> Response:
     if not ended:
         text = "Dạ, hiện Anh/Chị chưa đăng ký nhận thông báo nào ạ."
         return Response([Reply(text, again)], "unsubscribed")
-    text = ("Dạ, em đã hủy toàn bộ đăng ký. Em sẽ không gửi thông báo cho Anh/Chị nữa. "
-            "Khi cần, Anh/Chị gõ /dangky để đăng ký lại ạ.")
+    text = (
+        "Dạ, em đã hủy toàn bộ đăng ký. Em sẽ không gửi thông báo cho Anh/Chị nữa. "
+        "Khi cần, Anh/Chị gõ /dangky để đăng ký lại ạ."
+    )
     return Response([Reply(text, again)], "unsubscribed")
 
 

@@ -43,8 +43,12 @@ class RecordingChannel:
     """Implements ``bot.channels.Channel``: records every send; ``script`` gives the outcomes
     for a platform id in order (then "sent"); ``gate`` holds sends until it is set."""
 
-    def __init__(self, name: str, script: dict[str, list[Delivery]] | None = None,
-                 on_send: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        script: dict[str, list[Delivery]] | None = None,
+        on_send: Callable[[str], None] | None = None,
+    ) -> None:
         self.name = name
         self.script = {k: list(v) for k, v in (script or {}).items()}
         self.on_send = on_send
@@ -70,7 +74,9 @@ class RecordingChannel:
         if self.on_send is not None:
             self.on_send(platform_id)
         queue = self.script.get(platform_id)
-        outcome = queue.pop(0) if queue else Delivery("sent", message_id=f"{self.name}-{len(self.calls)}")
+        outcome = (
+            queue.pop(0) if queue else Delivery("sent", message_id=f"{self.name}-{len(self.calls)}")
+        )
         if outcome.status == "sent":
             self.delivered.append((platform_id, replies[0].text))
         return outcome
@@ -80,8 +86,13 @@ class RecordingChannel:
 
 
 async def add_subscribers(
-    database: Database, channel: str, platform_ids: Iterable[str], topic: str = "thong-bao-chung",
-    *, last_seen: dt.datetime | None = None, reachable: bool = True,
+    database: Database,
+    channel: str,
+    platform_ids: Iterable[str],
+    topic: str = "thong-bao-chung",
+    *,
+    last_seen: dt.datetime | None = None,
+    reachable: bool = True,
 ) -> list[int]:
     """Channel users subscribed to ``topic``; returns their ids."""
     now = utcnow()
@@ -89,9 +100,15 @@ async def add_subscribers(
     ids = []
     async with database.session() as session:
         for pid in platform_ids:
-            user = ChannelUser(channel=channel, platform_id=pid, user_key=f"k-{channel}-{pid}",
-                               first_seen_at=now, last_seen_at=seen, reachable=reachable,
-                               unreachable_reason=None if reachable else "blocked")
+            user = ChannelUser(
+                channel=channel,
+                platform_id=pid,
+                user_key=f"k-{channel}-{pid}",
+                first_seen_at=now,
+                last_seen_at=seen,
+                reachable=reachable,
+                unreachable_reason=None if reachable else "blocked",
+            )
             session.add(user)
             await session.flush()
             session.add(Subscription(channel_user_id=user.id, topic=topic, consent_at=now))

@@ -43,10 +43,14 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 
 
 def settings_for(url: str, **broadcast: object) -> Settings:
-    return make_settings(url, broadcast=Broadcasting(**{"retry_backoff_seconds": 10.0, **broadcast}))
+    return make_settings(
+        url, broadcast=Broadcasting(**{"retry_backoff_seconds": 10.0, **broadcast})
+    )
 
 
-async def new_broadcast(database: Database, body: str = "Dạ, thông báo {{ office.name }}.", **kwargs: object) -> int:
+async def new_broadcast(
+    database: Database, body: str = "Dạ, thông báo {{ office.name }}.", **kwargs: object
+) -> int:
     kwargs = {"author": "test", "topic": "thong-bao-chung", "office": OFFICE, **kwargs}
     async with database.session() as session:
         row = await create_broadcast(session, body=body, **kwargs)  # type: ignore[arg-type]
@@ -72,14 +76,22 @@ def deliveries(url: str, broadcast_id: int) -> dict[str, int]:
     return out
 
 
-async def test_every_subscriber_gets_the_rendered_text_once(database: Database, database_url: str) -> None:
+async def test_every_subscriber_gets_the_rendered_text_once(
+    database: Database, database_url: str
+) -> None:
     clock = Clock(vn(2026, 1, 5, 9, 0))
     await add_subscribers(database, "telegram", [f"t{i}" for i in range(7)])
     await add_subscribers(database, "zalo", [f"z{i}" for i in range(3)])
     await add_subscribers(database, "telegram", ["other"], topic="cuoc-thi")
     await add_subscribers(database, "telegram", ["gone"], reachable=False)
     telegram, zalo = RecordingChannel("telegram"), RecordingChannel("zalo")
-    sender = Sender(database, settings_for(database_url, batch_size=3), [telegram, zalo], clock=clock, holder="A")
+    sender = Sender(
+        database,
+        settings_for(database_url, batch_size=3),
+        [telegram, zalo],
+        clock=clock,
+        holder="A",
+    )
     bid = await new_broadcast(database, title="Thông báo chung")
     await sender.run_until_idle()
 
@@ -112,19 +124,30 @@ async def test_only_the_requested_channels_and_no_push_channels_are_ineligible(
     assert web["last_error"] == "no_push_channel"
 
 
-async def test_zalo_users_outside_the_7_day_window_are_ineligible(database: Database, database_url: str) -> None:
+async def test_zalo_users_outside_the_7_day_window_are_ineligible(
+    database: Database, database_url: str
+) -> None:
     now = vn(2026, 1, 5, 9, 0)
     clock = Clock(now)
-    await add_subscribers(database, "zalo", ["recent"], last_seen=now - dt.timedelta(days=6, hours=23))
-    await add_subscribers(database, "zalo", ["old"], last_seen=now - dt.timedelta(days=7, minutes=1))
+    await add_subscribers(
+        database, "zalo", ["recent"], last_seen=now - dt.timedelta(days=6, hours=23)
+    )
+    await add_subscribers(
+        database, "zalo", ["old"], last_seen=now - dt.timedelta(days=7, minutes=1)
+    )
     await add_subscribers(database, "zalo", ["says-no"], last_seen=now)
-    zalo = RecordingChannel("zalo", script={"says-no": [Delivery("ineligible", error="outside_window (-230)")]})
+    zalo = RecordingChannel(
+        "zalo", script={"says-no": [Delivery("ineligible", error="outside_window (-230)")]}
+    )
     sender = Sender(database, settings_for(database_url), [zalo], clock=clock, holder="A")
     bid = await new_broadcast(database, channels=["zalo"])
     await sender.run_until_idle()
     assert sorted(zalo.calls) == ["recent", "says-no"]  # "old" is never handed to the channel
     assert deliveries(database_url, bid) == {"sent": 1, "ineligible": 2}
-    errors = {r["last_error"] for r in rows(database_url, BroadcastDelivery, BroadcastDelivery.status == "ineligible")}
+    errors = {
+        r["last_error"]
+        for r in rows(database_url, BroadcastDelivery, BroadcastDelivery.status == "ineligible")
+    }
     assert errors == {"outside_window", "outside_window (-230)"}
 
     # with promotion messages allowed, the adapter decides, so "old" is handed over too
@@ -161,8 +184,12 @@ def test_quiet_hours_span_midnight() -> None:
     assert quiet_until(vn(2026, 1, 6, 3, 0), start, end) == vn(2026, 1, 6, 7, 0)
     assert quiet_until(vn(2026, 1, 6, 7, 0), start, end) is None
     # 14:00 UTC is 21:00 in Vietnam
-    assert quiet_until(dt.datetime(2026, 1, 5, 14, 0, tzinfo=dt.UTC), start, end) == vn(2026, 1, 6, 7, 0)
-    assert quiet_until(vn(2026, 1, 5, 12, 30), dt.time(12, 0), dt.time(13, 0)) == vn(2026, 1, 5, 13, 0)
+    assert quiet_until(dt.datetime(2026, 1, 5, 14, 0, tzinfo=dt.UTC), start, end) == vn(
+        2026, 1, 6, 7, 0
+    )
+    assert quiet_until(vn(2026, 1, 5, 12, 30), dt.time(12, 0), dt.time(13, 0)) == vn(
+        2026, 1, 5, 13, 0
+    )
     assert quiet_until(vn(2026, 1, 5, 12, 30), dt.time(0, 0), dt.time(0, 0)) is None
 
 
@@ -177,7 +204,10 @@ async def test_quiet_hours_hold_a_broadcast_until_morning_unless_urgent(
     urgent = await new_broadcast(database, body="Khẩn: mưa lũ", urgent=True)
     await sender.run_until_idle()
     assert [t for _, t in telegram.delivered] == ["Khẩn: mưa lũ"]
-    assert await status_of(database, normal) == "scheduled" and await status_of(database, urgent) == "done"
+    assert (
+        await status_of(database, normal) == "scheduled"
+        and await status_of(database, urgent) == "done"
+    )
     clock.set(vn(2026, 1, 6, 6, 59))
     await sender.run_until_idle()
     assert len(telegram.delivered) == 1
@@ -192,7 +222,9 @@ async def test_a_broadcast_running_into_quiet_hours_pauses_until_morning(
     await add_subscribers(database, "telegram", [f"t{i}" for i in range(6)])
     clock = Clock(vn(2026, 1, 5, 20, 59, 30))
     telegram = RecordingChannel("telegram", on_send=lambda _: clock.advance(seconds=10))
-    sender = Sender(database, settings_for(database_url, batch_size=2), [telegram], clock=clock, holder="A")
+    sender = Sender(
+        database, settings_for(database_url, batch_size=2), [telegram], clock=clock, holder="A"
+    )
     bid = await new_broadcast(database)
     await sender.run_until_idle()
     # 20:59:30, two sends take it to 20:59:50, two more to 21:00:10: then quiet hours
@@ -204,17 +236,30 @@ async def test_a_broadcast_running_into_quiet_hours_pauses_until_morning(
     assert deliveries(database_url, bid) == {"sent": 6} and await status_of(database, bid) == "done"
 
 
-async def test_429_and_5xx_are_retried_with_backoff_up_to_a_bound(database: Database, database_url: str) -> None:
+async def test_429_and_5xx_are_retried_with_backoff_up_to_a_bound(
+    database: Database, database_url: str
+) -> None:
     await add_subscribers(database, "telegram", ["flaky", "hopeless", "fine"])
     retry = Delivery("retry", error="Too Many Requests", retry_after=3)
-    telegram = RecordingChannel("telegram", script={"flaky": [retry, Delivery("retry", error="502")],
-                                                   "hopeless": [Delivery("retry", error="503")] * 10})
+    telegram = RecordingChannel(
+        "telegram",
+        script={
+            "flaky": [retry, Delivery("retry", error="502")],
+            "hopeless": [Delivery("retry", error="503")] * 10,
+        },
+    )
     clock = Clock(vn(2026, 1, 5, 9, 0))
-    sender = Sender(database, settings_for(database_url, max_attempts=3), [telegram], clock=clock, holder="A")
+    sender = Sender(
+        database, settings_for(database_url, max_attempts=3), [telegram], clock=clock, holder="A"
+    )
     bid = await new_broadcast(database)
     await sender.run_until_idle()
     assert deliveries(database_url, bid) == {"sent": 1, "pending": 2}
-    [flaky] = [r for r in rows(database_url, BroadcastDelivery) if names(database_url)[r["channel_user_id"]] == "flaky"]
+    [flaky] = [
+        r
+        for r in rows(database_url, BroadcastDelivery)
+        if names(database_url)[r["channel_user_id"]] == "flaky"
+    ]
     assert flaky["attempts"] == 1 and flaky["last_error"] == "Too Many Requests"
     clock.advance(seconds=9)  # first backoff is 10 s
     await sender.run_until_idle()
@@ -231,9 +276,13 @@ async def test_429_and_5xx_are_retried_with_backoff_up_to_a_bound(database: Data
     assert await status_of(database, bid) == "done"
 
 
-async def test_blocked_users_are_unsubscribed_and_never_sent_to_again(database: Database, database_url: str) -> None:
+async def test_blocked_users_are_unsubscribed_and_never_sent_to_again(
+    database: Database, database_url: str
+) -> None:
     [blocker, _] = await add_subscribers(database, "telegram", ["blocker", "fan"])
-    telegram = RecordingChannel("telegram", script={"blocker": [Delivery("blocked", error="Forbidden")]})
+    telegram = RecordingChannel(
+        "telegram", script={"blocker": [Delivery("blocked", error="Forbidden")]}
+    )
     clock = Clock(vn(2026, 1, 5, 9, 0))
     sender = Sender(database, settings_for(database_url), [telegram], clock=clock, holder="A")
     first = await new_broadcast(database)
@@ -249,7 +298,9 @@ async def test_blocked_users_are_unsubscribed_and_never_sent_to_again(database: 
     assert deliveries(database_url, second) == {"sent": 1}
 
 
-async def test_users_who_leave_mid_broadcast_are_skipped(database: Database, database_url: str) -> None:
+async def test_users_who_leave_mid_broadcast_are_skipped(
+    database: Database, database_url: str
+) -> None:
     [a, b, _] = await add_subscribers(database, "telegram", ["a", "b", "c"])
     telegram = RecordingChannel("telegram")
     clock = Clock(vn(2026, 1, 5, 9, 0))
@@ -258,20 +309,34 @@ async def test_users_who_leave_mid_broadcast_are_skipped(database: Database, dat
     assert await sender.hold_lease()
     assert await sender.activate_due(clock()) == [bid]
     async with database.session() as session:  # after the rows were written
-        await session.exec(text(f"UPDATE channel_user SET reachable = false, unreachable_reason = 'unfollowed' WHERE id = {a}"))  # type: ignore[call-overload]
-        await session.exec(text(f"UPDATE subscription SET unsubscribed_at = CURRENT_TIMESTAMP WHERE channel_user_id = {b}"))  # type: ignore[call-overload]
+        await session.exec(
+            text(
+                "UPDATE channel_user SET reachable = false, unreachable_reason = 'unfollowed' "
+                f"WHERE id = {a}"
+            )
+        )  # type: ignore[call-overload]
+        await session.exec(
+            text(
+                "UPDATE subscription SET unsubscribed_at = CURRENT_TIMESTAMP "
+                f"WHERE channel_user_id = {b}"
+            )
+        )  # type: ignore[call-overload]
         await session.commit()
     await sender.run_until_idle()
     assert telegram.calls == ["c"]
     assert deliveries(database_url, bid) == {"sent": 1, "ineligible": 1, "cancelled": 1}
 
 
-async def test_cancelling_a_running_broadcast_stops_it(database: Database, database_url: str) -> None:
+async def test_cancelling_a_running_broadcast_stops_it(
+    database: Database, database_url: str
+) -> None:
     await add_subscribers(database, "telegram", [f"t{i}" for i in range(5)])
     telegram = RecordingChannel("telegram")
     telegram.gate = asyncio.Event()
     clock = Clock(vn(2026, 1, 5, 9, 0))
-    sender = Sender(database, settings_for(database_url, batch_size=2), [telegram], clock=clock, holder="A")
+    sender = Sender(
+        database, settings_for(database_url, batch_size=2), [telegram], clock=clock, holder="A"
+    )
     bid = await new_broadcast(database)
     worker = asyncio.create_task(sender.run_until_idle())
     while telegram.started < 2:  # two are in flight, held at the gate
@@ -290,7 +355,9 @@ async def test_cancelling_a_running_broadcast_stops_it(database: Database, datab
             await cancel_broadcast(session, bid)
 
 
-async def test_drafts_wait_until_scheduled_and_cancelled_ones_never_go(database: Database, database_url: str) -> None:
+async def test_drafts_wait_until_scheduled_and_cancelled_ones_never_go(
+    database: Database, database_url: str
+) -> None:
     await add_subscribers(database, "telegram", ["t1"])
     telegram = RecordingChannel("telegram")
     clock = Clock(vn(2026, 1, 5, 9, 0))
@@ -323,8 +390,13 @@ async def test_a_crash_leaves_unknowns_that_are_reported_and_never_resent(
     clock = Clock(vn(2026, 1, 5, 9, 0))
     doomed = RecordingChannel("telegram")
     doomed.gate = asyncio.Event()  # its sends never come back
-    crashed = Sender(database, settings_for(database_url, batch_size=4, lease_seconds=30), [doomed],
-                     clock=clock, holder="crashed")
+    crashed = Sender(
+        database,
+        settings_for(database_url, batch_size=4, lease_seconds=30),
+        [doomed],
+        clock=clock,
+        holder="crashed",
+    )
     bid = await new_broadcast(database)
     worker = asyncio.create_task(crashed.run_until_idle())
     while doomed.started < 4:
@@ -336,8 +408,13 @@ async def test_a_crash_leaves_unknowns_that_are_reported_and_never_resent(
     assert deliveries(database_url, bid) == {"sending": 4, "pending": 6}
 
     telegram = RecordingChannel("telegram")
-    restarted = Sender(database, settings_for(database_url, batch_size=4, lease_seconds=30), [telegram],
-                       clock=clock, holder="restarted")
+    restarted = Sender(
+        database,
+        settings_for(database_url, batch_size=4, lease_seconds=30),
+        [telegram],
+        clock=clock,
+        holder="restarted",
+    )
     await restarted.run_until_idle()
     assert telegram.calls == []  # the old lease has not expired yet
     clock.advance(seconds=31)
@@ -380,10 +457,14 @@ async def test_two_senders_one_lease(database: Database, database_url: str) -> N
         third = await new_broadcast(database)
         async with database.session() as session:
             await session.exec(text(f"UPDATE broadcast SET status = 'sending' WHERE id = {third}"))  # type: ignore[call-overload]
-            session.add(BroadcastDelivery(broadcast_id=third, channel_user_id=1, channel="telegram"))
+            session.add(
+                BroadcastDelivery(broadcast_id=third, channel_user_id=1, channel="telegram")
+            )
             await session.commit()
         assert await a._claim("telegram", [third], 10, clock()) == []
-        assert deliveries(database_url, first) == {"sent": 5} and deliveries(database_url, second) == {"sent": 5}
+        assert deliveries(database_url, first) == {"sent": 5} and deliveries(
+            database_url, second
+        ) == {"sent": 5}
     finally:
         await other_db.dispose()
 
@@ -391,8 +472,14 @@ async def test_two_senders_one_lease(database: Database, database_url: str) -> N
 async def test_two_running_senders_never_send_twice(database: Database, database_url: str) -> None:
     """Both running for real at once: one sends everything; after it stops the other takes over."""
     await add_subscribers(database, "telegram", [f"t{i}" for i in range(60)])
-    settings = settings_for(database_url, lease_seconds=3, poll_interval_seconds=0.05, batch_size=8,
-                            quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0))  # real time: any hour
+    settings = settings_for(
+        database_url,
+        lease_seconds=3,
+        poll_interval_seconds=0.05,
+        batch_size=8,
+        quiet_start=dt.time(0, 0),
+        quiet_end=dt.time(0, 0),
+    )  # real time: any hour
     other_db = Database(database_url)
 
     class Slow(RecordingChannel):
@@ -428,7 +515,9 @@ async def test_two_running_senders_never_send_twice(database: Database, database
         await other_db.dispose()
 
 
-async def test_the_delivery_row_is_unique_per_broadcast_recipient_and_channel(database: Database) -> None:
+async def test_the_delivery_row_is_unique_per_broadcast_recipient_and_channel(
+    database: Database,
+) -> None:
     [user] = await add_subscribers(database, "telegram", ["t1"])
     bid = await new_broadcast(database)
     async with database.session() as session:
@@ -442,25 +531,36 @@ async def test_the_delivery_row_is_unique_per_broadcast_recipient_and_channel(da
 async def test_text_too_long_for_zalo_is_refused(database: Database) -> None:
     async with database.session() as session:
         with pytest.raises(BroadcastError, match="giới hạn 2000"):
-            await create_broadcast(session, author="t", topic="x", body="a" * 2001, channels=["zalo"])
-        row = await create_broadcast(session, author="t", topic="x", body="a" * 2001, channels=["telegram"])
+            await create_broadcast(
+                session, author="t", topic="x", body="a" * 2001, channels=["zalo"]
+            )
+        row = await create_broadcast(
+            session, author="t", topic="x", body="a" * 2001, channels=["telegram"]
+        )
         assert row.id is not None
         with pytest.raises(BroadcastError, match="kênh không hợp lệ"):
             await create_broadcast(session, author="t", topic="x", body="a", channels=["sms"])
 
 
-async def test_the_workers_of_a_process_follow_the_configuration(database_url: str, tmp_path: Path) -> None:
+async def test_the_workers_of_a_process_follow_the_configuration(
+    database_url: str, tmp_path: Path
+) -> None:
 
     content = write_pack(tmp_path / "content")
-    web_only = build_app(make_settings(database_url, content=content,
-                                       broadcast=Broadcasting(sender=False, scheduler=False)))
+    web_only = build_app(
+        make_settings(
+            database_url, content=content, broadcast=Broadcasting(sender=False, scheduler=False)
+        )
+    )
     workers = BroadcastWorkers(web_only, [RecordingChannel("telegram")])
     await workers.start()
     assert workers.sender is None and workers.scheduler is None
     await workers.stop()
     await web_only.close()
 
-    quiet_off = Broadcasting(poll_interval_seconds=0.05, quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0))
+    quiet_off = Broadcasting(
+        poll_interval_seconds=0.05, quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0)
+    )
     app = build_app(make_settings(database_url, content=content, broadcast=quiet_off))
     telegram = RecordingChannel("telegram")
     workers = BroadcastWorkers(app, [telegram])

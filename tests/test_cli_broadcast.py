@@ -21,9 +21,13 @@ from tests.packs import write_pack
 @pytest.fixture
 def env(database_url: str, tmp_path: Path) -> dict[str, str]:
     upgrade(database_url)
-    return {"CCHC_CONFIG": None, "CCHC_DATABASE_URL": database_url, "CCHC_PSEUDONYM_SALT": "cli-test",
-            "CCHC_CONTENT_PATH": str(write_pack(tmp_path / "content")),
-            "CCHC_OFFICE_NAME": "UBND xã Ngọc Liên"}
+    return {
+        "CCHC_CONFIG": None,
+        "CCHC_DATABASE_URL": database_url,
+        "CCHC_PSEUDONYM_SALT": "cli-test",
+        "CCHC_CONTENT_PATH": str(write_pack(tmp_path / "content")),
+        "CCHC_OFFICE_NAME": "UBND xã Ngọc Liên",
+    }
 
 
 def cli(env: dict[str, str], *args: str) -> Result:
@@ -50,7 +54,9 @@ def send_all(url: str, clock: Clock) -> RecordingChannel:
 
     async def go() -> None:
         db = Database(url)
-        await Sender(db, make_settings(url), [telegram, RecordingChannel("zalo")], clock=clock).run_until_idle()
+        await Sender(
+            db, make_settings(url), [telegram, RecordingChannel("zalo")], clock=clock
+        ).run_until_idle()
         await db.dispose()
 
     asyncio.run(go())
@@ -60,15 +66,30 @@ def send_all(url: str, clock: Clock) -> RecordingChannel:
 def test_send_status_and_progress(env: dict[str, str], database_url: str, tmp_path: Path) -> None:
     subscribe(database_url, "telegram", ["t1", "t2"])
     subscribe(database_url, "zalo", ["z1"])
-    result = cli(env, "broadcast", "send", "--topic", "thong-bao-chung", "--file", message(tmp_path),
-                 "--at", "2027-01-05 08:00", "--channels", "telegram")
+    result = cli(
+        env,
+        "broadcast",
+        "send",
+        "--topic",
+        "thong-bao-chung",
+        "--file",
+        message(tmp_path),
+        "--at",
+        "2027-01-05 08:00",
+        "--channels",
+        "telegram",
+    )
     assert result.exit_code == 0, result.output
     assert "Đã ghi nhận thông báo số 1 (chủ đề: Thông báo chung)." in result.output
     assert "Gửi lúc: 05/01/2027 08:00 (giờ Việt Nam)" in result.output
     assert "Người nhận hiện có: telegram 2" in result.output
     assert "hiện không có tiến trình nào đang gửi" in result.output
     [row] = rows(database_url, Broadcast)
-    assert row["status"] == "scheduled" and row["channels"] == ["telegram"] and row["author"].startswith("cli:")
+    assert (
+        row["status"] == "scheduled"
+        and row["channels"] == ["telegram"]
+        and row["author"].startswith("cli:")
+    )
     assert row["body"] == "📢 **Thông báo chung**\n\nDạ, UBND xã Ngọc Liên nghỉ làm việc ngày 2/9."
     send_at = row["send_at"] if row["send_at"].tzinfo else row["send_at"].replace(tzinfo=dt.UTC)
     assert send_at == dt.datetime(2027, 1, 5, 1, 0, tzinfo=dt.UTC)
@@ -83,16 +104,34 @@ def test_send_status_and_progress(env: dict[str, str], database_url: str, tmp_pa
     done = cli(env, "broadcast", "status", "1")
     assert "Thông báo số 1: đã gửi xong" in done.output
     assert "█" * 24 in done.output and "100%  2/2" in done.output
-    assert "đã gửi 2 · lỗi 0 · đã chặn bot 0 · không gửi được 0 · chưa rõ 0 · đang chờ 0" in done.output
+    assert (
+        "đã gửi 2 · lỗi 0 · đã chặn bot 0 · không gửi được 0 · chưa rõ 0 · đang chờ 0"
+        in done.output
+    )
 
     listing = cli(env, "broadcast", "status")
     assert listing.exit_code == 0
     [line] = listing.output.splitlines()
-    assert line.startswith("#1") and "đã gửi xong" in line and "05/01/2027 08:00" in line and "2/2" in line
+    assert (
+        line.startswith("#1")
+        and "đã gửi xong" in line
+        and "05/01/2027 08:00" in line
+        and "2/2" in line
+    )
 
 
 def test_cancel(env: dict[str, str], database_url: str, tmp_path: Path) -> None:
-    cli(env, "broadcast", "send", "--topic", "cuoc-thi", "--file", message(tmp_path), "--at", "2027-01-05 08:00")
+    cli(
+        env,
+        "broadcast",
+        "send",
+        "--topic",
+        "cuoc-thi",
+        "--file",
+        message(tmp_path),
+        "--at",
+        "2027-01-05 08:00",
+    )
     result = cli(env, "broadcast", "cancel", "1")
     assert result.exit_code == 0, result.output
     assert "Đã hủy thông báo số 1." in result.output
@@ -104,27 +143,52 @@ def test_cancel(env: dict[str, str], database_url: str, tmp_path: Path) -> None:
 
 
 def test_quiet_hours_and_preview(env: dict[str, str], database_url: str, tmp_path: Path) -> None:
-    preview = cli(env, "broadcast", "send", "--topic", "thong-bao-chung", "--file", message(tmp_path),
-                  "--at", "2027-01-05 22:00", "--preview")
+    preview = cli(
+        env,
+        "broadcast",
+        "send",
+        "--topic",
+        "thong-bao-chung",
+        "--file",
+        message(tmp_path),
+        "--at",
+        "2027-01-05 22:00",
+        "--preview",
+    )
     assert preview.exit_code == 0, preview.output
     assert preview.output.startswith("📢 **Thông báo chung**\n\nDạ, UBND xã Ngọc Liên")
     assert "giờ yên lặng 21:00–07:00: thông báo sẽ được gửi lúc 06/01/2027 07:00" in preview.output
     assert rows(database_url, Broadcast) == []  # a preview records nothing
-    urgent = cli(env, "broadcast", "send", "--topic", "thong-bao-chung", "--file", message(tmp_path),
-                 "--at", "2027-01-05 22:00", "--urgent", "--no-heading")
+    urgent = cli(
+        env,
+        "broadcast",
+        "send",
+        "--topic",
+        "thong-bao-chung",
+        "--file",
+        message(tmp_path),
+        "--at",
+        "2027-01-05 22:00",
+        "--urgent",
+        "--no-heading",
+    )
     assert urgent.exit_code == 0 and "giờ yên lặng" not in urgent.output
     [row] = rows(database_url, Broadcast)
     assert row["urgent"] is True and row["body"] == "Dạ, UBND xã Ngọc Liên nghỉ làm việc ngày 2/9."
 
 
-@pytest.mark.parametrize(("args", "error"), [
-    (["--topic", "khong-co"], "không có chủ đề 'khong-co' (có: thong-bao-chung, cuoc-thi)"),
-    (["--topic", "cuoc-thi", "--at", "mai 8 giờ"], "không đọc được thời điểm 'mai 8 giờ'"),
-    (["--topic", "cuoc-thi", "--at", "2020-01-05 08:00"], "thời điểm 05/01/2020 08:00 đã qua"),
-    (["--topic", "cuoc-thi", "--channels", "sms"], "kênh không hợp lệ: sms"),
-])
-def test_send_refuses_bad_requests(env: dict[str, str], database_url: str, tmp_path: Path,
-                                   args: list[str], error: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--topic", "khong-co"], "không có chủ đề 'khong-co' (có: thong-bao-chung, cuoc-thi)"),
+        (["--topic", "cuoc-thi", "--at", "mai 8 giờ"], "không đọc được thời điểm 'mai 8 giờ'"),
+        (["--topic", "cuoc-thi", "--at", "2020-01-05 08:00"], "thời điểm 05/01/2020 08:00 đã qua"),
+        (["--topic", "cuoc-thi", "--channels", "sms"], "kênh không hợp lệ: sms"),
+    ],
+)
+def test_send_refuses_bad_requests(
+    env: dict[str, str], database_url: str, tmp_path: Path, args: list[str], error: str
+) -> None:
     result = cli(env, "broadcast", "send", "--file", message(tmp_path), *args)
     assert result.exit_code != 0
     assert error in result.output
@@ -132,5 +196,7 @@ def test_send_refuses_bad_requests(env: dict[str, str], database_url: str, tmp_p
 
 
 def test_too_long_for_zalo(env: dict[str, str], tmp_path: Path) -> None:
-    result = cli(env, "broadcast", "send", "--topic", "cuoc-thi", "--file", message(tmp_path, "Dạ. " * 600))
+    result = cli(
+        env, "broadcast", "send", "--topic", "cuoc-thi", "--file", message(tmp_path, "Dạ. " * 600)
+    )
     assert result.exit_code != 0 and "vượt giới hạn 2000 ký tự của Zalo" in result.output

@@ -91,7 +91,9 @@ async def test_the_next_fire_is_planned_at_8_vietnam_time_and_sent_then(
 ) -> None:
     settings = settings_for(database_url)
     clock = Clock(vn(2026, 1, 5, 7, 0))
-    scheduler = CampaignScheduler(database, store_for(root, settings), settings, clock=clock, holder="S")
+    scheduler = CampaignScheduler(
+        database, store_for(root, settings), settings, clock=clock, holder="S"
+    )
     await scheduler.tick()
     assert scheduler.planned == {"nhac-hang-ngay": vn(2026, 1, 5, 8, 0)}
     job = scheduler.scheduler.get_job("campaign:nhac-hang-ngay")
@@ -110,13 +112,21 @@ async def test_the_next_fire_is_planned_at_8_vietnam_time_and_sent_then(
 
     telegram = RecordingChannel("telegram")
     await Sender(database, settings, [telegram], clock=clock, holder="A").run_until_idle()
-    assert telegram.delivered == [("t1", "📢 Dạ, UBND xã/phường nhắc Anh/Chị nộp hồ sơ trực tuyến.")]
+    assert telegram.delivered == [
+        ("t1", "📢 Dạ, UBND xã/phường nhắc Anh/Chị nộp hồ sơ trực tuyến.")
+    ]
 
 
-async def test_apscheduler_runs_the_planned_job(database: Database, database_url: str, root: Path) -> None:
+async def test_apscheduler_runs_the_planned_job(
+    database: Database, database_url: str, root: Path
+) -> None:
     settings = settings_for(database_url)
-    clock = Clock(vn(2026, 1, 5, 7, 59, 59))  # a fire planned for a moment already past in real time
-    scheduler = CampaignScheduler(database, store_for(root, settings), settings, clock=clock, holder="S")
+    clock = Clock(
+        vn(2026, 1, 5, 7, 59, 59)
+    )  # a fire planned for a moment already past in real time
+    scheduler = CampaignScheduler(
+        database, store_for(root, settings), settings, clock=clock, holder="S"
+    )
     await scheduler.start()
     try:
         for _ in range(200):
@@ -181,12 +191,22 @@ async def test_one_broadcast_per_campaign_and_fire_time_whoever_fires(
         clock = Clock(vn(2026, 1, 5, 8, 0))
         a = CampaignScheduler(database, store, settings, clock=clock, holder="a")
         b = CampaignScheduler(other, store, settings, clock=clock, holder="b")
-        fires = await asyncio.gather(*(s.fire("nhac-hang-ngay", vn(2026, 1, 5, 8, 0)) for s in (a, b, a, b)))
+        fires = await asyncio.gather(
+            *(s.fire("nhac-hang-ngay", vn(2026, 1, 5, 8, 0)) for s in (a, b, a, b))
+        )
         assert sorted(f.outcome for f in fires) == ["exists", "exists", "exists", "scheduled"]
         assert len(broadcasts(database_url)) == 1
         async with database.session() as session:  # the database itself refuses a second one
-            session.add(Broadcast(author="x", topic="thong-bao-chung", body="x", status="scheduled",
-                                  campaign_id="nhac-hang-ngay", fire_time=vn(2026, 1, 5, 8, 0).astimezone(dt.UTC)))
+            session.add(
+                Broadcast(
+                    author="x",
+                    topic="thong-bao-chung",
+                    body="x",
+                    status="scheduled",
+                    campaign_id="nhac-hang-ngay",
+                    fire_time=vn(2026, 1, 5, 8, 0).astimezone(dt.UTC),
+                )
+            )
             with pytest.raises(IntegrityError):
                 await session.commit()
     finally:
@@ -221,13 +241,19 @@ async def test_content_edits_are_picked_up_without_a_restart(
     await scheduler.tick()
     assert scheduler.planned == {"nhac-hang-ngay": vn(2026, 1, 5, 8, 0)}
 
-    (root / "campaigns" / "nhac-hang-ngay.md").write_text(DAILY.replace('"0 8 * * *"', '"30 9 * * *"'),
-                                                          encoding="utf-8")
+    (root / "campaigns" / "nhac-hang-ngay.md").write_text(
+        DAILY.replace('"0 8 * * *"', '"30 9 * * *"'), encoding="utf-8"
+    )
     (root / "campaigns" / "mot-lan.md").write_text(ONCE, encoding="utf-8")
     assert store.reload().changed
     await scheduler.tick()
-    assert scheduler.planned == {"nhac-hang-ngay": vn(2026, 1, 5, 9, 30), "mot-lan": vn(2026, 1, 5, 8, 0)}
-    assert scheduler.scheduler.get_job("campaign:nhac-hang-ngay").trigger.run_date == vn(2026, 1, 5, 9, 30)
+    assert scheduler.planned == {
+        "nhac-hang-ngay": vn(2026, 1, 5, 9, 30),
+        "mot-lan": vn(2026, 1, 5, 8, 0),
+    }
+    assert scheduler.scheduler.get_job("campaign:nhac-hang-ngay").trigger.run_date == vn(
+        2026, 1, 5, 9, 30
+    )
     # a job planned before the edit finds the campaign changed and does nothing
     assert (await scheduler.fire("nhac-hang-ngay", vn(2026, 1, 5, 8, 0))).outcome == "gone"
 
@@ -238,11 +264,31 @@ async def test_content_edits_are_picked_up_without_a_restart(
     assert scheduler.scheduler.get_job("campaign:nhac-hang-ngay") is None
 
 
-async def test_a_first_start_does_not_replay_the_past(database: Database, database_url: str, tmp_path: Path) -> None:
+async def test_a_first_start_does_not_replay_the_past(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
     root = write_pack(tmp_path / "content", campaigns={"nhac-hang-ngay": DAILY, "mot-lan": ONCE})
     settings = settings_for(database_url)
     clock = Clock(vn(2026, 3, 1, 12, 0))
-    scheduler = CampaignScheduler(database, store_for(root, settings), settings, clock=clock, holder="s")
+    scheduler = CampaignScheduler(
+        database, store_for(root, settings), settings, clock=clock, holder="s"
+    )
     await scheduler.tick()
     assert broadcasts(database_url) == []
     assert scheduler.planned == {"nhac-hang-ngay": vn(2026, 3, 2, 8, 0)}  # "mot-lan" is over
+
+
+async def test_a_content_reload_at_fire_time_does_not_drop_the_due_fire(
+    database: Database, database_url: str, root: Path
+) -> None:
+    settings = settings_for(database_url)
+    store = store_for(root, settings)
+    clock = Clock(vn(2026, 1, 5, 7, 59, 59))
+    scheduler = CampaignScheduler(database, store, settings, clock=clock, holder="s")
+    await scheduler.tick()
+    clock.set(vn(2026, 1, 5, 8, 0, 0, 100_000))  # the job is due but APScheduler has not run it yet
+    scheduler.sync()  # e.g. an unrelated content edit re-syncs the jobs right now
+    assert scheduler.planned == {"nhac-hang-ngay": vn(2026, 1, 5, 8, 0)}
+    await scheduler.run_job("nhac-hang-ngay", vn(2026, 1, 5, 8, 0))
+    assert fire_times(database_url) == [(vn(2026, 1, 5, 8, 0), "scheduled")]
+    assert scheduler.planned == {"nhac-hang-ngay": vn(2026, 1, 6, 8, 0)}

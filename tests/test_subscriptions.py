@@ -25,17 +25,25 @@ def payloads(response: Response) -> list[str]:
     return [b.payload for r in response.replies for row in r.buttons for b in row if b.payload]
 
 
-async def say(bot: BotApp, channel: str, user: str, text: str = "", payload: str | None = None) -> Response:
+async def say(
+    bot: BotApp, channel: str, user: str, text: str = "", payload: str | None = None
+) -> Response:
     return await bot.handle(Incoming(channel, user, text=text, payload=payload))
 
 
 def subscriptions_of(url: str, channel: str, platform_id: str) -> dict[str, dict]:
-    [user] = rows(url, ChannelUser, ChannelUser.channel == channel, ChannelUser.platform_id == platform_id)
-    return {s["topic"]: s for s in rows(url, Subscription, Subscription.channel_user_id == user["id"])}
+    [user] = rows(
+        url, ChannelUser, ChannelUser.channel == channel, ChannelUser.platform_id == platform_id
+    )
+    return {
+        s["topic"]: s for s in rows(url, Subscription, Subscription.channel_user_id == user["id"])
+    }
 
 
 @pytest.mark.parametrize("channel", ["telegram", "zalo", "web", "console"])
-async def test_subscribe_and_unsubscribe_on_every_channel(app: BotApp, database_url: str, channel: str) -> None:
+async def test_subscribe_and_unsubscribe_on_every_channel(
+    app: BotApp, database_url: str, channel: str
+) -> None:
     shown = await say(app, channel, "u1", "/dangky")
     assert shown.outcome == "subscriptions"
     assert "Dạ, Anh/Chị chọn chủ đề" in shown.replies[0].text
@@ -47,7 +55,9 @@ async def test_subscribe_and_unsubscribe_on_every_channel(app: BotApp, database_
     assert "sub:off:cuoc-thi" in payloads(done) and "sub:none" in payloads(done)
     subs = subscriptions_of(database_url, channel, "u1")
     assert set(subs) == {"cuoc-thi"}
-    assert subs["cuoc-thi"]["consent_at"] is not None and subs["cuoc-thi"]["unsubscribed_at"] is None
+    assert (
+        subs["cuoc-thi"]["consent_at"] is not None and subs["cuoc-thi"]["unsubscribed_at"] is None
+    )
 
     off = await say(app, channel, "u1", payload="sub:off:cuoc-thi")
     assert off.outcome == "unsubscribed"
@@ -69,7 +79,10 @@ async def test_resubscribing_records_a_new_consent(app: BotApp, database_url: st
     first = subscriptions_of(database_url, "telegram", "u2")["thong-bao-chung"]
     again = await say(app, "telegram", "u2", "/dangky thong-bao-chung")  # already subscribed
     assert again.outcome == "subscribed"
-    assert subscriptions_of(database_url, "telegram", "u2")["thong-bao-chung"]["consent_at"] == first["consent_at"]
+    assert (
+        subscriptions_of(database_url, "telegram", "u2")["thong-bao-chung"]["consent_at"]
+        == first["consent_at"]
+    )
     await say(app, "telegram", "u2", "/huydangky")
     ended = subscriptions_of(database_url, "telegram", "u2")["thong-bao-chung"]
     assert ended["unsubscribed_at"] is not None
@@ -87,17 +100,25 @@ async def test_unsubscribe_everything_in_one_step(app: BotApp, database_url: str
     response = await say(app, "zalo", "u3", "/huydangky")
     assert response.outcome == "unsubscribed"
     assert "em đã hủy toàn bộ đăng ký" in response.replies[0].text
-    assert all(s["unsubscribed_at"] is not None for s in subscriptions_of(database_url, "zalo", "u3").values())
+    assert all(
+        s["unsubscribed_at"] is not None
+        for s in subscriptions_of(database_url, "zalo", "u3").values()
+    )
     nothing = await say(app, "zalo", "u3", payload="sub:none")
     assert "chưa đăng ký nhận thông báo nào" in nothing.replies[0].text
     assert payloads(nothing) == ["sub", "menu"]
 
 
-async def test_the_same_person_on_two_channels_has_two_subscriptions(app: BotApp, database_url: str) -> None:
+async def test_the_same_person_on_two_channels_has_two_subscriptions(
+    app: BotApp, database_url: str
+) -> None:
     await say(app, "telegram", "same", payload="sub:on:cuoc-thi")
     await say(app, "zalo", "same", payload="sub:on:cuoc-thi")
     await say(app, "telegram", "same", "/huydangky")
-    assert subscriptions_of(database_url, "telegram", "same")["cuoc-thi"]["unsubscribed_at"] is not None
+    assert (
+        subscriptions_of(database_url, "telegram", "same")["cuoc-thi"]["unsubscribed_at"]
+        is not None
+    )
     assert subscriptions_of(database_url, "zalo", "same")["cuoc-thi"]["unsubscribed_at"] is None
 
 

@@ -55,15 +55,19 @@ def _when(moment) -> str:  # noqa: ANN001
 
 def _counts_line(item: Progress) -> str:
     parts = [f"{DELIVERY_LABELS[s]} {item.counts.get(s, 0)}" for s in SHOWN]
-    parts += [f"{DELIVERY_LABELS[s]} {n}" for s, n in sorted(item.counts.items()) if s not in SHOWN and n]
+    parts += [
+        f"{DELIVERY_LABELS[s]} {n}" for s, n in sorted(item.counts.items()) if s not in SHOWN and n
+    ]
     return " · ".join(parts)
 
 
 def _summary_line(item: Progress) -> str:
     row = item.broadcast
     when = _when(row.send_at or row.created_at)
-    return (f"#{row.id:<5} {STATUS_LABELS.get(row.status, row.status):<22} {row.topic:<20} {when}  "
-            f"[{progress_bar(item, 20)}] {item.share:4.0%}  {item.finished}/{item.total}")
+    return (
+        f"#{row.id:<5} {STATUS_LABELS.get(row.status, row.status):<22} {row.topic:<20} {when}  "
+        f"[{progress_bar(item, 20)}] {item.share:4.0%}  {item.finished}/{item.total}"
+    )
 
 
 @click.group()
@@ -73,17 +77,41 @@ def broadcast() -> None:
 
 @broadcast.command("send")
 @click.option("--topic", required=True, help="chủ đề (id trong content/topics.yaml)")
-@click.option("--file", "file", required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="nội dung thông báo (Markdown; dùng được {{ office.* }})")
+@click.option(
+    "--file",
+    "file",
+    required=True,
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="nội dung thông báo (Markdown; dùng được {{ office.* }})",
+)
 @click.option("--at", "at", help='thời điểm gửi, giờ Việt Nam: "2026-01-05 08:00" (mặc định: ngay)')
-@click.option("--channels", default="telegram,zalo", show_default=True, help="các kênh, cách nhau bởi dấu phẩy")
+@click.option(
+    "--channels",
+    default="telegram,zalo",
+    show_default=True,
+    help="các kênh, cách nhau bởi dấu phẩy",
+)
 @click.option("--urgent", is_flag=True, help="khẩn: gửi cả trong giờ yên lặng")
-@click.option("--heading/--no-heading", default=True, show_default=True,
-              help="thêm dòng tiêu đề \"📢 <tên chủ đề>\" ở đầu (như thông báo soạn trên Telegram)")
-@click.option("--preview", is_flag=True, help="chỉ xem trước nội dung và số người nhận, không ghi nhận")
+@click.option(
+    "--heading/--no-heading",
+    default=True,
+    show_default=True,
+    help='thêm dòng tiêu đề "📢 <tên chủ đề>" ở đầu (như thông báo soạn trên Telegram)',
+)
+@click.option(
+    "--preview", is_flag=True, help="chỉ xem trước nội dung và số người nhận, không ghi nhận"
+)
 @click.pass_context
-def send(ctx: click.Context, topic: str, file: Path, at: str | None, channels: str, urgent: bool,
-         heading: bool, preview: bool) -> None:
+def send(
+    ctx: click.Context,
+    topic: str,
+    file: Path,
+    at: str | None,
+    channels: str,
+    urgent: bool,
+    heading: bool,
+    preview: bool,
+) -> None:
     """Ghi nhận một thông báo để bộ gửi gửi tới người đăng ký chủ đề TOPIC."""
     body = file.read_text(encoding="utf-8-sig")
 
@@ -108,8 +136,16 @@ def send(ctx: click.Context, topic: str, file: Path, at: str | None, channels: s
                 click.echo("\n" + "-" * 40)
             else:
                 row = await service.create_broadcast(
-                    session, author=f"cli:{getpass.getuser()}", topic=topic, body=body, channels=chosen,
-                    send_at=send_at, urgent=urgent, title=found.title if heading else None, office=office)
+                    session,
+                    author=f"cli:{getpass.getuser()}",
+                    topic=topic,
+                    body=body,
+                    channels=chosen,
+                    send_at=send_at,
+                    urgent=urgent,
+                    title=found.title if heading else None,
+                    office=office,
+                )
                 await session.commit()
                 click.echo(f"Đã ghi nhận thông báo số {row.id} (chủ đề: {found.title}).")
             sender = await service.lease_holder(session, "sender")
@@ -118,12 +154,17 @@ def send(ctx: click.Context, topic: str, file: Path, at: str | None, channels: s
         cfg = settings.broadcast
         held = quiet_until(send_at or now, cfg.quiet_start, cfg.quiet_end)
         if held is not None and not urgent:
-            click.echo(f"Lưu ý: giờ yên lặng {cfg.quiet_start:%H:%M}–{cfg.quiet_end:%H:%M}: thông báo sẽ "
-                       f"được gửi lúc {_when(held)} (dùng --urgent để gửi ngay).")
+            click.echo(
+                f"Lưu ý: giờ yên lặng {cfg.quiet_start:%H:%M}–{cfg.quiet_end:%H:%M}: thông báo sẽ "
+                f"được gửi lúc {_when(held)} (dùng --urgent để gửi ngay)."
+            )
         if not preview:
             if sender is None:
-                click.echo("Cảnh báo: hiện không có tiến trình nào đang gửi thông báo (cchc-bot run với "
-                           "[broadcast] sender = true); thông báo sẽ được gửi khi bot chạy.", err=True)
+                click.echo(
+                    "Cảnh báo: hiện không có tiến trình nào đang gửi thông báo (cchc-bot run với "
+                    "[broadcast] sender = true); thông báo sẽ được gửi khi bot chạy.",
+                    err=True,
+                )
             click.echo(f"Theo dõi: cchc-bot broadcast status {row.id}")
 
     _run(ctx, work)
@@ -131,7 +172,9 @@ def send(ctx: click.Context, topic: str, file: Path, at: str | None, channels: s
 
 @broadcast.command("status")
 @click.argument("broadcast_id", required=False, type=int)
-@click.option("--limit", default=10, show_default=True, help="số thông báo gần nhất (khi không có ID)")
+@click.option(
+    "--limit", default=10, show_default=True, help="số thông báo gần nhất (khi không có ID)"
+)
 @click.option("--watch", is_flag=True, help="cập nhật liên tục tới khi gửi xong")
 @click.pass_context
 def status(ctx: click.Context, broadcast_id: int | None, limit: int, watch: bool) -> None:
@@ -156,7 +199,8 @@ def status(ctx: click.Context, broadcast_id: int | None, limit: int, watch: bool
             if first:
                 _details(item)
                 first = False
-            line = f"[{progress_bar(item)}] {item.share:4.0%}  {item.finished}/{item.total}   {_counts_line(item)}"
+            line = (f"[{progress_bar(item)}] {item.share:4.0%}  {item.finished}/{item.total}   "
+                    + _counts_line(item))
             if not watch or item.broadcast.status not in ("scheduled", "sending"):
                 click.echo(("\r" if tty and watch else "") + line)
                 break
@@ -164,11 +208,16 @@ def status(ctx: click.Context, broadcast_id: int | None, limit: int, watch: bool
             await asyncio.sleep(2)
         if item.by_channel and len(item.by_channel) > 1:
             for channel, counts in sorted(item.by_channel.items()):
-                click.echo(f"  {channel}: " + " · ".join(f"{DELIVERY_LABELS[s]} {n}" for s, n in sorted(counts.items())))
+                click.echo(
+                    f"  {channel}: "
+                    + " · ".join(f"{DELIVERY_LABELS[s]} {n}" for s, n in sorted(counts.items()))
+                )
         unknown = item.counts.get("unknown", 0)
         if unknown:
-            click.echo(f"{unknown} tin chưa rõ đã tới người nhận hay chưa (bộ gửi dừng đột ngột khi đang "
-                       "gửi); không gửi lại tự động.")
+            click.echo(
+                f"{unknown} tin chưa rõ đã tới người nhận hay chưa (bộ gửi dừng đột ngột khi đang "
+                "gửi); không gửi lại tự động."
+            )
 
     _run(ctx, work)
 
@@ -176,8 +225,10 @@ def status(ctx: click.Context, broadcast_id: int | None, limit: int, watch: bool
 def _details(item: Progress) -> None:
     row = item.broadcast
     click.echo(f"Thông báo số {row.id}: {STATUS_LABELS.get(row.status, row.status)}")
-    click.echo(f"Chủ đề: {row.topic} · Kênh: {', '.join(row.channels)} · Người tạo: {row.author}"
-               + (" · KHẨN" if row.urgent else ""))
+    click.echo(
+        f"Chủ đề: {row.topic} · Kênh: {', '.join(row.channels)} · Người tạo: {row.author}"
+        + (" · KHẨN" if row.urgent else "")
+    )
     if row.campaign_id:
         click.echo(f"Chiến dịch: {row.campaign_id}, lần gửi {_when(row.fire_time)}")
     click.echo("Hẹn gửi: " + (f"{_when(row.send_at)} (giờ Việt Nam)" if row.send_at else "ngay"))
@@ -193,7 +244,9 @@ def cancel(ctx: click.Context, broadcast_id: int) -> None:
         async with app.database.session() as session:
             _, cancelled = await service.cancel_broadcast(session, broadcast_id)
             await session.commit()
-        click.echo(f"Đã hủy thông báo số {broadcast_id}"
-                   + (f"; {cancelled} người nhận chưa được gửi sẽ không nhận nữa." if cancelled else "."))
+        click.echo(
+            f"Đã hủy thông báo số {broadcast_id}"
+            + (f"; {cancelled} người nhận chưa được gửi sẽ không nhận nữa." if cancelled else ".")
+        )
 
     _run(ctx, work)

@@ -36,8 +36,15 @@ def make_holder() -> str:
 
 
 class DatabaseLease:
-    def __init__(self, engine: AsyncEngine, name: str, *, ttl: float, holder: str | None = None,
-                 clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        name: str,
+        *,
+        ttl: float,
+        holder: str | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
         self.engine = engine
         self.name = name
         self.ttl = dt.timedelta(seconds=ttl)
@@ -57,24 +64,43 @@ class DatabaseLease:
         now = self.clock()
         expires = now + self.ttl
         async with self.engine.begin() as conn:
-            row = (await conn.execute(
-                select(LEASES.c.holder, LEASES.c.renewed_at).where(LEASES.c.name == self.name)
-            )).first()
+            row = (
+                await conn.execute(
+                    select(LEASES.c.holder, LEASES.c.renewed_at).where(LEASES.c.name == self.name)
+                )
+            ).first()
             if row is None:
-                insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(LEASES)
-                result = await conn.execute(insert.values(
-                    name=self.name, holder=self.holder, acquired_at=now, renewed_at=now, expires_at=expires,
-                ).on_conflict_do_nothing(index_elements=["name"]).returning(LEASES.c.name))
+                insert = (
+                    postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+                )(LEASES)
+                result = await conn.execute(
+                    insert.values(
+                        name=self.name,
+                        holder=self.holder,
+                        acquired_at=now,
+                        renewed_at=now,
+                        expires_at=expires,
+                    )
+                    .on_conflict_do_nothing(index_elements=["name"])
+                    .returning(LEASES.c.name)
+                )
                 got = result.first() is not None
                 previous = None
             else:
                 result = await conn.execute(
                     update(LEASES)
-                    .where(LEASES.c.name == self.name,
-                           or_(LEASES.c.holder == self.holder, LEASES.c.expires_at <= now))
-                    .values(holder=self.holder, renewed_at=now, expires_at=expires,
-                            acquired_at=case((LEASES.c.holder == self.holder, LEASES.c.acquired_at),
-                                             else_=now))
+                    .where(
+                        LEASES.c.name == self.name,
+                        or_(LEASES.c.holder == self.holder, LEASES.c.expires_at <= now),
+                    )
+                    .values(
+                        holder=self.holder,
+                        renewed_at=now,
+                        expires_at=expires,
+                        acquired_at=case(
+                            (LEASES.c.holder == self.holder, LEASES.c.acquired_at), else_=now
+                        ),
+                    )
                 )
                 got = result.rowcount == 1
                 previous = as_utc(row.renewed_at) if row.holder != self.holder else None
@@ -94,6 +120,9 @@ class DatabaseLease:
         now = self.clock()
         self.held = False
         async with self.engine.begin() as conn:
-            await conn.execute(update(LEASES).where(LEASES.c.name == self.name, LEASES.c.holder == self.holder)
-                               .values(renewed_at=now, expires_at=now))
+            await conn.execute(
+                update(LEASES)
+                .where(LEASES.c.name == self.name, LEASES.c.holder == self.holder)
+                .values(renewed_at=now, expires_at=now)
+            )
         log.info("lease %s: released by %s", self.name, self.holder)

@@ -118,8 +118,9 @@ class Sender:
         self.zalo_promotion = settings.zalo.promotion_enabled
         self.channels = {channel.name: channel for channel in channels}
         self.clock = lambda: as_utc(clock())  # type: ignore[return-value]
-        self.lease = DatabaseLease(self.engine, LEASE_NAME, ttl=self.config.lease_seconds,
-                                   holder=holder, clock=clock)
+        self.lease = DatabaseLease(
+            self.engine, LEASE_NAME, ttl=self.config.lease_seconds, holder=holder, clock=clock
+        )
         self.stats: Counter[str] = Counter()  # outcomes this sender recorded, by status
         self.recovered: dict[int, int] = {}  # broadcast id -> rows found 'sending' at takeover
         self._inflight: dict[str, set[asyncio.Task]] = {name: set() for name in self.channels}
@@ -136,8 +137,11 @@ class Sender:
 
     async def run(self) -> None:
         """Work the outbox until ``stop()``; then finish the sends in flight and let go."""
-        log.info("broadcast sender %s started (channels: %s)", self.lease.holder,
-                 ", ".join(self.channels) or "none")
+        log.info(
+            "broadcast sender %s started (channels: %s)",
+            self.lease.holder,
+            ", ".join(self.channels) or "none",
+        )
         try:
             while not self._stopping:
                 try:
@@ -178,8 +182,11 @@ class Sender:
             for task in pending:  # left 'sending': the next sender reports them as unknown
                 task.cancel()
             if pending:
-                log.warning("broadcast sender: %d sends did not finish in time; they will be "
-                            "reported as unknown", len(pending))
+                log.warning(
+                    "broadcast sender: %d sends did not finish in time; they will be "
+                    "reported as unknown",
+                    len(pending),
+                )
                 await asyncio.wait(pending)
         try:
             await self.flush(force=True)
@@ -205,7 +212,9 @@ class Sender:
             if idle:
                 await asyncio.wait(inflight)
             else:
-                await asyncio.wait(inflight, timeout=FLUSH_EVERY, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    inflight, timeout=FLUSH_EVERY, return_when=asyncio.FIRST_COMPLETED
+                )
         busy |= await self.flush(force=idle or not self._any_inflight())
         return busy
 
@@ -213,7 +222,7 @@ class Sender:
         return any(self._inflight.values())
 
     async def hold_lease(self) -> bool:
-        """Take or renew the sender lease when due; on taking it, recover a crashed sender's rows."""
+        """Take or renew the sender lease when due; on taking it, recover a dead sender's rows."""
         if not self.lease.check_due(self.clock()):
             return self.lease.held
         was_held = self.lease.held
@@ -227,20 +236,30 @@ class Sender:
         now = self.clock()
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                update(D).where(D.c.status == "sending")
-                .values(status="unknown", updated_at=now,
-                        last_error="the sender stopped while sending: maybe delivered, not resent")
+                update(D)
+                .where(D.c.status == "sending")
+                .values(
+                    status="unknown",
+                    updated_at=now,
+                    last_error="the sender stopped while sending: maybe delivered, not resent",
+                )
                 .returning(D.c.broadcast_id)
             )
             found = Counter(row.broadcast_id for row in result)
         for broadcast_id, count in sorted(found.items()):
-            log.warning("broadcast %d: %d deliveries were in flight when the previous sender stopped; "
-                        "marked unknown (they may or may not have arrived; not resent)", broadcast_id, count)
+            log.warning(
+                "broadcast %d: %d deliveries were in flight when the previous sender stopped; "
+                "marked unknown (they may or may not have arrived; not resent)",
+                broadcast_id,
+                count,
+            )
             self.recovered[broadcast_id] = self.recovered.get(broadcast_id, 0) + count
         return dict(found)
 
     def _lease_ok(self, now: dt.datetime):  # noqa: ANN202 - the fencing condition
-        return exists().where(L.c.name == LEASE_NAME, L.c.holder == self.lease.holder, L.c.expires_at > now)
+        return exists().where(
+            L.c.name == LEASE_NAME, L.c.holder == self.lease.holder, L.c.expires_at > now
+        )
 
     # --- activation -------------------------------------------------------------------------
 
@@ -248,9 +267,11 @@ class Sender:
         """Start the broadcasts that are due: write their delivery rows, status 'sending'."""
         now = as_utc(now)  # type: ignore[assignment]
         quiet = quiet_until(now, self.config.quiet_start, self.config.quiet_end) is not None
-        query = (select(B.c.id, B.c.topic, B.c.channels)
-                 .where(B.c.status == "scheduled", or_(B.c.send_at.is_(None), B.c.send_at <= now))
-                 .order_by(B.c.urgent.desc(), B.c.id))
+        query = (
+            select(B.c.id, B.c.topic, B.c.channels)
+            .where(B.c.status == "scheduled", or_(B.c.send_at.is_(None), B.c.send_at <= now))
+            .order_by(B.c.urgent.desc(), B.c.id)
+        )
         if quiet:
             query = query.where(B.c.urgent.is_(True))
         async with self.engine.connect() as conn:
@@ -259,44 +280,91 @@ class Sender:
         for row in due:
             async with self.engine.begin() as conn:
                 result = await conn.execute(
-                    update(B).where(B.c.id == row.id, B.c.status == "scheduled", self._lease_ok(now))
-                    .values(status="sending"))
+                    update(B)
+                    .where(B.c.id == row.id, B.c.status == "scheduled", self._lease_ok(now))
+                    .values(status="sending")
+                )
                 if result.rowcount != 1:
                     continue
-                counts = await self._materialize(conn, row.id, row.topic, list(row.channels or []), now)
+                counts = await self._materialize(
+                    conn, row.id, row.topic, list(row.channels or []), now
+                )
             started.append(row.id)
-            log.info("broadcast %d (%s): sending to %s", row.id, row.topic,
-                     ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nobody")
+            log.info(
+                "broadcast %d (%s): sending to %s",
+                row.id,
+                row.topic,
+                ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nobody",
+            )
         return started
 
-    async def _materialize(self, conn: AsyncConnection, broadcast_id: int, topic: str,
-                           channels: list[str], now: dt.datetime) -> dict[str, int]:
+    async def _materialize(
+        self,
+        conn: AsyncConnection,
+        broadcast_id: int,
+        topic: str,
+        channels: list[str],
+        now: dt.datetime,
+    ) -> dict[str, int]:
         sendable = list(self.channels)
         cannot_push = CU.c.channel.not_in(sendable)
         reasons: list[tuple] = [(cannot_push, "no_push_channel")]
         if not self.zalo_promotion:
-            reasons.append((and_(CU.c.channel == "zalo", CU.c.last_seen_at < now - ZALO_WINDOW), "outside_window"))
+            reasons.append(
+                (
+                    and_(CU.c.channel == "zalo", CU.c.last_seen_at < now - ZALO_WINDOW),
+                    "outside_window",
+                )
+            )
         status = case(*((cond, "ineligible") for cond, _ in reasons), else_="pending")
         error = case(*reasons, else_=None)
         recipients = (
-            select(literal(broadcast_id, Integer), CU.c.id, CU.c.channel, status, literal(0, Integer),
-                   error, literal(now, TS), literal(now, TS))
+            select(
+                literal(broadcast_id, Integer),
+                CU.c.id,
+                CU.c.channel,
+                status,
+                literal(0, Integer),
+                error,
+                literal(now, TS),
+                literal(now, TS),
+            )
             .select_from(S.join(CU, CU.c.id == S.c.channel_user_id))
-            .where(S.c.topic == topic, S.c.unsubscribed_at.is_(None), CU.c.reachable.is_(True),
-                   CU.c.channel.in_(channels))
+            .where(
+                S.c.topic == topic,
+                S.c.unsubscribed_at.is_(None),
+                CU.c.reachable.is_(True),
+                CU.c.channel.in_(channels),
+            )
         )
-        columns = ["broadcast_id", "channel_user_id", "channel", "status", "attempts", "last_error",
-                   "created_at", "updated_at"]
-        await conn.execute(_insert(conn)(D).from_select(columns, recipients).on_conflict_do_nothing())
-        counted = await conn.execute(select(D.c.status, D.c.id).where(D.c.broadcast_id == broadcast_id))
+        columns = [
+            "broadcast_id",
+            "channel_user_id",
+            "channel",
+            "status",
+            "attempts",
+            "last_error",
+            "created_at",
+            "updated_at",
+        ]
+        await conn.execute(
+            _insert(conn)(D).from_select(columns, recipients).on_conflict_do_nothing()
+        )
+        counted = await conn.execute(
+            select(D.c.status, D.c.id).where(D.c.broadcast_id == broadcast_id)
+        )
         return dict(Counter(row.status for row in counted))
 
     async def finish_done(self) -> list[int]:
         """'sending' broadcasts with nothing left to send are 'done'."""
         still_open = exists().where(D.c.broadcast_id == B.c.id, D.c.status.in_(OPEN_DELIVERY))
         async with self.engine.begin() as conn:
-            result = await conn.execute(update(B).where(B.c.status == "sending", ~still_open)
-                                        .values(status="done").returning(B.c.id))
+            result = await conn.execute(
+                update(B)
+                .where(B.c.status == "sending", ~still_open)
+                .values(status="done")
+                .returning(B.c.id)
+            )
             finished = [row.id for row in result]
         for broadcast_id in finished:
             self._texts.pop(broadcast_id, None)
@@ -326,9 +394,13 @@ class Sender:
         for name, tasks in self._inflight.items():
             outstanding[name] += len(tasks)
         half = max(1, self.config.batch_size // 2)
-        hungry = [name for name in self.channels
-                  if outstanding[name] < half and self._paused_until.get(name, now) <= now
-                  and (idle or self._drained_until.get(name, 0.0) <= time.monotonic())]
+        hungry = [
+            name
+            for name in self.channels
+            if outstanding[name] < half
+            and self._paused_until.get(name, now) <= now
+            and (idle or self._drained_until.get(name, 0.0) <= time.monotonic())
+        ]
         if not hungry:
             return 0
         groups = [ids for ids in await self._active(now) if ids]
@@ -352,39 +424,74 @@ class Sender:
                 self._drained_until[name] = time.monotonic() + DRAINED_PAUSE
         return started
 
-    async def _claim(self, channel: str, broadcast_ids: list[int], limit: int, now: dt.datetime) -> list[Job]:
+    async def _claim(
+        self, channel: str, broadcast_ids: list[int], limit: int, now: dt.datetime
+    ) -> list[Job]:
         now = as_utc(now)  # type: ignore[assignment]
         picked = (
             select(D.c.id)
-            .where(D.c.broadcast_id.in_(broadcast_ids), D.c.status == "pending", D.c.channel == channel,
-                   or_(D.c.next_attempt_at.is_(None), D.c.next_attempt_at <= now))
-            .order_by(D.c.id).limit(limit)
+            .where(
+                D.c.broadcast_id.in_(broadcast_ids),
+                D.c.status == "pending",
+                D.c.channel == channel,
+                or_(D.c.next_attempt_at.is_(None), D.c.next_attempt_at <= now),
+            )
+            .order_by(D.c.id)
+            .limit(limit)
             .with_for_update(skip_locked=True)
         )
         async with self.engine.begin() as conn:
-            claimed = [row.id for row in await conn.execute(
-                update(D).where(D.c.id.in_(picked.scalar_subquery()), self._lease_ok(now))
-                .values(status="sending", attempts=D.c.attempts + 1, updated_at=now)
-                .returning(D.c.id)
-            )]
+            claimed = [
+                row.id
+                for row in await conn.execute(
+                    update(D)
+                    .where(D.c.id.in_(picked.scalar_subquery()), self._lease_ok(now))
+                    .values(status="sending", attempts=D.c.attempts + 1, updated_at=now)
+                    .returning(D.c.id)
+                )
+            ]
         if not claimed:
             return []
         details = (
-            select(D.c.id, D.c.broadcast_id, D.c.channel, D.c.channel_user_id, D.c.attempts,
-                   CU.c.platform_id, CU.c.reachable, CU.c.unreachable_reason,
-                   S.c.id.label("subscription"), S.c.unsubscribed_at)
-            .select_from(D.join(CU, CU.c.id == D.c.channel_user_id).join(B, B.c.id == D.c.broadcast_id)
-                         .outerjoin(S, and_(S.c.channel_user_id == D.c.channel_user_id, S.c.topic == B.c.topic)))
-            .where(D.c.id.in_(claimed)).order_by(D.c.id)
+            select(
+                D.c.id,
+                D.c.broadcast_id,
+                D.c.channel,
+                D.c.channel_user_id,
+                D.c.attempts,
+                CU.c.platform_id,
+                CU.c.reachable,
+                CU.c.unreachable_reason,
+                S.c.id.label("subscription"),
+                S.c.unsubscribed_at,
+            )
+            .select_from(
+                D.join(CU, CU.c.id == D.c.channel_user_id)
+                .join(B, B.c.id == D.c.broadcast_id)
+                .outerjoin(
+                    S, and_(S.c.channel_user_id == D.c.channel_user_id, S.c.topic == B.c.topic)
+                )
+            )
+            .where(D.c.id.in_(claimed))
+            .order_by(D.c.id)
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(details)).all()
         jobs = []
         for row in rows:
-            job = Job(row.id, row.broadcast_id, row.channel, row.channel_user_id, row.platform_id, row.attempts)
+            job = Job(
+                row.id,
+                row.broadcast_id,
+                row.channel,
+                row.channel_user_id,
+                row.platform_id,
+                row.attempts,
+            )
             if not row.reachable:  # blocked or left since the broadcast started
                 status = "blocked" if row.unreachable_reason == "blocked" else "ineligible"
-                self._outcomes.append(Outcome(job, status, error=row.unreachable_reason or "unreachable"))
+                self._outcomes.append(
+                    Outcome(job, status, error=row.unreachable_reason or "unreachable")
+                )
             elif row.subscription is None or row.unsubscribed_at is not None:
                 self._outcomes.append(Outcome(job, "cancelled", error="unsubscribed"))
             else:
@@ -397,10 +504,13 @@ class Sender:
             delivery = await channel.send(job.platform_id, [self._texts[job.broadcast_id]])
         except Exception as exc:  # the adapter broke its contract: we cannot know if it arrived
             log.exception("broadcast %d: %s send raised", job.broadcast_id, job.channel)
-            self._outcomes.append(Outcome(job, "unknown", error=f"{type(exc).__name__}: {exc}"[:512]))
+            self._outcomes.append(
+                Outcome(job, "unknown", error=f"{type(exc).__name__}: {exc}"[:512])
+            )
             return
-        self._outcomes.append(Outcome(job, delivery.status, delivery.message_id, delivery.error,
-                                      delivery.retry_after))
+        self._outcomes.append(
+            Outcome(job, delivery.status, delivery.message_id, delivery.error, delivery.retry_after)
+        )
 
     # --- outcomes ---------------------------------------------------------------------------
 
@@ -413,7 +523,11 @@ class Sender:
         """Record the outcomes gathered so far; True when there were any."""
         if not self._outcomes:
             return False
-        if not force and len(self._outcomes) < FLUSH_SIZE and time.monotonic() - self._last_flush < FLUSH_EVERY:
+        if (
+            not force
+            and len(self._outcomes) < FLUSH_SIZE
+            and time.monotonic() - self._last_flush < FLUSH_EVERY
+        ):
             return True
         batch, self._outcomes = self._outcomes, []
         now = self.clock()
@@ -425,35 +539,64 @@ class Sender:
                 if outcome.retry_after:
                     pause = now + dt.timedelta(seconds=outcome.retry_after)
                     self._paused_until[outcome.job.channel] = max(
-                        pause, self._paused_until.get(outcome.job.channel, pause))
+                        pause, self._paused_until.get(outcome.job.channel, pause)
+                    )
                 if outcome.job.attempts >= self.config.max_attempts:
-                    status, error = "failed", f"gave up after {outcome.job.attempts} attempts: {error}"
+                    status, error = (
+                        "failed",
+                        f"gave up after {outcome.job.attempts} attempts: {error}",
+                    )
                 else:
-                    status, next_at = "pending", now + self._backoff(outcome.job.attempts, outcome.retry_after)
+                    status, next_at = (
+                        "pending",
+                        now + self._backoff(outcome.job.attempts, outcome.retry_after),
+                    )
             elif status == "sent":
                 sent_at = now
             elif status == "blocked":
                 blocked.add(outcome.job.channel_user_id)
             elif status not in ("failed", "ineligible", "unknown", "cancelled"):
                 status, error = "unknown", f"unexpected outcome {status!r}: {error}"
-            params.append({"b_id": outcome.job.id, "b_status": status, "b_message": outcome.message_id,
-                           "b_error": error[:512] if error else None, "b_next": next_at, "b_sent": sent_at,
-                           "b_now": now})
+            params.append(
+                {
+                    "b_id": outcome.job.id,
+                    "b_status": status,
+                    "b_message": outcome.message_id,
+                    "b_error": error[:512] if error else None,
+                    "b_next": next_at,
+                    "b_sent": sent_at,
+                    "b_now": now,
+                }
+            )
         record = (
-            update(D).where(D.c.id == bindparam("b_id", type_=Integer),
-                            or_(D.c.status == "sending", D.c.status == "unknown"))
-            .values(status=bindparam("b_status", type_=String), platform_message_id=bindparam("b_message", type_=String),
-                    last_error=bindparam("b_error", type_=String), next_attempt_at=bindparam("b_next", type_=TS),
-                    sent_at=bindparam("b_sent", type_=TS), updated_at=bindparam("b_now", type_=TS))
+            update(D)
+            .where(
+                D.c.id == bindparam("b_id", type_=Integer),
+                or_(D.c.status == "sending", D.c.status == "unknown"),
+            )
+            .values(
+                status=bindparam("b_status", type_=String),
+                platform_message_id=bindparam("b_message", type_=String),
+                last_error=bindparam("b_error", type_=String),
+                next_attempt_at=bindparam("b_next", type_=TS),
+                sent_at=bindparam("b_sent", type_=TS),
+                updated_at=bindparam("b_now", type_=TS),
+            )
         )
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(record, params)
                 if blocked:
-                    await conn.execute(update(CU).where(CU.c.id.in_(blocked), CU.c.reachable.is_(True))
-                                       .values(reachable=False, unreachable_reason="blocked", unreachable_at=now))
-                    await conn.execute(update(S).where(S.c.channel_user_id.in_(blocked), S.c.unsubscribed_at.is_(None))
-                                       .values(unsubscribed_at=now))
+                    await conn.execute(
+                        update(CU)
+                        .where(CU.c.id.in_(blocked), CU.c.reachable.is_(True))
+                        .values(reachable=False, unreachable_reason="blocked", unreachable_at=now)
+                    )
+                    await conn.execute(
+                        update(S)
+                        .where(S.c.channel_user_id.in_(blocked), S.c.unsubscribed_at.is_(None))
+                        .values(unsubscribed_at=now)
+                    )
         except Exception:
             self._outcomes[:0] = batch  # try again next time; nothing is lost in memory
             raise

@@ -35,10 +35,15 @@ class BroadcastWorkers:
             self.sender = Sender(self.bot.database, self.bot.settings, self.channels)
             self._task = asyncio.create_task(self.sender.run(), name="broadcast-sender")
         if self.config.scheduler:
-            self.scheduler = CampaignScheduler(self.bot.database, self.bot.content, self.bot.settings)
+            self.scheduler = CampaignScheduler(
+                self.bot.database, self.bot.content, self.bot.settings
+            )
             await self.scheduler.start()
-        log.info("broadcasts: sender %s, campaign scheduler %s",
-                 "on" if self.sender else "off", "on" if self.scheduler else "off")
+        log.info(
+            "broadcasts: sender %s, campaign scheduler %s",
+            "on" if self.sender else "off",
+            "on" if self.scheduler else "off",
+        )
 
     async def stop(self) -> None:
         if self.scheduler is not None:
@@ -46,7 +51,9 @@ class BroadcastWorkers:
         if self.sender is not None and self._task is not None:
             self.sender.stop()
             try:
-                await asyncio.wait_for(asyncio.shield(self._task), self.config.stop_timeout_seconds + 5)
+                await asyncio.wait_for(
+                    asyncio.shield(self._task), self.config.stop_timeout_seconds + 5
+                )
             except TimeoutError:
                 log.error("broadcast sender did not stop in time")
                 self._task.cancel()

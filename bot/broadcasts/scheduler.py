@@ -46,7 +46,9 @@ MAX_CATCH_UP = 500  # fires per campaign looked at after a long downtime
 class Fire:
     campaign_id: str
     fire_time: dt.datetime
-    outcome: str  # scheduled (a new broadcast) | missed | exists (fired before) | gone (no longer due)
+    outcome: (
+        str  # scheduled (a new broadcast) | missed | exists (fired before) | gone (no longer due)
+    )
     broadcast_id: int | None = None
 
 
@@ -65,8 +67,9 @@ class CampaignScheduler:
         self.settings = settings
         self.config = settings.broadcast
         self.clock = lambda: as_utc(clock())  # type: ignore[return-value]
-        self.lease = DatabaseLease(database.engine, LEASE_NAME, ttl=self.config.lease_seconds,
-                                   holder=holder, clock=clock)
+        self.lease = DatabaseLease(
+            database.engine, LEASE_NAME, ttl=self.config.lease_seconds, holder=holder, clock=clock
+        )
         self.grace = dt.timedelta(minutes=self.config.missed_grace_minutes)
         self.scheduler = AsyncIOScheduler(timezone=TIMEZONE)
         self.planned: dict[str, dt.datetime] = {}  # campaign id -> the fire time its job waits for
@@ -77,9 +80,15 @@ class CampaignScheduler:
     async def start(self) -> None:
         """Start APScheduler; the first tick (at once) takes the lease and catches up."""
         self.scheduler.start()
-        self.scheduler.add_job(self.tick, IntervalTrigger(seconds=max(1.0, self.config.lease_seconds / 3)),
-                               id="scheduler:tick", next_run_time=dt.datetime.now(TIMEZONE),
-                               max_instances=1, coalesce=True, misfire_grace_time=None)
+        self.scheduler.add_job(
+            self.tick,
+            IntervalTrigger(seconds=max(1.0, self.config.lease_seconds / 3)),
+            id="scheduler:tick",
+            next_run_time=dt.datetime.now(TIMEZONE),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
 
     async def stop(self) -> None:
         if self.scheduler.running:
@@ -101,8 +110,11 @@ class CampaignScheduler:
             now = self.clock()
             if not was_held:
                 since = self.lease.watermark
-                log.info("campaign scheduler %s: running%s", self.lease.holder,
-                         f"; catching up since {local(since):%d/%m/%Y %H:%M}" if since else "")
+                log.info(
+                    "campaign scheduler %s: running%s",
+                    self.lease.holder,
+                    f"; catching up since {local(since):%d/%m/%Y %H:%M}" if since else "",
+                )
                 if since is not None:
                     await self.catch_up(since, now)
                 self._fingerprint = None
@@ -131,17 +143,27 @@ class CampaignScheduler:
                 self._remove(campaign_id)
                 log.info("campaign %s: no longer scheduled", campaign_id)
         for campaign_id, fire_time in wanted.items():
-            if self.planned.get(campaign_id) != fire_time:
+            planned = self.planned.get(campaign_id)
+            if planned is not None and planned <= now:
+                continue  # due and about to run: it plans the next one itself
+            if planned != fire_time:
                 self._plan(campaign_id, fire_time)
         return dict(self.planned)
 
     def _plan(self, campaign_id: str, fire_time: dt.datetime) -> None:
         self._remove(campaign_id)  # (replace_existing does not replace a job added before start)
         self.planned[campaign_id] = fire_time
-        self.scheduler.add_job(self.run_job, DateTrigger(run_date=fire_time, timezone=TIMEZONE),
-                               args=(campaign_id, fire_time), id=JOB_PREFIX + campaign_id,
-                               replace_existing=True, misfire_grace_time=None)
-        log.info("campaign %s: next fire %s", campaign_id, local(fire_time).strftime("%d/%m/%Y %H:%M"))
+        self.scheduler.add_job(
+            self.run_job,
+            DateTrigger(run_date=fire_time, timezone=TIMEZONE),
+            args=(campaign_id, fire_time),
+            id=JOB_PREFIX + campaign_id,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+        log.info(
+            "campaign %s: next fire %s", campaign_id, local(fire_time).strftime("%d/%m/%Y %H:%M")
+        )
 
     def _remove(self, campaign_id: str) -> None:
         self.planned.pop(campaign_id, None)
@@ -179,21 +201,31 @@ class CampaignScheduler:
                 fires.append(await self.fire(campaign.id, fire_time, now=now))
         for fire in fires:
             if fire.outcome == "missed":
-                log.warning("campaign %s: the fire of %s was missed while the bot was down "
-                            "(beyond the %s grace period); recorded, not sent", fire.campaign_id,
-                            local(fire.fire_time).strftime("%d/%m/%Y %H:%M"), self.grace)
+                log.warning(
+                    "campaign %s: the fire of %s was missed while the bot was down "
+                    "(beyond the %s grace period); recorded, not sent",
+                    fire.campaign_id,
+                    local(fire.fire_time).strftime("%d/%m/%Y %H:%M"),
+                    self.grace,
+                )
         return fires
 
-    async def fire(self, campaign_id: str, fire_time: dt.datetime, now: dt.datetime | None = None) -> Fire:
+    async def fire(
+        self, campaign_id: str, fire_time: dt.datetime, now: dt.datetime | None = None
+    ) -> Fire:
         """Make the broadcast of one fire (once, whoever asks and however often)."""
         now = as_utc(now) if now is not None else self.clock()
         fire_time = as_utc(fire_time)  # type: ignore[assignment]
         campaign = self._campaigns().get(campaign_id)
         # the campaign may have been edited since this fire was planned
-        if campaign is None or next_fire_times(campaign, fire_time - dt.timedelta(microseconds=1), 1) != [
-            fire_time
-        ]:
-            log.info("campaign %s: fire at %s dropped (campaign changed or removed)", campaign_id, fire_time)
+        if campaign is None or next_fire_times(
+            campaign, fire_time - dt.timedelta(microseconds=1), 1
+        ) != [fire_time]:
+            log.info(
+                "campaign %s: fire at %s dropped (campaign changed or removed)",
+                campaign_id,
+                fire_time,
+            )
             return Fire(campaign_id, fire_time, "gone")
         late = now - fire_time
         status = "missed" if late > self.grace else "scheduled"
@@ -202,11 +234,22 @@ class CampaignScheduler:
         check_text(body, campaign.channels)
         table = Broadcast.__table__  # type: ignore[attr-defined]
         async with self.database.engine.begin() as conn:
-            insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+            insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+                table
+            )
             result = await conn.execute(
-                insert.values(created_at=now, author=f"campaign:{campaign.id}"[:128], topic=campaign.topic,
-                              body=body, channels=list(campaign.channels), send_at=fire_time,
-                              status=status, urgent=False, campaign_id=campaign.id, fire_time=fire_time)
+                insert.values(
+                    created_at=now,
+                    author=f"campaign:{campaign.id}"[:128],
+                    topic=campaign.topic,
+                    body=body,
+                    channels=list(campaign.channels),
+                    send_at=fire_time,
+                    status=status,
+                    urgent=False,
+                    campaign_id=campaign.id,
+                    fire_time=fire_time,
+                )
                 .on_conflict_do_nothing(index_elements=["campaign_id", "fire_time"])
                 .returning(table.c.id)
             )
@@ -214,6 +257,10 @@ class CampaignScheduler:
         if created is None:
             return Fire(campaign_id, fire_time, "exists")
         if status == "scheduled":
-            log.info("campaign %s: broadcast %d for %s", campaign_id, created.id,
-                     local(fire_time).strftime("%d/%m/%Y %H:%M"))
+            log.info(
+                "campaign %s: broadcast %d for %s",
+                campaign_id,
+                created.id,
+                local(fire_time).strftime("%d/%m/%Y %H:%M"),
+            )
         return Fire(campaign_id, fire_time, status, created.id)

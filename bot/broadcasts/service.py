@@ -45,16 +45,34 @@ ZALO_WINDOW = dt.timedelta(days=7)  # Zalo: free messages only this long after t
 MENU_BUTTON = Button("☰ Menu", payload="menu")
 
 BROADCAST_STATUSES = ("draft", "scheduled", "sending", "done", "cancelled", "missed")
-DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "blocked", "ineligible", "unknown",
-                     "cancelled")
+DELIVERY_STATUSES = (
+    "pending",
+    "sending",
+    "sent",
+    "failed",
+    "blocked",
+    "ineligible",
+    "unknown",
+    "cancelled",
+)
 OPEN_DELIVERY = ("pending", "sending")
 STATUS_LABELS = {
-    "draft": "bản nháp", "scheduled": "chờ gửi", "sending": "đang gửi", "done": "đã gửi xong",
-    "cancelled": "đã hủy", "missed": "bỏ lỡ (quá hạn gửi)",
+    "draft": "bản nháp",
+    "scheduled": "chờ gửi",
+    "sending": "đang gửi",
+    "done": "đã gửi xong",
+    "cancelled": "đã hủy",
+    "missed": "bỏ lỡ (quá hạn gửi)",
 }
 DELIVERY_LABELS = {
-    "sent": "đã gửi", "failed": "lỗi", "blocked": "đã chặn bot", "ineligible": "không gửi được",
-    "unknown": "chưa rõ", "pending": "đang chờ", "sending": "đang gửi", "cancelled": "đã hủy",
+    "sent": "đã gửi",
+    "failed": "lỗi",
+    "blocked": "đã chặn bot",
+    "ineligible": "không gửi được",
+    "unknown": "chưa rõ",
+    "pending": "đang chờ",
+    "sending": "đang gửi",
+    "cancelled": "đã hủy",
 }
 
 
@@ -76,14 +94,16 @@ def local(moment: dt.datetime) -> dt.datetime:
 
 
 def parse_local_time(text: str) -> dt.datetime:
-    """"2026-01-05 08:00" (or "05/01/2026 08:00") in Vietnam's time, as aware UTC."""
+    """ "2026-01-05 08:00" (or "05/01/2026 08:00") in Vietnam's time, as aware UTC."""
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S"):
         try:
             naive = dt.datetime.strptime(text.strip(), fmt)
         except ValueError:
             continue
         return naive.replace(tzinfo=TIMEZONE).astimezone(dt.UTC)
-    raise BroadcastError(f"không đọc được thời điểm '{text}': ghi theo dạng 2026-01-05 08:00 (giờ Việt Nam)")
+    raise BroadcastError(
+        f"không đọc được thời điểm '{text}': ghi theo dạng 2026-01-05 08:00 (giờ Việt Nam)"
+    )
 
 
 def quiet_until(moment: dt.datetime, start: dt.time, end: dt.time) -> dt.datetime | None:
@@ -122,8 +142,10 @@ def check_text(text: str, channels: Iterable[str]) -> None:
     for channel in channels:
         limit = LIMITS.get(channel)
         if limit is not None and len(text) > limit:
-            raise BroadcastError(f"thông báo dài {len(text)} ký tự, vượt giới hạn {limit} ký tự của "
-                                 f"{channel.capitalize()}; Anh/Chị rút gọn giúp em")
+            raise BroadcastError(
+                f"thông báo dài {len(text)} ký tự, vượt giới hạn {limit} ký tự của "
+                f"{channel.capitalize()}; Anh/Chị rút gọn giúp em"
+            )
 
 
 def check_channels(channels: Iterable[str]) -> list[str]:
@@ -156,24 +178,37 @@ async def create_broadcast(
     chosen = check_channels(channels)
     text = announcement_text(title, body, office or {})
     check_text(text, chosen)
-    row = Broadcast(author=author[:128], topic=topic, body=text, channels=chosen,
-                    send_at=as_utc(send_at), status=status, urgent=urgent, created_at=utcnow())
+    row = Broadcast(
+        author=author[:128],
+        topic=topic,
+        body=text,
+        channels=chosen,
+        send_at=as_utc(send_at),
+        status=status,
+        urgent=urgent,
+        created_at=utcnow(),
+    )
     session.add(row)
     await session.flush()
     return row
 
 
 async def schedule_broadcast(
-    session: AsyncSession, broadcast_id: int, send_at: dt.datetime | None = None,
-    *, urgent: bool | None = None,
+    session: AsyncSession,
+    broadcast_id: int,
+    send_at: dt.datetime | None = None,
+    *,
+    urgent: bool | None = None,
 ) -> Broadcast:
     """Queue a draft (or move a scheduled one): sent at ``send_at``, or as soon as possible."""
     row = await session.get(Broadcast, broadcast_id)
     if row is None:
         raise BroadcastError(f"không có thông báo số {broadcast_id}")
     if row.status not in ("draft", "scheduled"):
-        raise BroadcastError(f"thông báo số {broadcast_id} đang ở trạng thái "
-                             f"'{STATUS_LABELS.get(row.status, row.status)}', không hẹn giờ lại được")
+        raise BroadcastError(
+            f"thông báo số {broadcast_id} đang ở trạng thái "
+            f"'{STATUS_LABELS.get(row.status, row.status)}', không hẹn giờ lại được"
+        )
     check_text(row.body, row.channels)
     row.status = "scheduled"
     row.send_at = as_utc(send_at)
@@ -194,21 +229,31 @@ async def cancel_broadcast(session: AsyncSession, broadcast_id: int) -> tuple[Br
     if row is None:
         raise BroadcastError(f"không có thông báo số {broadcast_id}")
     if row.status not in ("draft", "scheduled", "sending"):
-        raise BroadcastError(f"thông báo số {broadcast_id} đã ở trạng thái "
-                             f"'{STATUS_LABELS.get(row.status, row.status)}', không hủy được")
+        raise BroadcastError(
+            f"thông báo số {broadcast_id} đã ở trạng thái "
+            f"'{STATUS_LABELS.get(row.status, row.status)}', không hủy được"
+        )
     now = utcnow()
     stopped = await session.exec(  # type: ignore[call-overload]
-        update(Broadcast).where(col(Broadcast.id) == broadcast_id,
-                                col(Broadcast.status).in_(["draft", "scheduled", "sending"]))
+        update(Broadcast)
+        .where(
+            col(Broadcast.id) == broadcast_id,
+            col(Broadcast.status).in_(["draft", "scheduled", "sending"]),
+        )
         .values(status="cancelled")
     )
     if not stopped.rowcount:  # finished or cancelled meanwhile
         await session.refresh(row)
-        raise BroadcastError(f"thông báo số {broadcast_id} vừa chuyển sang trạng thái "
-                             f"'{STATUS_LABELS.get(row.status, row.status)}'")
+        raise BroadcastError(
+            f"thông báo số {broadcast_id} vừa chuyển sang trạng thái "
+            f"'{STATUS_LABELS.get(row.status, row.status)}'"
+        )
     result = await session.exec(  # type: ignore[call-overload]
         update(BroadcastDelivery)
-        .where(col(BroadcastDelivery.broadcast_id) == broadcast_id, col(BroadcastDelivery.status) == "pending")
+        .where(
+            col(BroadcastDelivery.broadcast_id) == broadcast_id,
+            col(BroadcastDelivery.status) == "pending",
+        )
         .values(status="cancelled", last_error="broadcast cancelled", updated_at=now)
     )
     await session.refresh(row)
@@ -235,7 +280,11 @@ class Progress:
 
     @property
     def share(self) -> float:
-        return self.finished / self.total if self.total else (1.0 if self.broadcast.status == "done" else 0.0)
+        return (
+            self.finished / self.total
+            if self.total
+            else (1.0 if self.broadcast.status == "done" else 0.0)
+        )
 
 
 async def progress(session: AsyncSession, broadcast_id: int) -> Progress | None:
@@ -246,8 +295,11 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress | None:
 
 
 async def recent(session: AsyncSession, limit: int = 10) -> list[Progress]:
-    rows = list((await session.exec(
-        select(Broadcast).order_by(col(Broadcast.id).desc()).limit(limit))).all())
+    rows = list(
+        (
+            await session.exec(select(Broadcast).order_by(col(Broadcast.id).desc()).limit(limit))
+        ).all()
+    )
     return await _progress_of(session, rows)
 
 
@@ -255,11 +307,20 @@ async def _progress_of(session: AsyncSession, rows: list[Broadcast]) -> list[Pro
     out = {row.id: Progress(row) for row in rows}
     if not out:
         return []
-    counts = (await session.exec(
-        select(BroadcastDelivery.broadcast_id, BroadcastDelivery.channel, BroadcastDelivery.status, func.count())
-        .where(col(BroadcastDelivery.broadcast_id).in_(list(out)))
-        .group_by(BroadcastDelivery.broadcast_id, BroadcastDelivery.channel, BroadcastDelivery.status)
-    )).all()
+    counts = (
+        await session.exec(
+            select(
+                BroadcastDelivery.broadcast_id,
+                BroadcastDelivery.channel,
+                BroadcastDelivery.status,
+                func.count(),
+            )
+            .where(col(BroadcastDelivery.broadcast_id).in_(list(out)))
+            .group_by(
+                BroadcastDelivery.broadcast_id, BroadcastDelivery.channel, BroadcastDelivery.status
+            )
+        )
+    ).all()
     for broadcast_id, channel, status, n in counts:
         item = out[broadcast_id]
         item.counts[status] = item.counts.get(status, 0) + n
@@ -267,20 +328,29 @@ async def _progress_of(session: AsyncSession, rows: list[Broadcast]) -> list[Pro
     return [out[row.id] for row in rows]
 
 
-async def audience(session: AsyncSession, topic: str, channels: Iterable[str],
-                   now: dt.datetime | None = None) -> dict[str, int]:
+async def audience(
+    session: AsyncSession, topic: str, channels: Iterable[str], now: dt.datetime | None = None
+) -> dict[str, int]:
     """Active, reachable subscribers of ``topic`` per channel (a preview of the recipients)."""
-    rows = (await session.exec(
-        select(ChannelUser.channel, func.count())
-        .join(Subscription, col(Subscription.channel_user_id) == ChannelUser.id)
-        .where(Subscription.topic == topic, col(Subscription.unsubscribed_at).is_(None),
-               col(ChannelUser.reachable).is_(True), col(ChannelUser.channel).in_(list(channels)))
-        .group_by(ChannelUser.channel)
-    )).all()
+    rows = (
+        await session.exec(
+            select(ChannelUser.channel, func.count())
+            .join(Subscription, col(Subscription.channel_user_id) == ChannelUser.id)
+            .where(
+                Subscription.topic == topic,
+                col(Subscription.unsubscribed_at).is_(None),
+                col(ChannelUser.reachable).is_(True),
+                col(ChannelUser.channel).in_(list(channels)),
+            )
+            .group_by(ChannelUser.channel)
+        )
+    ).all()
     return dict(rows)
 
 
-async def lease_holder(session: AsyncSession, name: str, now: dt.datetime | None = None) -> str | None:
+async def lease_holder(
+    session: AsyncSession, name: str, now: dt.datetime | None = None
+) -> str | None:
     """Who holds a lease now ("sender", "scheduler"), or None when nobody does."""
     row = await session.get(Lease, name)
     if row is None or as_utc(row.expires_at) <= (now or utcnow()):  # type: ignore[operator]

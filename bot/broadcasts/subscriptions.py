@@ -23,18 +23,24 @@ def _insert(session: AsyncSession):  # noqa: ANN202 - the dialect's INSERT with 
 
 
 async def active_topics(session: AsyncSession, channel_user_id: int) -> set[str]:
-    rows = await session.exec(select(Subscription.topic).where(
-        Subscription.channel_user_id == channel_user_id, col(Subscription.unsubscribed_at).is_(None)))
+    rows = await session.exec(
+        select(Subscription.topic).where(
+            Subscription.channel_user_id == channel_user_id,
+            col(Subscription.unsubscribed_at).is_(None),
+        )
+    )
     return set(rows.all())
 
 
-async def subscribe(session: AsyncSession, channel_user_id: int, topic: str,
-                    now: dt.datetime | None = None) -> bool:
+async def subscribe(
+    session: AsyncSession, channel_user_id: int, topic: str, now: dt.datetime | None = None
+) -> bool:
     """Record consent; False when they were already subscribed (consent time kept)."""
     now = now or utcnow()
     table = Subscription.__table__  # type: ignore[attr-defined]
     statement = _insert(session)(table).values(
-        channel_user_id=channel_user_id, topic=topic, consent_at=now, unsubscribed_at=None)
+        channel_user_id=channel_user_id, topic=topic, consent_at=now, unsubscribed_at=None
+    )
     statement = statement.on_conflict_do_update(
         index_elements=["channel_user_id", "topic"],
         set_={"consent_at": now, "unsubscribed_at": None},
@@ -44,34 +50,43 @@ async def subscribe(session: AsyncSession, channel_user_id: int, topic: str,
     return result.first() is not None
 
 
-async def unsubscribe(session: AsyncSession, channel_user_id: int, topic: str,
-                      now: dt.datetime | None = None) -> bool:
+async def unsubscribe(
+    session: AsyncSession, channel_user_id: int, topic: str, now: dt.datetime | None = None
+) -> bool:
     result = await session.exec(  # type: ignore[call-overload]
         update(Subscription)
-        .where(col(Subscription.channel_user_id) == channel_user_id, col(Subscription.topic) == topic,
-               col(Subscription.unsubscribed_at).is_(None))
+        .where(
+            col(Subscription.channel_user_id) == channel_user_id,
+            col(Subscription.topic) == topic,
+            col(Subscription.unsubscribed_at).is_(None),
+        )
         .values(unsubscribed_at=now or utcnow())
     )
     return bool(result.rowcount)
 
 
-async def unsubscribe_all(session: AsyncSession, channel_user_id: int,
-                          now: dt.datetime | None = None) -> int:
+async def unsubscribe_all(
+    session: AsyncSession, channel_user_id: int, now: dt.datetime | None = None
+) -> int:
     result = await session.exec(  # type: ignore[call-overload]
         update(Subscription)
-        .where(col(Subscription.channel_user_id) == channel_user_id,
-               col(Subscription.unsubscribed_at).is_(None))
+        .where(
+            col(Subscription.channel_user_id) == channel_user_id,
+            col(Subscription.unsubscribed_at).is_(None),
+        )
         .values(unsubscribed_at=now or utcnow())
     )
     return result.rowcount or 0
 
 
-async def mark_unreachable(session: AsyncSession, channel_user_id: int, reason: str,
-                           now: dt.datetime | None = None) -> int:
+async def mark_unreachable(
+    session: AsyncSession, channel_user_id: int, reason: str, now: dt.datetime | None = None
+) -> int:
     """They blocked the bot or left: never send to them again, and end their subscriptions."""
     now = now or utcnow()
     await session.exec(  # type: ignore[call-overload]
-        update(ChannelUser).where(col(ChannelUser.id) == channel_user_id)
+        update(ChannelUser)
+        .where(col(ChannelUser.id) == channel_user_id)
         .values(reachable=False, unreachable_reason=reason[:32], unreachable_at=now)
     )
     return await unsubscribe_all(session, channel_user_id, now)

@@ -24,10 +24,13 @@ import hmac
 import json
 import logging
 import re
+import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy import delete as sql_delete
+from sqlalchemy import insert as sql_insert
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
@@ -64,11 +67,10 @@ from bot.channels.telegram_limits import TelegramRateLimiter, retry_after_second
 from bot.channels.telegram_render import OutMessage, render
 from bot.config import ConfigError, telegram_problems
 from bot.messages import Attachment, Incoming, Reply
+from bot.pressure import TELEGRAM_UPDATE_MAX_BYTES, Backlog, read_body, reply_backoff
 from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, Subscription, utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
-
     from bot.app import BotApp
 
 log = logging.getLogger(__name__)
@@ -78,8 +80,7 @@ ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 APOLOGY = "Dạ, hệ thống đang gặp sự cố, Anh/Chị vui lòng thử lại sau ít phút ạ."
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_CONCURRENT_UPDATES = 64
-MAX_PENDING_UPDATES = 1000  # webhook: beyond this, answer 503 and let Telegram deliver later
-MAX_UPDATE_BYTES = 1 << 20
+MAX_UPDATE_BYTES = TELEGRAM_UPDATE_MAX_BYTES
 MAX_STORED_PAYLOAD = 2048
 # Telegram numbers updates at random after a week without any, so older ids are never seen again.
 EVENT_RETENTION = dt.timedelta(days=7)
@@ -188,6 +189,9 @@ class TelegramChannel:
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self._accepting = False
+        # Webhook updates accepted and not yet handled (issue 10): beyond server.max_backlog
+        # the route answers 503 before acknowledging, and Telegram delivers the update again.
+        self.backlog = Backlog(settings.server.max_backlog, settings.server.backlog_degraded)
         self._stored_keys: dict[str, str] = {}  # long payloads already stored, by key
         self._purge: asyncio.Task | None = None
         # httpx logs every request URL at INFO, and a Bot API URL contains the token.
@@ -249,8 +253,9 @@ class TelegramChannel:
         polling = not self.webhook and self.bot.settings.server.telegram_polling
         receiving = app.running and (not polling or (app.updater is not None and app.updater.running))
         mode = "webhook" if self.webhook else "polling" if polling else "send-only"
-        return {"status": "ok" if receiving else "degraded", "mode": mode,
-                "queued": app.update_queue.qsize(), "flood_waits": self.limiter.flood_waits,
+        backlog = self.backlog.health()
+        return {"status": "ok" if receiving and not backlog["backlogged"] else "degraded", "mode": mode,
+                "queued": app.update_queue.qsize(), **backlog, "flood_waits": self.limiter.flood_waits,
                 "rate_limit_pause_s": round(self.limiter.paused_for, 1)}
 
     async def _register_commands(self) -> None:
@@ -282,44 +287,50 @@ class TelegramChannel:
             return web.Response(status=403, text="wrong secret token")
         if not self._accepting:
             return web.Response(status=503, text="not ready")
-        if request.content_length is not None and request.content_length > MAX_UPDATE_BYTES:
-            return web.Response(status=413)
-        body = bytearray()
-        while chunk := await request.content.read(65536):
-            body += chunk
-            if len(body) > MAX_UPDATE_BYTES:
-                return web.Response(status=413)
-        try:
-            data = json.loads(body)
-            update = Update.de_json(data, self.application.bot) if isinstance(data, dict) else None
-        except (ValueError, TypeError, KeyError) as exc:
-            log.warning("telegram webhook: unreadable update: %s", exc)
-            update = None
+        if self.backlog.full:  # refused before it is read, so Telegram delivers it again later
+            self.backlog.refused += 1
+            return web.Response(status=503, text="busy", headers={"Retry-After": "5"})
+        body = await read_body(request, MAX_UPDATE_BYTES)
+        update = self._parse_update(body)
         if update is None:
             return web.Response(status=400, text="not an update")
-        if self.application.update_queue.qsize() >= MAX_PENDING_UPDATES:
-            return web.Response(status=503, headers={"Retry-After": "5"})
+        if not self.backlog.enter():
+            return web.Response(status=503, text="busy", headers={"Retry-After": "5"})
         await self.application.update_queue.put(update)
         return web.Response(status=200)
+
+    def _parse_update(self, body: bytes) -> Update | None:
+        """The update in a webhook body, or None when it is not one (any JSON at all)."""
+        try:
+            data = json.loads(body)
+            return Update.de_json(data, self.application.bot) if isinstance(data, dict) else None
+        except Exception as exc:  # noqa: BLE001 - the library raises anything on odd shapes
+            log.warning("telegram webhook: unreadable update: %s: %s", type(exc).__name__, exc)
+            return None
 
     # --- updates --------------------------------------------------------------------------
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not await self._first_time(update.update_id):
-            log.info("telegram: update %s already handled, skipped", update.update_id)
-            return
-        if update.callback_query is not None:
-            await self._on_callback(update.callback_query)
-        elif update.message is not None:
-            await self._on_message(update.message)
-        elif update.my_chat_member is not None:
-            await self._on_membership(update.my_chat_member)
+        try:
+            if not await self._first_time(update.update_id):
+                log.info("telegram: update %s already handled, skipped", update.update_id)
+                return
+            if update.callback_query is not None:
+                await self._on_callback(update.callback_query)
+            elif update.message is not None:
+                await self._on_message(update.message)
+            elif update.my_chat_member is not None:
+                await self._on_membership(update.my_chat_member)
+        finally:
+            if self.webhook:  # accepted by the webhook route: one less waiting
+                self.backlog.leave()
 
     async def _first_time(self, update_id: int) -> bool:
         """Record the update id; False when it was recorded before (a redelivered update)."""
         try:
             async with self.bot.database.session() as session:
-                session.add(InboundEvent(channel=CHANNEL, event_id=str(update_id)))
+                await session.exec(sql_insert(InboundEvent).values(  # type: ignore[call-overload]
+                    channel=CHANNEL, event_id=str(update_id), received_at=utcnow()))
                 await session.commit()
         except IntegrityError:
             return False
@@ -357,7 +368,7 @@ class TelegramChannel:
             reply_to=str(replied.message_id) if replied is not None else None,
         )
         response = await self.bot.handle(incoming)
-        await self._deliver(message.chat.id, response.replies)
+        await self._deliver(message.chat.id, response.replies, patient=True)
 
     async def _attachments(self, message: Message) -> tuple[Attachment, ...]:
         """A photo (or an image sent as a file) comes with its bytes; other files only as such."""
@@ -402,7 +413,8 @@ class TelegramChannel:
         # Browsing a category replaces the list the button was on; everything else is a new message.
         edit = pressed if (payload.startswith("cat:") and response.outcome == "browse"
                            and isinstance(pressed, Message)) else None
-        await self._deliver(chat.id if chat is not None else query.from_user.id, response.replies, edit=edit)
+        await self._deliver(chat.id if chat is not None else query.from_user.id, response.replies, edit=edit,
+                            patient=True)
 
     async def _on_membership(self, change: ChatMemberUpdated) -> None:
         """A private chat's member status: "kicked" means the user blocked the bot."""
@@ -436,9 +448,37 @@ class TelegramChannel:
 
     # --- sending --------------------------------------------------------------------------
 
-    async def _deliver(self, chat_id: int | str, replies: list[Reply], edit: Message | None = None) -> list[Message]:
-        """Send replies in order; returns the messages Telegram accepted."""
+    async def _patiently(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """A reply in a conversation turn: when Telegram is unreachable or failing (5xx,
+        time-outs) even after the limiter's quick retries, try again with growing pauses for
+        up to ``server.reply_retry_seconds``; the update stays in the backlog meanwhile."""
+        deadline = time.monotonic() + self.bot.settings.server.reply_retry_seconds
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except BadRequest:
+                raise
+            except (NetworkError, RetryAfter) as exc:
+                attempt += 1
+                wait = reply_backoff(attempt)
+                if isinstance(exc, RetryAfter):
+                    wait = max(wait, retry_after_seconds(exc))
+                if time.monotonic() + wait > deadline:
+                    raise
+                log.warning("telegram: a reply failed (%s); trying again in %.1fs", exc, wait)
+                await asyncio.sleep(wait)
+
+    async def _deliver(self, chat_id: int | str, replies: list[Reply], edit: Message | None = None,
+                       patient: bool = False) -> list[Message]:
+        """Send replies in order; returns the messages Telegram accepted. ``patient``: each
+        message is retried through an outage (a conversation turn; broadcasts have their own
+        retries in the outbox)."""
         bot = self.application.bot
+
+        async def call(make: Callable[[], Awaitable[Any]]) -> Any:
+            return await (self._patiently(make) if patient else make())
+
         outs: list[OutMessage | bytes] = []
         for reply in replies:
             if reply.image is not None:
@@ -447,7 +487,7 @@ class TelegramChannel:
         sent: list[Message] = []
         for out in outs:
             if isinstance(out, bytes):
-                sent.append(await bot.send_photo(chat_id, photo=out))
+                sent.append(await call(lambda out=out: bot.send_photo(chat_id, photo=out)))
                 continue
             if edit is not None and len(outs) == 1:
                 try:
@@ -462,10 +502,10 @@ class TelegramChannel:
                     if "not modified" in exc.message.lower():
                         continue
                     log.info("telegram: could not edit a message (%s); sending a new one", exc)
-            sent.append(await bot.send_message(
+            sent.append(await call(lambda out=out: bot.send_message(
                 chat_id, out.html, parse_mode=ParseMode.HTML, reply_markup=out.markup,
                 link_preview_options=NO_PREVIEW,
-            ))
+            )))
         return sent
 
     async def send(self, platform_id: str, replies: list[Reply]) -> Delivery:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import select
 
@@ -56,6 +56,7 @@ from bot.channels.zalo_render import (
 )
 from bot.channels.zalo_tokens import TokenManager, TokenUnavailable
 from bot.messages import Attachment, Incoming, Reply
+from bot.pressure import ZALO_EVENT_MAX_BYTES, Backlog, read_body, reply_backoff
 from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, utcnow
 
 if TYPE_CHECKING:
@@ -66,8 +67,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "zalo"
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 CS_WINDOW = dt.timedelta(days=7)  # consultation messages only to users who interacted lately
-WORKERS = 4
-QUEUE_SIZE = 200  # events per worker
+WORKERS = 16  # a worker waits on the database and on Zalo most of the time: enough to overlap
 ENQUEUE_WAIT = 1.0  # seconds to wait for room in a full queue before refusing (Zalo waits 2 s)
 RATE_LIMIT_BACKOFF = 15.0  # seconds without sending after Zalo answers -32
 MAX_INLINE_WAIT = 30.0  # longest pause for a retry inside one delivery
@@ -121,7 +121,7 @@ class ZaloChannel:
     name = CHANNEL
 
     def __init__(self, bot: BotApp, *, limiter: RateLimiter | None = None, workers: int = WORKERS,
-                 queue_size: int = QUEUE_SIZE, rate_limit_backoff: float = RATE_LIMIT_BACKOFF,
+                 queue_size: int | None = None, rate_limit_backoff: float = RATE_LIMIT_BACKOFF,
                  max_inline_wait: float = MAX_INLINE_WAIT) -> None:
         settings = bot.settings
         zalo = settings.zalo
@@ -138,6 +138,12 @@ class ZaloChannel:
         self.max_inline_wait = max_inline_wait
         self._http: aiohttp.ClientSession | None = None
         self.tokens = TokenManager(bot.database, settings, self._session)
+        # Events accepted and not yet answered are bounded by server.max_backlog (issue 10),
+        # shared out among the workers' queues; a full queue refuses with 503 before acknowledging.
+        server = settings.server
+        if queue_size is None:
+            queue_size = max(1, -(-server.max_backlog // workers))
+        self.backlog = Backlog(queue_size * workers, min(server.backlog_degraded, queue_size * workers))
         self._queues: list[asyncio.Queue[_Job]] = [
             asyncio.Queue(maxsize=queue_size) for _ in range(workers)]
         self._tasks: list[asyncio.Task] = []
@@ -201,9 +207,11 @@ class ZaloChannel:
         queued = sum(q.qsize() for q in self._queues)
         capacity = sum(q.maxsize for q in self._queues)
         full = any(q.full() for q in self._queues)
-        return {"status": "ok" if self.tokens.state in ("ok", "unknown") and not full else "degraded",
+        backlog = self.backlog.health()
+        healthy = self.tokens.state in ("ok", "unknown") and not full and not backlog["backlogged"]
+        return {"status": "ok" if healthy else "degraded",
                 "token": self.tokens.state, "queued": queued, "capacity": capacity,
-                "queue_full": full, "refused_full": self.refused_full,
+                "queue_full": full, "refused_full": self.refused_full, **backlog,
                 "rate_limit_pause_s": round(self.limiter.paused_for, 1)}
 
     # -- the webhook --------------------------------------------------------------------------
@@ -241,7 +249,7 @@ class ZaloChannel:
         return event
 
     async def webhook(self, request: web.Request) -> web.Response:
-        raw = await request.read()
+        raw = await read_body(request, ZALO_EVENT_MAX_BYTES)
         try:
             event = self._verify(raw, request.headers.get(SIGNATURE_HEADER, ""))
         except _Refused as refused:
@@ -255,12 +263,15 @@ class ZaloChannel:
             return web.json_response({"ok": True, "duplicate": True})
         queue = self._queues[zlib.crc32(self._user_of(event).encode()) % len(self._queues)]
         job = _Job(event, event_id, time.monotonic())
+        self.backlog.enter()  # bounded by the queues themselves: their sizes add up to its limit
         try:
             queue.put_nowait(job)
         except asyncio.QueueFull:
             try:
                 await asyncio.wait_for(queue.put(job), ENQUEUE_WAIT)
             except asyncio.TimeoutError:
+                self.backlog.leave()
+                self.backlog.refused += 1
                 self.refused_full += 1
                 log.warning("zalo: event queue is full (%d waiting); refusing an event with 503 "
                             "(%d refused so far) so that Zalo may deliver it again",
@@ -293,7 +304,8 @@ class ZaloChannel:
             self._recent.popitem(last=False)
         try:
             async with self.bot.database.session() as session:
-                session.add(InboundEvent(channel=CHANNEL, event_id=event_id))
+                await session.exec(insert(InboundEvent).values(  # type: ignore[call-overload]
+                    channel=CHANNEL, event_id=event_id, received_at=utcnow()))
                 await session.commit()
         except IntegrityError:
             return False
@@ -324,6 +336,7 @@ class ZaloChannel:
                 log.exception("zalo: failed to handle a %s event", job.event.get("event_name"))
             finally:
                 self.processed += 1
+                self.backlog.leave()
                 queue.task_done()
 
     async def _process(self, event: dict[str, Any]) -> None:
@@ -392,7 +405,9 @@ class ZaloChannel:
 
     async def _answer(self, incoming: Incoming) -> None:
         response = await self.bot.handle(incoming)
-        delivery = await self._deliver(incoming.user_id, response.replies, CS_PATH)
+        if not response.replies:  # e.g. a flood from one user, past its one polite warning
+            return
+        delivery = await self._deliver(incoming.user_id, response.replies, CS_PATH, patient=True)
         if delivery.status != "sent":
             log.warning("zalo: reply to %s not delivered: %s (%s)",
                         self.bot.user_key(CHANNEL, incoming.user_id), delivery.status, delivery.error)
@@ -449,7 +464,8 @@ class ZaloChannel:
                     kept = list(choices)
                     while len(json.dumps(kept, ensure_ascii=False)) > 2048:
                         kept.pop()
-                    session.add(CallbackPayload(key=key, payload=json.dumps(kept, ensure_ascii=False)))
+                    await session.exec(insert(CallbackPayload).values(  # type: ignore[call-overload]
+                        key=key, payload=json.dumps(kept, ensure_ascii=False), created_at=utcnow()))
                 await session.commit()
         except SQLAlchemyError:
             log.exception("zalo: could not store the numbered choices")
@@ -475,7 +491,7 @@ class ZaloChannel:
             return Delivery("ineligible", error="outside_window")
         return await self._deliver(platform_id, replies, CS_PATH)
 
-    async def _deliver(self, user: str, replies: list[Reply], path: str) -> Delivery:
+    async def _deliver(self, user: str, replies: list[Reply], path: str, patient: bool = False) -> Delivery:
         if path == PROMOTION_PATH:
             messages: list[dict[str, Any]] = [{"promotion": reply} for reply in replies]
         else:
@@ -483,8 +499,9 @@ class ZaloChannel:
             await self._remember_choices(user, rendered.choices)
             messages = rendered.messages
         last_id: str | None = None
+        deadline = time.monotonic() + (self.settings.server.reply_retry_seconds if patient else 0.0)
         for index, message in enumerate(messages):
-            delivery = await self._send_one(user, message, path)
+            delivery = await self._send_one(user, message, path, deadline)
             if delivery.status != "sent":
                 if index == 0:
                     return delivery
@@ -494,17 +511,27 @@ class ZaloChannel:
             last_id = delivery.message_id
         return Delivery("sent", last_id)
 
-    async def _send_one(self, user: str, message: dict[str, Any], path: str) -> Delivery:
+    async def _send_one(self, user: str, message: dict[str, Any], path: str,
+                        deadline: float = 0.0) -> Delivery:
+        """Up to SEND_ATTEMPTS tries; a reply in a conversation turn (``deadline`` set) goes on
+        trying through an outage, with growing pauses, until ``deadline`` (issue 10)."""
         delivery = Delivery("failed", error="not sent")
-        for _ in range(SEND_ATTEMPTS):
+        attempt = 0
+        while True:
+            attempt += 1
             delivery = await self._attempt(user, message, path)
             if delivery.status != "retry":
                 return delivery
             wait = delivery.retry_after or 1.0
-            if wait > self.max_inline_wait:
+            if attempt >= SEND_ATTEMPTS:
+                wait = max(wait, reply_backoff(attempt - SEND_ATTEMPTS + 1))
+                if time.monotonic() + wait > deadline:
+                    return delivery
+                log.warning("zalo: a reply is still not accepted (%s); trying again in %.1fs",
+                            delivery.error, wait)
+            elif wait > self.max_inline_wait:
                 return delivery
             await asyncio.sleep(wait)
-        return delivery
 
     async def _attempt(self, user: str, message: dict[str, Any], path: str) -> Delivery:
         try:

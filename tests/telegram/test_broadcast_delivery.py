@@ -27,7 +27,8 @@ async def subscribe(tg: Harness, user: dict) -> None:
 
 
 async def test_subscribers_get_the_announcement_once_and_blockers_are_unsubscribed(
-    polling: Harness, citizen: dict,
+    polling: Harness,
+    citizen: dict,
 ) -> None:
     tg = polling
     neighbour = tg.fake.add_user(2002, "Minh")
@@ -37,9 +38,14 @@ async def test_subscribers_get_the_announcement_once_and_blockers_are_unsubscrib
     tg.fake.block(leaver["id"])
     await add_subscribers(tg.app.database, "telegram", ["9999"])  # a chat Telegram does not know
     async with tg.app.database.session() as session:
-        row = await create_broadcast(session, author="test", topic="thong-bao-chung",
-                                     body="Bộ phận Một cửa **nghỉ** ngày 2/9. Gọi {{ office.hotline }}.",
-                                     title="Thông báo chung", office=tg.app.settings.office.template_values())
+        row = await create_broadcast(
+            session,
+            author="test",
+            topic="thong-bao-chung",
+            body="Bộ phận Một cửa **nghỉ** ngày 2/9. Gọi {{ office.hotline }}.",
+            title="Thông báo chung",
+            office=tg.app.settings.office.template_values(),
+        )
         await session.commit()
     before = len(tg.fake.sent)
 
@@ -56,16 +62,23 @@ async def test_subscribers_get_the_announcement_once_and_blockers_are_unsubscrib
     assert outcomes[users[str(leaver["id"])]["id"]]["status"] == "blocked"
     assert outcomes[users["9999"]["id"]]["status"] == "failed"
     assert "chat not found" in outcomes[users["9999"]["id"]]["last_error"].lower()
-    assert outcomes[users[str(citizen["id"])]["id"]]["platform_message_id"] == str(sent[0].message_id)
+    assert outcomes[users[str(citizen["id"])]["id"]]["platform_message_id"] == str(
+        sent[0].message_id
+    )
     assert users[str(leaver["id"])]["reachable"] is False
-    ended = [s for s in rows(tg.database_url, Subscription)
-             if s["channel_user_id"] == users[str(leaver["id"])]["id"]]
+    ended = [
+        s
+        for s in rows(tg.database_url, Subscription)
+        if s["channel_user_id"] == users[str(leaver["id"])]["id"]
+    ]
     assert ended and all(s["unsubscribed_at"] is not None for s in ended)
     [broadcast] = rows(tg.database_url, Broadcast)
     assert broadcast["id"] == row.id and broadcast["status"] == "done"
 
 
-async def test_the_flood_limit_slows_the_broadcast_but_loses_and_repeats_nothing(database_url: str) -> None:
+async def test_the_flood_limit_slows_the_broadcast_but_loses_and_repeats_nothing(
+    database_url: str,
+) -> None:
     fake = await FakeBotApi(rate_limit=20, retry_after=1).start()
     try:
         for user_id in range(3001, 3051):
@@ -74,9 +87,13 @@ async def test_the_flood_limit_slows_the_broadcast_but_loses_and_repeats_nothing
         async with running(database_url, fake, global_rate=40.0, private_chat_rate=40.0) as tg:
             await add_subscribers(tg.app.database, "telegram", [str(i) for i in range(3001, 3051)])
             async with tg.app.database.session() as session:
-                await create_broadcast(session, author="test", topic="thong-bao-chung", body="Dạ, thông báo.")
+                await create_broadcast(
+                    session, author="test", topic="thong-bao-chung", body="Dạ, thông báo."
+                )
                 await session.commit()
-            await Sender(tg.app.database, tg.app.settings, [tg.channel], clock=daytime).run_until_idle()
+            await Sender(
+                tg.app.database, tg.app.settings, [tg.channel], clock=daytime
+            ).run_until_idle()
             assert [r.code for r in fake.refused].count(429) >= 1
             received = Counter(s.chat_id for s in fake.sent)
             assert received == {i: 1 for i in range(3001, 3051)}
@@ -87,7 +104,9 @@ async def test_the_flood_limit_slows_the_broadcast_but_loses_and_repeats_nothing
 
 
 async def test_an_official_composes_on_telegram_and_subscribers_receive_it(
-    polling: Harness, admin: dict, citizen: dict,
+    polling: Harness,
+    admin: dict,
+    citizen: dict,
 ) -> None:
     tg = polling
     await subscribe(tg, citizen)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import pytest
 from sqlalchemy import create_engine, delete
 from sqlalchemy.orm import Session
 
@@ -114,14 +115,18 @@ async def test_network_errors_are_retried(polling: Harness, citizen: dict) -> No
     assert len(polling.fake.to(citizen["id"])) == 1
 
 
-async def test_a_failure_ends_in_an_apology_never_silence(polling: Harness, citizen: dict) -> None:
+async def test_a_failure_ends_in_an_apology_never_silence(polling: Harness, citizen: dict,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     # Telegram refuses the answer for a reason retrying cannot fix
     polling.fake.fail_next("sendMessage", 1, 400, "Bad Request: can't parse entities: boom")
     polling.fake.text(citizen, "thủ tục kết hôn")
     [apology] = await polling.fake.replies(citizen["id"], 1)
     assert apology.text == APOLOGY == "Dạ, hệ thống đang gặp sự cố, Anh/Chị vui lòng thử lại sau ít phút ạ."
     assert apology.html is None and not apology.keyboard  # plain text: nothing left to go wrong
-    # the network failing for good (after the limiter's retries) ends the same way
+    # the network failing for good (after the limiter's retries, and past the reply's patient
+    # retries: the next pause would end beyond server.reply_retry_seconds) ends the same way
+    monkeypatch.setattr("bot.pressure.REPLY_RETRY_FIRST", 10_000.0)
+    monkeypatch.setattr("bot.pressure.REPLY_RETRY_MAX", 10_000.0)
     polling.fake.fail_next("sendMessage", 4)
     polling.fake.text(citizen, "thủ tục kết hôn")
     [apology] = await polling.fake.replies(citizen["id"], 1, after=1, timeout=10)

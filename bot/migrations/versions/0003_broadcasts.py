@@ -29,7 +29,9 @@ def upgrade() -> None:
         sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("platform_message_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
+        sa.Column(
+            "platform_message_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True
+        ),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=512), nullable=True),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -38,13 +40,17 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["broadcast_id"], ["broadcast.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["channel_user_id"], ["channel_user.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("broadcast_id", "channel_user_id", "channel", name="uq_broadcast_delivery"),
+        sa.UniqueConstraint(
+            "broadcast_id", "channel_user_id", "channel", name="uq_broadcast_delivery"
+        ),
     )
     with op.batch_alter_table("broadcast_delivery", schema=None) as batch_op:
-        batch_op.create_index("ix_broadcast_delivery_outbox", ["broadcast_id", "status", "channel"],
-                              unique=False)
-        batch_op.create_index(batch_op.f("ix_broadcast_delivery_channel_user_id"), ["channel_user_id"],
-                              unique=False)
+        batch_op.create_index(
+            "ix_broadcast_delivery_outbox", ["broadcast_id", "status", "channel"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_broadcast_delivery_channel_user_id"), ["channel_user_id"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_broadcast_delivery_status"), ["status"], unique=False)
 
     op.create_table(
