@@ -27,8 +27,8 @@ from bot.content.loader import TIMEZONE
 from bot.content.model import Topic
 from bot.messages import Button, Incoming, Reply, Response
 from bot.routing import Context, Route, Router
-from bot.storage.models import AuditEvent, Broadcast, QuestionLog, Subscription
-from handlers.common import MENU, label
+from bot.storage.models import Broadcast, QuestionLog, Subscription
+from handlers.common import MENU, audit, label
 
 log = logging.getLogger(__name__)
 router = Router("admin")
@@ -49,24 +49,8 @@ def announcement(topic: Topic, body: str, office: Mapping[str, str]) -> Reply:
     return service.announcement_reply(service.announcement_text(topic.title, body, office), office)
 
 
-async def _audit(ctx: Context, action: str, allowed: bool, **detail: object) -> None:
-    if not allowed:
-        log.warning("refused %s for %s on %s", action, ctx.user_key, ctx.channel)
-    if ctx.session is None:
-        log.warning("audit not recorded (no database): %s %s allowed=%s", ctx.user_key, action, allowed)
-        return
-    try:
-        ctx.session.add(AuditEvent(channel=ctx.channel, user_key=ctx.user_key, action=action,
-                                   allowed=allowed, detail=dict(detail)))
-        await ctx.session.flush()
-    except SQLAlchemyError:
-        log.exception("could not audit %s", action)
-        await ctx.session.rollback()
-        ctx.session = None
-
-
 async def _refuse(ctx: Context, action: str) -> Response:
-    await _audit(ctx, action, False)
+    await audit(ctx, action, False)
     text = (
         "Dạ, chức năng này chỉ dành cho cán bộ quản trị của "
         f"{ctx.settings.office.name}. Anh/Chị cần hỏi về thủ tục nào cứ gõ câu hỏi cho em ạ."
@@ -103,7 +87,7 @@ def _leave_flow(ctx: Context) -> None:
 async def _cancel(ctx: Context) -> Response:
     had_draft = ctx.state.get("flow") == FLOW
     _leave_flow(ctx)
-    await _audit(ctx, "broadcast.cancel", True)
+    await audit(ctx, "broadcast.cancel", True)
     text = ("Dạ, em đã hủy thông báo đang soạn, chưa có gì được gửi đi ạ." if had_draft
             else "Dạ, hiện Anh/Chị không soạn thông báo nào ạ.")
     return Response([Reply(text, ((MENU,),))], "admin")
@@ -119,7 +103,7 @@ async def broadcast(ctx: Context, message: Incoming, route: Route) -> Response:
         return Response([Reply(text, ((MENU,),))], "admin")
     ctx.state["flow"] = FLOW
     ctx.state[FLOW] = {"step": "topic"}
-    await _audit(ctx, "broadcast.start", True)
+    await audit(ctx, "broadcast.start", True)
     return Response([_choose_topic(ctx)], "admin")
 
 
@@ -208,7 +192,7 @@ async def _record_broadcast(ctx: Context, draft: dict) -> Response:
                 "Anh/Chị vui lòng bấm **Xác nhận** lại sau ít phút ạ.")
         return Response([Reply(text, ((Button("✅ Xác nhận", payload="bc:confirm"), CANCEL),))], "admin")
     _leave_flow(ctx)
-    await _audit(ctx, "broadcast.confirm", True, broadcast_id=row.id, topic=topic.id)
+    await audit(ctx, "broadcast.confirm", True, broadcast_id=row.id, topic=topic.id)
     quiet = ctx.settings.broadcast
     morning = service.quiet_until(dt.datetime.now(dt.UTC), quiet.quiet_start, quiet.quiet_end)
     when = ("em bắt đầu gửi ngay" if morning is None else
@@ -251,7 +235,7 @@ async def stats(ctx: Context, message: Incoming, route: Route) -> Response:
         ctx.session = None
         text = "Dạ, hiện không đọc được cơ sở dữ liệu nên chưa có thống kê. Anh/Chị thử lại sau ít phút ạ."
         return Response([Reply(text, ((MENU,),))], "admin")
-    await _audit(ctx, "stats", True)
+    await audit(ctx, "stats", True)
     lines = [f"**Thống kê hôm nay ({local_today:%d/%m/%Y})**",
              f"- Câu hỏi của người dân: {sum(by_outcome.values())}"]
     for outcome, name in OUTCOME_LABELS.items():
@@ -282,7 +266,7 @@ async def reload_content(ctx: Context, message: Incoming, route: Route) -> Respo
     errors = [str(p) for p in result.problems if not p.warning]
     warnings = [str(p) for p in result.problems if p.warning]
     pack = store.current.pack
-    await _audit(ctx, "reload", True, ok=result.ok, errors=len(errors), warnings=len(warnings))
+    await audit(ctx, "reload", True, ok=result.ok, errors=len(errors), warnings=len(warnings))
     if not result.ok:
         head = (f"Dạ, nội dung mới có {len(errors)} lỗi nên em **vẫn dùng nội dung cũ** "
                 f"({len(pack.entries)} câu hỏi). Anh/Chị sửa các lỗi sau rồi gõ /reload lại ạ:")

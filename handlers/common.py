@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.content.answer import answer_text
 from bot.content.model import FaqEntry
 from bot.messages import Button, Reply
 from bot.routing import Context
+from bot.storage.models import AuditEvent
+
+log = logging.getLogger(__name__)
 
 MENU = Button("☰ Menu", payload="menu")
 # Entries whose answer leads straight into a conversation the bot offers itself.
@@ -41,3 +48,28 @@ def answer_reply(ctx: Context, entry: FaqEntry, question_id: int | None) -> Repl
     rows.append((MENU,))
     text = answer_text(entry, ctx.office) + "\n\nCâu trả lời có hữu ích không ạ?"
     return Reply(text, tuple(rows))
+
+
+async def record(ctx: Context, row: object) -> bool:
+    """Add and flush one record; a database failure costs the record, never the reply."""
+    if ctx.session is None:
+        return False
+    try:
+        ctx.session.add(row)
+        await ctx.session.flush()
+    except SQLAlchemyError:
+        log.exception("could not record %s", type(row).__name__)
+        await ctx.session.rollback()
+        ctx.session = None
+        return False
+    return True
+
+
+async def audit(ctx: Context, action: str, allowed: bool, **detail: object) -> None:
+    """Officials' actions, and refused attempts at them, go to the audit log."""
+    if not allowed:
+        log.warning("refused %s for %s on %s", action, ctx.user_key, ctx.channel)
+    row = AuditEvent(channel=ctx.channel, user_key=ctx.user_key, action=action, allowed=allowed,
+                     detail=dict(detail))
+    if not await record(ctx, row):
+        log.warning("audit not recorded (no database): %s %s allowed=%s", ctx.user_key, action, allowed)

@@ -17,24 +17,10 @@ from bot.messages import Button, Incoming, Reply, Response
 from bot.routing import Context, Route, Router
 from bot.storage.models import AnswerVote, QuestionLog
 from handlers.common import MENU, answer_reply, contact_line, label
+from handlers.common import record as record_row
 
 log = logging.getLogger(__name__)
 router = Router("faq")
-
-
-async def _record(ctx: Context, record: object) -> bool:
-    """Add and flush one record; a database failure costs the record, never the reply."""
-    if ctx.session is None:
-        return False
-    try:
-        ctx.session.add(record)
-        await ctx.session.flush()
-    except SQLAlchemyError:
-        log.exception("could not record %s", type(record).__name__)
-        await ctx.session.rollback()
-        ctx.session = None
-        return False
-    return True
 
 
 def _candidates(match: Match) -> list[dict]:
@@ -68,7 +54,7 @@ async def question(ctx: Context, message: Incoming, route: Route) -> Response:
         latency_ms=0.0,
     )
     record.latency_ms = round(ctx.elapsed_ms(), 3)
-    question_id = record.id if await _record(ctx, record) else None
+    question_id = record.id if await record_row(ctx, record) else None
     response = Response([], match.outcome, score=best.score if best else None,
                         candidates=_candidates(match))
     if match.outcome == "answer" and best is not None:

@@ -30,14 +30,13 @@ from bot import text as vtext
 from bot.messages import Button, Incoming, Reply, Response
 from bot.routing import Context, Route, Router
 from bot.storage.models import (
-    AuditEvent,
     QuestionLog,
     SatisfactionResponse,
     Ticket,
     TicketMessage,
     utcnow,
 )
-from handlers.common import MENU
+from handlers.common import MENU, audit
 
 log = logging.getLogger(__name__)
 router = Router("feedback")
@@ -449,21 +448,8 @@ async def _my_tickets(ctx: Context) -> Response:
 # --- officials ---------------------------------------------------------------------------
 
 
-async def _audit(ctx: Context, action: str, allowed: bool, **detail: object) -> None:
-    if ctx.session is None:
-        return
-    try:
-        ctx.session.add(AuditEvent(channel=ctx.channel, user_key=ctx.user_key, action=action,
-                                   allowed=allowed, detail=dict(detail)))
-        await ctx.session.flush()
-    except SQLAlchemyError:
-        log.exception("could not audit %s", action)
-        await ctx.session.rollback()
-        ctx.session = None
-
-
 async def _refuse(ctx: Context, action: str) -> Response:
-    await _audit(ctx, action, False)
+    await audit(ctx, action, False)
     text = ("Dạ, chức năng này chỉ dành cho cán bộ tiếp nhận phản ánh của "
             f"{ctx.settings.office.name} ạ.")
     return _respond(text, (MENU,), outcome="refused")
@@ -523,7 +509,7 @@ async def _answer(ctx: Context, ticket: Ticket, body: str) -> Response:
     ticket.answered_at = ticket.answered_at or now
     ticket.updated_at = now
     ctx.session.add(ticket)
-    await _audit(ctx, "ticket.answer", True, ticket=ticket.number, delivery=status)
+    await audit(ctx, "ticket.answer", True, ticket=ticket.number, delivery=status)
     where = fb.CHANNEL_NAMES.get(ticket.channel, ticket.channel)
     if status == "sent":
         text = f"✅ Đã gửi câu trả lời phản ánh {ticket.number} tới người dân ({where})."
@@ -563,7 +549,7 @@ async def ticket_button(ctx: Context, message: Incoming, route: Route) -> Respon
         text = f"✔️ Đã đóng phản ánh {ticket.number}."
     ticket.updated_at = now
     ctx.session.add(ticket)
-    await _audit(ctx, f"ticket.{ticket.status}", True, ticket=ticket.number)
+    await audit(ctx, f"ticket.{ticket.status}", True, ticket=ticket.number)
     return _respond(text, outcome="ticket_update")
 
 
