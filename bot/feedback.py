@@ -26,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.content.loader import TIMEZONE
 from bot.messages import Button, Reply
-from bot.storage.models import ChannelUser, SatisfactionResponse, Ticket, utcnow
+from bot.storage.models import ChannelUser, SatisfactionResponse, Ticket, TicketMessage, utcnow
 
 if TYPE_CHECKING:
     from bot.app import BotApp
@@ -249,6 +249,38 @@ async def send_to_citizen(
         log.exception("could not send the answer to ticket %s", ticket.number)
         return "failed", type(exc).__name__
     return delivery.status, delivery.error
+
+
+async def answer_ticket(
+    session: AsyncSession,
+    channels: Mapping[str, Channel],
+    office_name: str,
+    ticket: Ticket,
+    body: str,
+    author_key: str,
+) -> tuple[str, str | None]:
+    """An official's answer: sent to the citizen on their channel, recorded, the ticket answered.
+
+    Officials answer from the Telegram chat and from the dashboard; both come here. Returns the
+    delivery (status, error); the caller commits.
+    """
+    assert ticket.id is not None
+    now = utcnow()
+    replies = [Reply(f"📬 **Trả lời phản ánh {ticket.number}**\n\n{body}\n\n— {office_name}")]
+    if not await has_rating(session, ticket.id):
+        replies.append(Reply("Dạ, Anh/Chị có hài lòng với việc giải quyết phản ánh này không ạ?",
+                             satisfaction_buttons(f"t:{ticket.id}")))
+    await session.commit()  # no write lock held while the channel sends
+    status, error = await send_to_citizen(session, channels, ticket, replies)
+    session.add(TicketMessage(ticket_id=ticket.id, created_at=now, author="official",
+                              author_key=author_key[:64], body=body[:4000], delivery=status,
+                              delivery_error=error[:512] if error else None))
+    if ticket.status in OPEN:
+        ticket.status = "answered"
+    ticket.answered_at = ticket.answered_at or now
+    ticket.updated_at = now
+    session.add(ticket)
+    return status, error
 
 
 # --- the periodic check (bot/server.py runs it) ---------------------------------------------

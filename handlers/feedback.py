@@ -492,23 +492,9 @@ async def _answer(ctx: Context, ticket: Ticket, body: str) -> Response:
     if not body:
         return _respond(f"Câu trả lời cho phản ánh {ticket.number} cần có nội dung bằng chữ.",
                         outcome="ticket_answer")
-    now = utcnow()
-    office = ctx.settings.office
-    replies = [Reply(f"📬 **Trả lời phản ánh {ticket.number}**\n\n{body}\n\n— {office.name}")]
-    if not await fb.has_rating(ctx.session, ticket.id):
-        replies.append(Reply("Dạ, Anh/Chị có hài lòng với việc giải quyết phản ánh này không ạ?",
-                             fb.satisfaction_buttons(f"t:{ticket.id}")))
-    await ctx.session.commit()  # no write lock held while the channel sends
     channels = ctx.services.channels if ctx.services is not None else {}
-    status, error = await fb.send_to_citizen(ctx.session, channels, ticket, replies)
-    ctx.session.add(TicketMessage(ticket_id=ticket.id, created_at=now, author="official",
-                                  author_key=ctx.user_key, body=body[:4000], delivery=status,
-                                  delivery_error=error[:512] if error else None))
-    if ticket.status in fb.OPEN:
-        ticket.status = "answered"
-    ticket.answered_at = ticket.answered_at or now
-    ticket.updated_at = now
-    ctx.session.add(ticket)
+    status, error = await fb.answer_ticket(ctx.session, channels, ctx.settings.office.name, ticket,
+                                           body, ctx.user_key)
     await audit(ctx, "ticket.answer", True, ticket=ticket.number, delivery=status)
     where = fb.CHANNEL_NAMES.get(ticket.channel, ticket.channel)
     if status == "sent":

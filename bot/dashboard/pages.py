@@ -388,35 +388,12 @@ async def ticket_reply(request: web.Request) -> web.StreamResponse:
             return refuse(request, 422, "Dạ, câu trả lời cần có nội dung.")
         if len(body) > 4000:
             return refuse(request, 422, "Dạ, câu trả lời dài quá 4.000 ký tự; Anh/Chị rút gọn giúp em.")
-        status = await answer_ticket(bot, session, ticket, body, author_key=f"dashboard:{me(request).username}")
+        status, _ = await _feedback().answer_ticket(
+            session, bot.channels, bot.settings.office.name, ticket, body,
+            author_key=f"dashboard:{me(request).username}")
+        await session.commit()
     await audit(request, "ticket.answer", True, ticket=ticket.number, delivery=status)
     raise web.HTTPSeeOther(f"/admin/inbox/{ticket.id}?msg={status}")
-
-
-async def answer_ticket(bot: Any, session: Any, ticket: Ticket, body: str, author_key: str) -> str:  # noqa: ANN401
-    """Send an official's answer to the citizen on their channel and record it, the same way as
-    an answer given by reply in the officials' Telegram chat (``handlers/feedback.py: _answer``,
-    which lives in a handler; both use the ``bot.feedback`` service functions)."""
-    from bot.messages import Reply
-
-    fb = _feedback()
-    now = utcnow()
-    office = bot.settings.office
-    replies = [Reply(f"📬 **Trả lời phản ánh {ticket.number}**\n\n{body}\n\n— {office.name}")]
-    if not await fb.has_rating(session, ticket.id):
-        replies.append(Reply("Dạ, Anh/Chị có hài lòng với việc giải quyết phản ánh này không ạ?",
-                             fb.satisfaction_buttons(f"t:{ticket.id}")))
-    await session.commit()  # no write lock held while the channel sends
-    status, error = await fb.send_to_citizen(session, bot.channels, ticket, replies)
-    session.add(TicketMessage(ticket_id=ticket.id, created_at=now, author="official", author_key=author_key[:64],  # type: ignore[arg-type]
-                              body=body[:4000], delivery=status, delivery_error=error[:512] if error else None))
-    if ticket.status in fb.OPEN:
-        ticket.status = "answered"
-    ticket.answered_at = ticket.answered_at or now
-    ticket.updated_at = now
-    session.add(ticket)
-    await session.commit()
-    return status
 
 
 @page("POST", "/admin/inbox/{id}/status", OFFICIALS)
