@@ -38,7 +38,7 @@ def engine_decider(matcher: Matcher) -> Decider:
     def decide(query: str) -> tuple[str, list[str]]:
         if intents.detect(query) is not None:
             return "intent", []
-        match = matcher.match(query)
+        match = matcher.match_fresh(query)  # latency of a question never seen before
         return match.outcome, [c.id for c in match.candidates]
 
     return decide

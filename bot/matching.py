@@ -238,16 +238,17 @@ class Matcher:
 
     def match(self, text: str) -> Match:
         if len(text) > MEMO_TEXT:
-            return self._match(text)
+            return self.match_fresh(text)
         found = self._memo.get(text)
         if found is None:
-            found = self._match(text)
+            found = self.match_fresh(text)
             if len(self._memo) >= MEMO_SIZE:
                 self._memo.pop(next(iter(self._memo)), None)  # the oldest first
             self._memo[text] = found
         return found
 
-    def _match(self, text: str) -> Match:
+    def match_fresh(self, text: str) -> Match:
+        """The whole computation, memo bypassed: what a question never seen before costs."""
         p = self.params
         key, scored = self._candidates(text)
         if not scored:
