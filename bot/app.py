@@ -148,7 +148,8 @@ class BotApp:
             return (await ctx.session.exec(statement)).scalar_one()  # type: ignore[call-overload]
         except SQLAlchemyError:
             log.exception("could not record the channel user")
-            await ctx.session.rollback()
+            with contextlib.suppress(SQLAlchemyError):
+                await ctx.session.rollback()
             ctx.session = None
             return None
 

@@ -23,6 +23,18 @@ if TYPE_CHECKING:
     from bot.storage.db import Database
 
 
+MAX_ROW_ID = 2**31 - 1  # PostgreSQL's INTEGER: a larger number in a button is no row of ours
+
+
+def row_id(text: str) -> int | None:
+    """A row id from a button's argument: plain ASCII digits within INTEGER, else None
+    (``"²".isdigit()`` is true, yet ``int("²")`` fails)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    value = int(text)
+    return value if value <= MAX_ROW_ID else None
+
+
 @dataclass(frozen=True)
 class Route:
     kind: str  # "payload" | "command" | "flow" | "intent" | "text"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.messages import Button, Incoming, Reply, Response
-from bot.routing import Context, Route, Router
+from bot.routing import Context, Route, Router, row_id
 from handlers.common import MENU, label
 
 router = Router("browse")
@@ -19,7 +19,7 @@ async def category(ctx: Context, message: Incoming, route: Route) -> Response:
     if found is None or not entries:
         text = "Dạ, chủ đề này hiện không còn. Anh/Chị vui lòng chọn lại trong Menu ạ."
         return Response([Reply(text, ((MENU,),))], "menu")
-    page = int(route.args[1]) if len(route.args) > 1 and route.args[1].isdigit() else 0
+    page = (row_id(route.args[1]) or 0) if len(route.args) > 1 else 0
     page = min(page, (len(entries) - 1) // PAGE_SIZE)
     shown = entries[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     rows: list[tuple[Button, ...]] = [(Button(label(e.title), payload=f"faq:{e.id}"),) for e in shown]

@@ -14,7 +14,7 @@ from sqlmodel import select
 from bot import text as vtext
 from bot.matching import Match
 from bot.messages import Button, Incoming, Reply, Response
-from bot.routing import Context, Route, Router
+from bot.routing import Context, Route, Router, row_id
 from bot.storage.models import AnswerVote, QuestionLog
 from handlers.common import MENU, answer_reply, contact_line, label
 from handlers.common import record as record_row
@@ -76,7 +76,7 @@ async def question(ctx: Context, message: Incoming, route: Route) -> Response:
 async def show_entry(ctx: Context, message: Incoming, route: Route) -> Response:
     """An entry chosen from a menu, a related link or "did you mean"."""
     entry = ctx.content.pack.entries.get(route.args[0]) if route.args else None
-    question_id = int(route.args[1]) if len(route.args) > 1 and route.args[1].isdigit() else None
+    question_id = row_id(route.args[1]) if len(route.args) > 1 else None
     if entry is None:
         text = "Dạ, nội dung này vừa được cập nhật nên nút bấm cũ không còn dùng được. Anh/Chị vui lòng gõ lại câu hỏi hoặc chọn trong Menu ạ."
         return Response([Reply(text, ((MENU,),))], "stale")
@@ -104,7 +104,7 @@ async def _mark(ctx: Context, question_id: int, **changes: object) -> None:
 
 @router.payload("none")
 async def none_of_these(ctx: Context, message: Incoming, route: Route) -> Response:
-    question_id = int(route.args[0]) if route.args and route.args[0].isdigit() else None
+    question_id = row_id(route.args[0]) if route.args else None
     return Response([not_sure_reply(ctx, question_id)], "not_sure")
 
 
@@ -112,7 +112,7 @@ async def none_of_these(ctx: Context, message: Incoming, route: Route) -> Respon
 async def forward(ctx: Context, message: Incoming, route: Route) -> Response:
     """The citizen wants an official to see the question the bot could not answer: the
     feedback flow starts with the question prefilled."""
-    question_id = int(route.args[0]) if route.args and route.args[0].isdigit() else None
+    question_id = row_id(route.args[0]) if route.args else None
     if question_id is not None and ctx.session is not None:
         await _mark(ctx, question_id, forwarded=True)
         question = await _own_text(ctx, question_id)
@@ -142,7 +142,7 @@ async def vote(ctx: Context, message: Incoming, route: Route) -> Response:
         return Response([Reply("Dạ, nút bấm này không còn dùng được ạ.", ((MENU,),))], "stale")
     helpful = route.args[0] == "1"
     faq_id = route.args[1]
-    question_id = int(route.args[2]) if len(route.args) > 2 and route.args[2].isdigit() else None
+    question_id = row_id(route.args[2]) if len(route.args) > 2 else None
     if ctx.session is not None:
         await _save_vote(ctx, faq_id, question_id, helpful)
     if helpful:

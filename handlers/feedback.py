@@ -28,7 +28,7 @@ from sqlmodel import col, select
 from bot import feedback as fb
 from bot import text as vtext
 from bot.messages import Button, Incoming, Reply, Response
-from bot.routing import Context, Route, Router
+from bot.routing import Context, Route, Router, row_id
 from bot.storage.models import (
     QuestionLog,
     SatisfactionResponse,
@@ -335,8 +335,8 @@ async def flow_message(ctx: Context, message: Incoming, route: Route) -> Respons
 def _subject_from_text(text: str) -> str | None:
     key = vtext.strip_key(text)
     codes = list(fb.SUBJECTS)
-    if key.isdigit() and 1 <= int(key) <= len(codes):
-        return codes[int(key) - 1]
+    if (number := row_id(key)) is not None and 1 <= number <= len(codes):
+        return codes[number - 1]
     for code, title in fb.SUBJECTS.items():
         if key and key in vtext.strip_key(title):
             return code
@@ -517,7 +517,7 @@ async def ticket_button(ctx: Context, message: Incoming, route: Route) -> Respon
     if ctx.session is None:
         return _respond(_unavailable() + " ạ.", outcome="ticket_update")
     action = route.args[0] if route.args else ""
-    ticket_id = int(route.args[1]) if len(route.args) > 1 and route.args[1].isdigit() else None
+    ticket_id = row_id(route.args[1]) if len(route.args) > 1 else None
     ticket = await ctx.session.get(Ticket, ticket_id) if ticket_id is not None else None
     if ticket is None or action not in ("prog", "close"):
         return _respond("Phản ánh này không còn.", outcome="ticket_update")
@@ -593,7 +593,7 @@ async def rate(ctx: Context, message: Incoming, route: Route) -> Response:
     if args[0] == "skip":
         _leave_rating(ctx)
         return _respond("Dạ, em cảm ơn Anh/Chị đã đánh giá ạ.", (MENU,), outcome="rating_done")
-    if not args[0].isdigit() or int(args[0]) not in fb.LEVELS or len(args) < 2:
+    if row_id(args[0]) not in fb.LEVELS or len(args) < 2:
         return _respond("Dạ, nút bấm này không còn dùng được ạ.", (MENU,), outcome="stale")
     if ctx.session is None:
         return _respond(f"{_unavailable()} ạ.", (MENU,), outcome="rating")
@@ -626,7 +626,7 @@ async def _save_rating(ctx: Context, level: int, ref: tuple[str, ...]) -> Satisf
     assert ctx.session is not None
     now = utcnow()
     if ref[0] == "t":
-        ticket_id = int(ref[1]) if len(ref) > 1 and ref[1].isdigit() else None
+        ticket_id = row_id(ref[1]) if len(ref) > 1 else None
         ticket = await ctx.session.get(Ticket, ticket_id) if ticket_id is not None else None
         if ticket is None or ticket.user_key != ctx.user_key or ticket.answered_at is None:
             return None

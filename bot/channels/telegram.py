@@ -156,6 +156,64 @@ def _chat_id(platform_id: str) -> int | str:
     return int(platform_id) if platform_id.lstrip("-").isdigit() else platform_id
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _user_ok(user: object) -> bool:
+    return (isinstance(user, dict) and _is_int(user.get("id")) and isinstance(user.get("is_bot"), bool)
+            and isinstance(user.get("first_name"), str))
+
+
+def _chat_ok(chat: object) -> bool:
+    return isinstance(chat, dict) and _is_int(chat.get("id")) and isinstance(chat.get("type"), str)
+
+
+_MESSAGE_FIELDS = (("text", str), ("caption", str), ("photo", list), ("entities", list),
+                   ("caption_entities", list))
+
+
+def _message_ok(message: object, depth: int = 0) -> bool:
+    if not (isinstance(message, dict) and _is_int(message.get("message_id")) and _is_int(message.get("date"))
+            and _chat_ok(message.get("chat"))):
+        return False
+    if "from" in message and not _user_ok(message["from"]):
+        return False
+    for key, kind in _MESSAGE_FIELDS:
+        if key in message and not isinstance(message[key], kind):
+            return False
+    if "document" in message and not isinstance(message["document"], dict):
+        return False
+    replied = message.get("reply_to_message")
+    return replied is None or (depth < 2 and _message_ok(replied, depth + 1))
+
+
+def _well_formed(data: object) -> bool:
+    """The fields of an update the handlers rely on have Telegram's types (Bot API schema)."""
+    if not isinstance(data, dict) or not _is_int(data.get("update_id")):
+        return False
+    for key in ("message", "edited_message", "channel_post"):
+        if key in data and not _message_ok(data[key]):
+            return False
+    query = data.get("callback_query")
+    if query is not None and not (
+            isinstance(query, dict) and isinstance(query.get("id"), str) and _user_ok(query.get("from"))
+            and isinstance(query.get("chat_instance"), str)
+            and ("data" not in query or isinstance(query["data"], str))
+            and ("message" not in query or _message_ok(query["message"]))):
+        return False
+    change = data.get("my_chat_member")
+    if change is not None:
+        members = [change.get(k) if isinstance(change, dict) else None
+                   for k in ("old_chat_member", "new_chat_member")]
+        if not (isinstance(change, dict) and _chat_ok(change.get("chat")) and _user_ok(change.get("from"))
+                and _is_int(change.get("date"))
+                and all(isinstance(m, dict) and isinstance(m.get("status"), str) and _user_ok(m.get("user"))
+                        for m in members)):
+            return False
+    return True
+
+
 class TelegramChannel:
     name = CHANNEL
 
@@ -189,6 +247,7 @@ class TelegramChannel:
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self._accepting = False
+        self._stopping = asyncio.Event()  # set by stop(): replies stop waiting out an outage
         # Webhook updates accepted and not yet handled (issue 10): beyond server.max_backlog
         # the route answers 503 before acknowledging, and Telegram delivers the update again.
         self.backlog = Backlog(settings.server.max_backlog, settings.server.backlog_degraded)
@@ -236,6 +295,7 @@ class TelegramChannel:
     async def stop(self) -> None:
         """Stop receiving, finish the updates already queued, then close the connections."""
         self._accepting = False
+        self._stopping.set()
         if self._purge is not None:
             self._purge.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -300,10 +360,16 @@ class TelegramChannel:
         return web.Response(status=200)
 
     def _parse_update(self, body: bytes) -> Update | None:
-        """The update in a webhook body, or None when it is not one (any JSON at all)."""
+        """The update in a webhook body, or None when it is not one (any JSON at all).
+
+        python-telegram-bot builds objects from almost anything (a list where a chat should
+        be gives a chat of Nones), so the parts the handlers rely on are checked first."""
         try:
             data = json.loads(body)
-            return Update.de_json(data, self.application.bot) if isinstance(data, dict) else None
+            if not _well_formed(data):
+                log.warning("telegram webhook: refused an update of an unexpected shape")
+                return None
+            return Update.de_json(data, self.application.bot)
         except Exception as exc:  # noqa: BLE001 - the library raises anything on odd shapes
             log.warning("telegram webhook: unreadable update: %s: %s", type(exc).__name__, exc)
             return None
@@ -430,13 +496,16 @@ class TelegramChannel:
         user = update.effective_user
         who = self.bot.user_key(CHANNEL, str(user.id)) if user is not None else "-"
         where = chat.type if chat is not None else "-"
-        if isinstance(error, Forbidden) and chat is not None:
+        # A button pressed on a message Telegram no longer shows has no chat: the private
+        # chat with the user who pressed it is the one the reply went to.
+        target = chat.id if chat is not None else user.id if user is not None else None
+        if isinstance(error, Forbidden) and target is not None:
             log.warning("telegram: update %s: user %s cannot be reached (%s)", update.update_id, who, error)
-            await self._mark_unreachable(str(chat.id), "blocked")
+            await self._mark_unreachable(str(target), "blocked")
             return
-        if isinstance(error, TelegramError) and _chat_not_found(error) and chat is not None:
+        if isinstance(error, TelegramError) and _chat_not_found(error) and target is not None:
             log.warning("telegram: update %s: chat of user %s not found", update.update_id, who)
-            await self._mark_unreachable(str(chat.id), "chat_not_found")
+            await self._mark_unreachable(str(target), "chat_not_found")
             return
         log.error("telegram: update %s from user %s in a %s chat failed: %r",
                   update.update_id, who, where, error, exc_info=error)
@@ -464,10 +533,11 @@ class TelegramChannel:
                 wait = reply_backoff(attempt)
                 if isinstance(exc, RetryAfter):
                     wait = max(wait, retry_after_seconds(exc))
-                if time.monotonic() + wait > deadline:
+                if time.monotonic() + wait > deadline or self._stopping.is_set():
                     raise
                 log.warning("telegram: a reply failed (%s); trying again in %.1fs", exc, wait)
-                await asyncio.sleep(wait)
+                with contextlib.suppress(TimeoutError):  # stopping cuts the pause short
+                    await asyncio.wait_for(self._stopping.wait(), wait)
 
     async def _deliver(self, chat_id: int | str, replies: list[Reply], edit: Message | None = None,
                        patient: bool = False) -> list[Message]:

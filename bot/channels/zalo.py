@@ -75,6 +75,7 @@ SEND_ATTEMPTS = 3
 NETWORK_RETRY = 2.0  # seconds before sending again after a network failure
 CHOICES_TTL = dt.timedelta(days=1)
 HOUSEKEEPING_FIRST, HOUSEKEEPING_INTERVAL = 60.0, 6 * 3600.0  # seconds
+MAX_USER_ID = 64  # ChannelUser.platform_id
 RECENT_IDS = 2048  # event ids remembered in memory, for when the database is unavailable
 IGNORED_EVENTS = {
     "user_send_sticker", "user_send_gif", "user_send_link", "user_send_audio", "user_send_video",
@@ -143,7 +144,8 @@ class ZaloChannel:
         server = settings.server
         if queue_size is None:
             queue_size = max(1, -(-server.max_backlog // workers))
-        self.backlog = Backlog(queue_size * workers, min(server.backlog_degraded, queue_size * workers))
+        capacity = (queue_size + 1) * workers  # waiting in the queues, and one in each worker's hands
+        self.backlog = Backlog(capacity, min(server.backlog_degraded, capacity))
         self._queues: list[asyncio.Queue[_Job]] = [
             asyncio.Queue(maxsize=queue_size) for _ in range(workers)]
         self._tasks: list[asyncio.Task] = []
@@ -257,13 +259,17 @@ class ZaloChannel:
             return web.json_response({"error": refused.reason}, status=refused.status)
         if not self._accepting:
             return web.json_response({"error": "shutting down"}, status=503)
+        user = self._user_of(event)
+        if len(user) > MAX_USER_ID or not user.isprintable():  # Zalo's ids are ~19 digits
+            log.warning("zalo: webhook refused an event with an unusable user id (%d characters)", len(user))
+            return web.json_response({"error": "bad user id"}, status=400)
         event_id = self._event_id(event)
         if not await self._first_time(event_id):
             log.info("zalo: duplicate event ignored")
             return web.json_response({"ok": True, "duplicate": True})
         queue = self._queues[zlib.crc32(self._user_of(event).encode()) % len(self._queues)]
         job = _Job(event, event_id, time.monotonic())
-        self.backlog.enter()  # bounded by the queues themselves: their sizes add up to its limit
+        self.backlog.enter()  # bounded by the queues themselves (their sizes, plus the workers)
         try:
             queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -291,9 +297,9 @@ class ZaloChannel:
     def _event_id(self, event: dict[str, Any]) -> str:
         message = event.get("message")
         if isinstance(message, dict) and message.get("msg_id"):
-            return str(message["msg_id"])[:128]
+            return str(message["msg_id"]).replace("\x00", "")[:128]
         name = str(event.get("event_name", "?"))
-        return f"{name}:{self._user_of(event)}:{event.get('timestamp')}"[:128]
+        return f"{name}:{self._user_of(event)}:{event.get('timestamp')}".replace("\x00", "")[:128]
 
     async def _first_time(self, event_id: str) -> bool:
         """Record the event id; False if it was seen before (InboundEvent, per channel)."""

@@ -75,6 +75,8 @@ def _compose_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Non
     lines[path] = node.start_mark.line
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # a list or mapping as a key: loading refuses it with its line
             key = key_node.value
             lines[(*path, key)] = key_node.start_mark.line
             _compose_lines(value_node, (*path, key), lines)
@@ -91,7 +93,11 @@ def _parse_yaml(text: str) -> tuple[Any, dict[tuple, int]]:
         return None, {}
     lines: dict[tuple, int] = {}
     _compose_lines(node, (), lines)
-    data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date that does not exist
+        raise yaml.constructor.ConstructorError(
+            None, None, f"giá trị không hợp lệ ({exc})", node.start_mark) from exc
     return data, lines
 
 
@@ -180,7 +186,10 @@ def _read_yaml_list(
         problems.append(Problem(rel, 1, "thiếu tệp"))
         return []
     try:
-        data, lines = _parse_yaml(path.read_text(encoding="utf-8"))
+        data, lines = _parse_yaml(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(rel, 1, f"tệp không phải UTF-8 ({exc.reason})"))
+        return []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problems.append(Problem(rel, mark.line + 1 if mark else 1,
@@ -206,7 +215,10 @@ def _read_lexicon(path: Path, rel: str, problems: list[Problem]) -> Lexicon:
     if not path.exists():
         return Lexicon()
     try:
-        data, lines = _parse_yaml(path.read_text(encoding="utf-8"))
+        data, lines = _parse_yaml(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(rel, 1, f"tệp không phải UTF-8 ({exc.reason})"))
+        return Lexicon()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problems.append(Problem(rel, mark.line + 1 if mark else 1,

@@ -429,7 +429,13 @@ def _csv_table(data: bytes) -> Iterator[tuple[int, list[str]]]:
     delimiter = max((";", ",", "\t"), key=first.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     line = 1
-    for record in reader:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a cell over the csv module's 128 KB limit
+            raise ImportFileError(f"dòng {line}: tệp CSV không đọc được ({exc})") from exc
         yield line, record
         line = reader.line_num + 1
 
