@@ -28,11 +28,11 @@ def _settings(ctx: click.Context) -> Settings:
     return settings
 
 
-def _build(ctx: click.Context, persistent: bool = True):  # noqa: ANN202
+def _build(ctx: click.Context, persistent: bool = True, settings: Settings | None = None):  # noqa: ANN202
     from bot.app import build_app
     from bot.content.store import ContentError
 
-    settings = _settings(ctx)
+    settings = settings or _settings(ctx)
     try:
         return build_app(settings, persistent=persistent)
     except ContentError as exc:
@@ -52,14 +52,31 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @main.command()
 @click.option("--host", help="địa chỉ lắng nghe (mặc định server.host)")
 @click.option("--port", type=int, help="cổng (mặc định server.port)")
+@click.option("--workers", type=click.IntRange(1, 64),
+              help="số tiến trình cùng phục vụ cổng (mặc định server.workers; trên 1 cần PostgreSQL)")
 @click.pass_context
-def run(ctx: click.Context, host: str | None, port: int | None) -> None:
+def run(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Chạy bot: máy chủ web, kênh đã cấu hình, tự nạp lại nội dung."""
-    from bot.server import serve
+    from bot.server import serve, serve_workers
+    from bot.storage.db import is_sqlite
 
-    app = _build(ctx)
-    settings = app.settings
-    asyncio.run(serve(app, host or settings.server.host, port or settings.server.port))
+    settings = _settings(ctx)
+    count = workers or settings.server.workers
+    if count > 1 and is_sqlite(settings.database.url):
+        # SQLite takes one writer at a time: several processes would only wait on each other.
+        raise click.ClickException(
+            f"chạy {count} tiến trình (server.workers / --workers) cần cơ sở dữ liệu PostgreSQL; "
+            "với SQLite chỉ chạy được 1 tiến trình (đặt database.url = \"postgresql://...\" "
+            "hoặc bỏ --workers)")
+    host, port = host or settings.server.host, port or settings.server.port
+    app = _build(ctx, settings=settings)  # migrations run here, once, before any worker starts
+    if count == 1:
+        asyncio.run(serve(app, host, port))
+        return
+    try:
+        ctx.exit(serve_workers(app, host, port, count))
+    except OSError as exc:
+        raise click.ClickException(f"không mở được cổng {host}:{port}: {exc.strerror}") from exc
 
 
 @main.command()

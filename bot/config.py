@@ -98,6 +98,9 @@ class Server(_Section):
     widget_origins: list[str] = Field(default_factory=list)
     behind_proxy: bool = False  # trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy
     telegram_polling: bool = True  # poll Telegram in this process (off: it only sends)
+    # Processes serving the one port (``cchc-bot run --workers``): past one CPU core's worth of
+    # updates. More than one needs PostgreSQL; only worker 0 polls Telegram.
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
     shutdown_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0  # seconds for in-flight requests
     # Under pressure (issue 10): one citizen may send this many messages a minute, after a burst
     # of user_burst; beyond, one polite "please wait" and the rest are not answered.

@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -17,6 +20,7 @@ from sqlalchemy import text
 
 from bot import metrics
 from bot.app import BotApp
+from bot.broadcasts.lease import DatabaseLease
 from bot.broadcasts.runtime import BroadcastWorkers
 from bot.channels import Channel, build_channels
 from bot.lookups.notices import notice_loop
@@ -30,6 +34,8 @@ log = logging.getLogger(__name__)
 APP_KEY = web.AppKey("bot", BotApp)
 CHANNELS_KEY = web.AppKey("channels", list)
 JOBS_KEY = web.AppKey("jobs", dict)  # background work of this process, by name (set by serve)
+WORKER_KEY = web.AppKey("worker", int)  # this process's index among the workers (set by serve)
+LISTEN_BACKLOG = 128  # connections waiting to be accepted, as aiohttp's own default
 STATIC = Path(__file__).parent / "web"
 MAX_BODY = 64 * 1024  # a dashboard form with a 4,000-character announcement fits
 HEALTH_DB_TIMEOUT = 3.0  # seconds: a database that does not answer is reported, not waited for
@@ -88,6 +94,7 @@ async def healthz(request: web.Request) -> web.Response:
             "channels": channels,
             "background": background,
             "broadcast": broadcast,
+            "worker": {"index": request.app.get(WORKER_KEY, 0), "pid": os.getpid()},
         },
         status=200 if ready else 503,
         headers={"Cache-Control": "no-store"},
@@ -119,9 +126,18 @@ def _background_health(jobs: dict, holders: dict[str, str | None]) -> tuple[dict
 
 
 async def metrics_page(request: web.Request) -> web.Response:
-    """Prometheus text format: this process's counters and the database-wide gauges."""
+    """Prometheus text format: this process's counters and the database-wide gauges. With
+    several workers each scrape reaches one of them: ``cchc_worker`` says which."""
     await metrics.refresh_from_database(request.app[APP_KEY].database)
-    return web.Response(body=metrics.render(), headers={"Content-Type": metrics.CONTENT_TYPE})
+    worker = (f"# HELP cchc_worker The worker process that answered this scrape.\n"
+              f"# TYPE cchc_worker gauge\n"
+              f'cchc_worker{{index="{request.app.get(WORKER_KEY, 0)}",pid="{os.getpid()}"}} 1.0\n')
+    return web.Response(body=metrics.render() + worker.encode(), headers={"Content-Type": metrics.CONTENT_TYPE})
+
+
+async def _name_worker(request: web.Request, response: web.StreamResponse) -> None:
+    """``X-CCHC-Worker: index/pid`` on every response: which worker process answered."""
+    response.headers["X-CCHC-Worker"] = f"{request.app[WORKER_KEY]}/{os.getpid()}"
 
 
 def _webhook_errors(webhooks: dict[str, str]):  # noqa: ANN202 - an aiohttp middleware
@@ -170,69 +186,100 @@ def make_web_app(bot: BotApp, channels: list[Channel] = ()) -> web.Application:
     return app
 
 
-async def _daily_purge(bot: BotApp) -> None:
+async def _keep_lease(lease: DatabaseLease) -> None:
+    """Take and renew ``lease`` for as long as this process runs."""
     while True:
+        try:
+            await lease.acquire()
+        except Exception:  # the database is away: not held until it is back
+            log.exception("lease %s: could not renew", lease.name)
+            lease.held = False
+        await asyncio.sleep(lease.ttl.total_seconds() / 3)
+
+
+async def _while_held(lease: DatabaseLease, every: float, job: Callable[[], Awaitable[object]]) -> None:
+    """Run ``job`` every ``every`` seconds in the one process of the deployment that holds
+    ``lease``; a process that takes the lease over runs it at once."""
+    loop = asyncio.get_running_loop()
+    last: float | None = None
+    while True:
+        if lease.held and (last is None or loop.time() - last >= every):
+            last = loop.time()
+            await job()
+        await asyncio.sleep(min(every, lease.ttl.total_seconds() / 3))
+
+
+async def _daily_purge(bot: BotApp, lease: DatabaseLease) -> None:
+    async def purge() -> None:
         try:
             removed = await bot.purge_old_questions()
             if removed:
                 log.info("retention: removed %d old question logs", removed)
         except Exception:
             log.exception("retention purge failed")
-        await asyncio.sleep(24 * 3600)
+
+    await _while_held(lease, 24 * 3600, purge)
 
 
-async def _ticket_checks(bot: BotApp) -> None:
-    """Feedback tickets: forward missed ones, flag overdue ones to officials (issue 8)."""
+async def _ticket_checks(bot: BotApp, lease: DatabaseLease) -> None:
+    """Feedback tickets: forward missed ones, flag overdue ones to officials (issue 8); in one
+    process only, or officials would get each ticket and each reminder once per process."""
     from bot.feedback import check_tickets
 
-    interval = bot.settings.feedback.check_interval_minutes * 60
-    await asyncio.sleep(min(60.0, interval))  # not during start-up: the channels come up first
-    while True:
+    async def check() -> None:
         try:
             done = await check_tickets(bot)
             if any(done.values()):
                 log.info("tickets: %s", done)
         except Exception:
             log.exception("ticket check failed")
-        await asyncio.sleep(interval)
+
+    interval = bot.settings.feedback.check_interval_minutes * 60
+    await asyncio.sleep(min(60.0, interval))  # not during start-up: the channels come up first
+    await _while_held(lease, interval, check)
 
 
-async def _start_channel(channel: Channel, bot: BotApp) -> None:
-    """Start a channel; with ``server.telegram_polling = false`` Telegram in polling mode only
-    gets ready to send (another process polls: Telegram allows one poller per bot)."""
-    if channel.name == "telegram" and not bot.settings.server.telegram_polling and \
-            not getattr(channel, "webhook", False):
-        await channel.application.initialize()  # type: ignore[attr-defined]
-        log.info("telegram: polling is off in this process (server.telegram_polling); sending only")
-        return
-    await channel.start()
-
-
-async def serve(bot: BotApp, host: str, port: int) -> None:
-    """Run until interrupted; background jobs stop with the server."""
+async def serve(bot: BotApp, host: str, port: int, sock: socket.socket | None = None,
+                worker: int = 0) -> None:
+    """Run until SIGTERM or Ctrl+C; background jobs stop with the server. ``sock``: a listening
+    socket shared by several worker processes (``serve_workers``); ``worker``: this one's index,
+    shown by /healthz and /metrics. Only worker 0 polls Telegram (one poller per bot)."""
+    if worker and bot.settings.server.telegram_polling:
+        server = bot.settings.server.model_copy(update={"telegram_polling": False})
+        bot.settings = bot.settings.model_copy(update={"server": server})
     channels = build_channels(bot)
     bot.channels = {c.name: c for c in channels}  # how the bot reaches users outside a turn
     app = make_web_app(bot, channels)
+    app[WORKER_KEY] = worker
+    app.on_response_prepare.append(_name_worker)
     # On shutdown, in-flight requests get this long to finish before they are cancelled.
-    runner = web.AppRunner(app, shutdown_timeout=bot.settings.server.shutdown_timeout)
+    timeout = bot.settings.server.shutdown_timeout
+    runner = web.AppRunner(app, shutdown_timeout=timeout)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=bot.settings.server.shutdown_timeout)
+    site = web.SockSite(runner, sock, shutdown_timeout=timeout) if sock is not None else \
+        web.TCPSite(runner, host, port, shutdown_timeout=timeout)
     await site.start()
     for channel in channels:
-        await _start_channel(channel, bot)
+        await channel.start()
     broadcasts = BroadcastWorkers(bot, channels)  # the sender and the campaign scheduler (issue 6)
     await broadcasts.start()
-    tasks = [asyncio.create_task(_daily_purge(bot)), asyncio.create_task(_ticket_checks(bot))]
-    tasks.append(asyncio.create_task(  # dossier status-change messages (issue 7)
+    # Ticket checks and the retention purge run in one process of the deployment at a time.
+    maintenance = DatabaseLease(bot.database.engine, "maintenance", ttl=bot.settings.broadcast.lease_seconds)
+    tasks = [asyncio.create_task(_keep_lease(maintenance)),
+             asyncio.create_task(_daily_purge(bot, maintenance)),
+             asyncio.create_task(_ticket_checks(bot, maintenance))]
+    tasks.append(asyncio.create_task(  # dossier status-change messages (issue 7); safe in every process
         notice_loop(bot.database, {c.name: c for c in channels}, bot.settings)))
-    if bot.settings.content.reload:
+    if bot.settings.content.reload:  # every process has its own copy of the content
         tasks.append(asyncio.create_task(bot.content.watch(bot.settings.content.reload_interval)))
     app[JOBS_KEY].update({task.get_coro().__qualname__: task for task in tasks}, broadcasts=broadcasts)
     names = ", ".join(["web", *(c.name for c in channels)])
-    print(f"CCHC Bot đang chạy: http://{host}:{port}/  kênh: {names}  (Ctrl+C để dừng)", flush=True)
-    if bot.settings.dashboard.enabled:
-        print(f"Trang quản trị: http://{host}:{port}/admin  (tạo tài khoản: cchc-bot admin create-user)",
-              flush=True)
+    if worker == 0:
+        print(f"CCHC Bot đang chạy: http://{host}:{port}/  kênh: {names}  (Ctrl+C để dừng)", flush=True)
+        if bot.settings.dashboard.enabled:
+            print(f"Trang quản trị: http://{host}:{port}/admin  (tạo tài khoản: cchc-bot admin create-user)",
+                  flush=True)
+    log.info("worker %d (pid %d) serving", worker, os.getpid())
     try:
         stopping = asyncio.Event()  # SIGTERM (systemd, docker stop) stops as gracefully as Ctrl+C
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
@@ -250,4 +297,25 @@ async def serve(bot: BotApp, host: str, port: int) -> None:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        with contextlib.suppress(Exception):  # another process takes over at once, or on expiry
+            await maintenance.release()
         await bot.close()
+
+
+def serve_workers(bot: BotApp, host: str, port: int, count: int) -> int:
+    """Serve with ``count`` worker processes on one port; returns the exit code.
+
+    The parent binds the port once and forks the workers, which inherit the socket and accept
+    from its one queue (rather than each binding with SO_REUSEPORT): a busy worker leaves new
+    connections to an idle one instead of a hash assigning them, connections waiting for a
+    worker that dies are accepted by another instead of reset, the port stays open while a
+    worker restarts, and a port already taken is reported once, before any worker starts.
+    The parent built ``bot`` (content, migrations, salt) and never connected its async engine,
+    so each worker opens its own database connections.
+    """
+    from bot.supervisor import supervise
+
+    listening = socket.create_server((host, port), backlog=LISTEN_BACKLOG)
+    print(f"CCHC Bot: {count} tiến trình trên http://{host}:{port}/", flush=True)
+    return supervise(count, lambda index: asyncio.run(serve(bot, host, port, listening, index)),
+                     on_stop=listening.close)

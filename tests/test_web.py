@@ -187,7 +187,6 @@ async def test_telegram_polling_can_be_switched_off_in_a_process(database_url: s
     from bot.channels.telegram import TelegramChannel
     from bot.config import Server
     from bot.messages import Reply
-    from bot.server import _start_channel
     from tests.telegram.conftest import telegram_settings
     from tests.telegram.fake_bot_api import FakeBotApi
 
@@ -200,7 +199,7 @@ async def test_telegram_polling_can_be_switched_off_in_a_process(database_url: s
                                          server=Server(telegram_polling=polling))
             app = build_app(settings)
             channel = TelegramChannel(app, poll_timeout=1)
-            await _start_channel(channel, app)
+            await channel.start()
             await asyncio.sleep(0.5)
             polled = [m for m, _ in fake.calls if m == "getupdates"]
             if not polling:
