@@ -191,8 +191,8 @@ async def _keep_lease(lease: DatabaseLease) -> None:
     while True:
         try:
             await lease.acquire()
-        except Exception:  # the database is away: not held until it is back
-            log.exception("lease %s: could not renew", lease.name)
+        except Exception as exc:  # the database is away: not held (jobs wait) until it is back
+            log.warning("lease %s: could not renew: %s", lease.name, exc)
             lease.held = False
         await asyncio.sleep(lease.ttl.total_seconds() / 3)
 
