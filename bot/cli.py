@@ -23,7 +23,7 @@ def _settings(ctx: click.Context) -> Settings:
         raise click.ClickException(f"cấu hình không hợp lệ:\n{exc}") from exc
     logging.basicConfig(
         level=getattr(logging, settings.logging.level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",  # pid: which worker
     )
     return settings
 
