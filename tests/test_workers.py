@@ -65,10 +65,25 @@ class Deployment:
 
 
 @pytest.fixture
-def deployment(database_url: str, tmp_path: Path) -> Iterator[Deployment]:
+def telegram() -> Iterator[str]:
+    """The fake Telegram Bot API in its own process: its base URL."""
+    process = subprocess.Popen([sys.executable, "-m", "tests.telegram.fake_bot_api", "--port",
+                                str(_free_port())], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()  # "fake Bot API on <base URL> (token ...)" once it listens
+    assert line.startswith("fake Bot API on "), line
+    yield line.split()[4]
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture
+def deployment(database_url: str, telegram: str, tmp_path: Path) -> Iterator[Deployment]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")}
     env.update({
+        "CCHC_TELEGRAM_TOKEN": "123456789:AAE-fake-token-for-tests",  # long polling
+        "CCHC_TELEGRAM_BASE_URL": telegram,
         "CCHC_DATABASE_URL": database_url,
         "CCHC_CONTENT_PATH": str(FIXTURE),
         "CCHC_CONTENT_RELOAD": "false",
@@ -123,17 +138,21 @@ def test_two_workers_answer_on_one_port_and_one_holds_each_lease(deployment: Dep
     assert deployment.process.pid not in worker_pids.values()  # the parent only supervises
 
     deadline = time.monotonic() + 30
-    while True:  # until the first lease renewals are in
+    while True:  # until both workers have started everything and the first leases are taken
         health = {index: answers[-1][1] for index, answers in deployment.workers().items()}
-        leases = [h["broadcast"][part] for h in health.values() for part in ("sender", "scheduler")]
-        assert all(lease["here"] for lease in leases)  # both run a sender and a scheduler...
-        for part in ("sender", "scheduler"):  # ...and never do both hold the lease
-            assert sum(h["broadcast"][part]["held_here"] for h in health.values()) <= 1
-        if all(lease["holder"] for lease in leases) and sum(lease["held_here"] for lease in leases) == 2:
+        for part in ("sender", "scheduler"):  # never do both hold a lease
+            assert sum(h["broadcast"].get(part, {}).get("held_here", False) for h in health.values()) <= 1
+        if all(h["status"] == "ok" and h["broadcast"] for h in health.values()):  # jobs, leases, channels
             break
         assert time.monotonic() < deadline, health
+    for part in ("sender", "scheduler"):  # both run a sender and a scheduler; one of each works
+        assert all(h["broadcast"][part]["here"] for h in health.values())
+        assert sum(h["broadcast"][part]["held_here"] for h in health.values()) == 1
     assert {index: h["worker"] for index, h in health.items()} == \
         {index: {"index": index, "pid": pid} for index, pid in worker_pids.items()}
+    # Telegram allows one getUpdates consumer: worker 0 polls, worker 1 only sends.
+    assert [(h["channels"]["telegram"]["mode"], h["channels"]["telegram"]["status"])
+            for _, h in sorted(health.items())] == [("polling", "ok"), ("send-only", "ok")]
     for part in ("sender", "scheduler"):
         [holder] = {h["broadcast"][part]["holder"] for h in health.values()}
         assert int(holder.split(":")[1]) in worker_pids.values()
