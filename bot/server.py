@@ -315,7 +315,8 @@ def serve_workers(bot: BotApp, host: str, port: int, count: int) -> int:
     """
     from bot.supervisor import supervise
 
-    listening = socket.create_server((host, port), backlog=LISTEN_BACKLOG)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # an IPv6 address, e.g. "::"
+    listening = socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
     print(f"CCHC Bot: {count} tiến trình trên http://{host}:{port}/", flush=True)
     return supervise(count, lambda index: asyncio.run(serve(bot, host, port, listening, index)),
                      on_stop=listening.close)

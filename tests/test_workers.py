@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -203,3 +204,13 @@ def test_several_workers_need_postgresql(tmp_path: Path) -> None:
         assert result.exit_code == 1
         assert "cần cơ sở dữ liệu PostgreSQL" in result.output and "SQLite" in result.output
     assert not (tmp_path / "one.db").exists()  # refused before anything was touched
+
+
+@pytest.mark.postgresql_only
+def test_a_port_already_taken_is_reported_before_any_worker_starts(database_url: str) -> None:
+    env = {"CCHC_DATABASE_URL": database_url, "CCHC_CONTENT_PATH": str(FIXTURE), "CCHC_PSEUDONYM_SALT": "x"}
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["run", "--workers", "2", "--port", str(port)], env=env)
+    assert result.exit_code == 1
+    assert f"không mở được cổng 127.0.0.1:{port}" in result.output
