@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import sys
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ from bot.content.model import (
     ContentPack,
     FaqEntry,
     FaqFrontMatter,
+    Fee,
+    Link,
+    Procedure,
+    ProcedureSchema,
     Topic,
 )
 from bot.lexicon import Lexicon
@@ -402,6 +407,13 @@ def cron_trigger(expression: str):  # noqa: ANN201 - APScheduler's CronTrigger
                        timezone=TIMEZONE)
 
 
+def _procedure(schema: ProcedureSchema | None) -> Procedure | None:
+    if schema is None:
+        return None
+    return Procedure(schema.code, schema.processing_time, schema.online, schema.where,
+                     tuple(Fee(fee.case, fee.amount, fee.note) for fee in schema.fees))
+
+
 def load_pack(root: Path, values: Mapping[str, str]) -> tuple[ContentPack | None, list[Problem]]:
     """Load and validate everything under ``root``.
 
@@ -465,11 +477,12 @@ def load_pack(root: Path, values: Mapping[str, str]) -> tuple[ContentPack | None
             elif not owner:
                 alias_owner[key] = (front.id, name, line)
         related_lines[front.id] = {r: at("related", i) for i, r in enumerate(front.related)}
-        entry = FaqEntry(
-            id=front.id, title=front.title, aliases=tuple(front.aliases), category=front.category,
-            tags=tuple(front.tags), related=tuple(front.related), links=tuple(front.links),
-            source=front.source, updated=front.updated, procedure=front.procedure, body=body,
-            path=name, line=body_line,
+        entry = FaqEntry.create(
+            id=front.id, title=front.title, aliases=tuple(front.aliases),
+            category=sys.intern(front.category), tags=tuple(front.tags), related=tuple(front.related),
+            links=tuple(Link(link.label, link.url) for link in front.links), source=front.source,
+            updated=front.updated, procedure=_procedure(front.procedure), body=body, path=name,
+            line=body_line,
         )
         _check_body(name, body_line, body, values, problems, answer_text(entry, values))
         entries[front.id] = entry
