@@ -131,7 +131,9 @@ class Matcher:
         # their matches are kept, a bounded number, for this content snapshot's lifetime.
         self._memo: dict[str, Match] = {}
         self.entries: list[FaqEntry] = list(entries)
-        self._question_keys: list[list[str]] = []
+        # Each entry's questions as rapidfuzz compares them, one "\n"-joined string per entry:
+        # a list of strings each took ~7 MB more for 10,000 entries (issue 10).
+        self._question_keys: list[str] = []
         # The index is built as flat arrays, one (term, doc, tf) row per posting, one document
         # at a time: a dict of small lists and arrays per term took ~3x the memory while
         # building (a 10,000-entry store peaked near 200 MB) and kept ~70 MB (issue 10).
@@ -147,7 +149,7 @@ class Matcher:
                 counts.update(_grams(toks))
                 for extra in lexicon.expand(toks):
                     counts.update(_grams(extra))
-            self._question_keys.append(keys)
+            self._question_keys.append("\n".join(keys))
             lengths.append(sum(counts.values()))
             for term, tf in counts.items():
                 rows_term.append(terms.setdefault(term, len(terms)))
@@ -163,7 +165,9 @@ class Matcher:
         term_of = np.frombuffer(rows_term, dtype=np.intc) if rows_term else np.zeros(0, np.intc)
         order = np.argsort(term_of, kind="stable")  # by term; within a term, by document
         df = np.bincount(term_of, minlength=len(terms))
-        docs = (np.frombuffer(rows_doc, dtype=np.intc)[order] if rows_doc else np.zeros(0, np.intc)).astype(np.int32)
+        # uint16 documents up to 65,535 entries: half the postings' size (issue 10).
+        docs = (np.frombuffer(rows_doc, dtype=np.intc)[order] if rows_doc else np.zeros(0, np.intc)).astype(
+            np.min_scalar_type(max(n_docs - 1, 0)))
         tf = np.frombuffer(rows_tf, dtype=np.float64)[order] if rows_tf else np.zeros(0)
         k1, b = self.params.k1, self.params.b
         idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
@@ -241,8 +245,9 @@ class Matcher:
         if len(top) == 0:
             return query.key, []
         docs = top.tolist()
-        keys = [k for d in docs for k in self._question_keys[d]]
-        bounds = np.cumsum([0] + [len(self._question_keys[d]) for d in docs[:-1]])
+        questions = [self._question_keys[d].split("\n") for d in docs]
+        keys = [k for q in questions for k in q]
+        bounds = np.cumsum([0] + [len(q) for q in questions[:-1]])
         token_set = np.maximum.reduceat(
             process.cdist([query.key], keys, scorer=fuzz.token_set_ratio, dtype=np.float32)[0], bounds)
         token_sort = np.maximum.reduceat(
