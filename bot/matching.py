@@ -134,13 +134,14 @@ class Matcher:
         # Each entry's questions as rapidfuzz compares them, one "\n"-joined string per entry:
         # a list of strings each took ~7 MB more for 10,000 entries (issue 10).
         self._question_keys: list[str] = []
-        # The index is built as flat arrays, one (term, doc, tf) row per posting, one document
-        # at a time: a dict of small lists and arrays per term took ~3x the memory while
-        # building (a 10,000-entry store peaked near 200 MB) and kept ~70 MB (issue 10).
+        # The index is built as flat arrays, one (term, tf) row per posting, one document at a
+        # time (``postings_of`` says how many rows each has): a dict of small lists and arrays
+        # per term took ~3x the memory while building (a 10,000-entry store peaked near 200 MB)
+        # and kept ~70 MB (issue 10).
         terms: dict[str, int] = {}
-        rows_term, rows_doc, rows_tf = array("i"), array("i"), array("d")
+        rows_term, rows_tf, postings_of = array("i"), array("i"), array("i")
         lengths = array("d")
-        for doc, entry in enumerate(self.entries):
+        for entry in self.entries:
             counts: Counter[str] = Counter()
             keys = []
             for question in (*entry.questions, *entry.tags):
@@ -151,14 +152,14 @@ class Matcher:
                     counts.update(_grams(extra))
             self._question_keys.append("\n".join(keys))
             lengths.append(sum(counts.values()))
+            postings_of.append(len(counts))
             for term, tf in counts.items():
                 rows_term.append(terms.setdefault(term, len(terms)))
-                rows_doc.append(doc)
                 rows_tf.append(tf)
-        self._build_index(terms, rows_term, rows_doc, rows_tf, lengths)
+        self._build_index(terms, rows_term, rows_tf, postings_of, lengths)
 
-    def _build_index(self, terms: dict[str, int], rows_term: array, rows_doc: array, rows_tf: array,
-                     doc_lengths: array) -> None:
+    def _build_index(self, terms: dict[str, int], rows_term: array, rows_tf: array,
+                     postings_of: array, doc_lengths: array) -> None:
         n_docs = len(doc_lengths)
         lengths = np.frombuffer(doc_lengths, dtype=np.float64) if n_docs else np.zeros(0)
         avgdl = float(lengths.mean()) if n_docs else 1.0
@@ -166,16 +167,30 @@ class Matcher:
         order = np.argsort(term_of, kind="stable")  # by term; within a term, by document
         df = np.bincount(term_of, minlength=len(terms))
         # uint16 documents up to 65,535 entries: half the postings' size (issue 10).
-        docs = (np.frombuffer(rows_doc, dtype=np.intc)[order] if rows_doc else np.zeros(0, np.intc)).astype(
-            np.min_scalar_type(max(n_docs - 1, 0)))
-        tf = np.frombuffer(rows_tf, dtype=np.float64)[order] if rows_tf else np.zeros(0)
+        doc_of = np.repeat(np.arange(n_docs, dtype=np.min_scalar_type(max(n_docs - 1, 0))),
+                           np.frombuffer(postings_of, dtype=np.intc) if n_docs else np.zeros(0, np.intc))
+        docs = doc_of[order]
+        tf = (np.frombuffer(rows_tf, dtype=np.intc) if rows_tf else np.zeros(0, np.intc))[order]
+        del order, doc_of
         k1, b = self.params.k1, self.params.b
         idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
-        weight = np.repeat(idf, df) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[docs] / avgdl))
+        # BM25: idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avgdl)), computed in place
+        # (in the same order, so the same floats): each temporary is 8 bytes per posting.
+        weight = lengths[docs]
+        weight *= b
+        weight /= avgdl
+        weight += 1 - b
+        weight *= k1
+        weight += tf
+        numerator = np.repeat(idf, df)
+        numerator *= tf
+        numerator *= k1 + 1
+        numerator /= weight
+        del weight, tf
         self._n_docs = n_docs
         self._idf = _Idf(terms, idf)
         self._postings = _Postings(terms, np.concatenate(([0], np.cumsum(df))), docs,
-                                   weight.astype(np.float32))
+                                   numerator.astype(np.float32))
         self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
 
     def _query(self, text: str) -> _Query:
