@@ -131,31 +131,35 @@ class Procedure:
 class FaqEntry:
     """One question and its answer.
 
-    The text read only when answering or building the matcher (aliases, tags, source, body)
-    is kept zlib-compressed: as ``str`` it was most of a 10,000-entry store (issue 10), and
-    unpacking one entry costs a few microseconds.
+    What is read only when answering or building a matcher (aliases, tags, links, procedure,
+    source, body) is kept zlib-compressed: as objects it was most of a 10,000-entry store
+    (issue 10); unpacking one entry costs tens of microseconds.
     """
 
     id: str
     title: str
     category: str
     related: tuple[str, ...]
-    links: tuple[Link, ...]
     updated: dt.date
-    procedure: Procedure | None
     path: str
     line: int  # first line of the body, for messages about it
-    packed: bytes  # zlib(marshal((aliases, tags, source, body)))
+    packed: bytes  # zlib(marshal((aliases, tags, links, procedure, source, body))), as tuples
 
     @classmethod
     def create(cls, *, id: str, title: str, aliases: tuple[str, ...], category: str,  # noqa: A002
                tags: tuple[str, ...], related: tuple[str, ...], links: tuple[Link, ...], source: str,
                updated: dt.date, procedure: Procedure | None, body: str, path: str,
                line: int) -> FaqEntry:
-        packed = zlib.compress(marshal.dumps((tuple(aliases), tuple(tags), source, body)))
-        return cls(id, title, category, related, links, updated, procedure, path, line, packed)
+        procedure_row = None if procedure is None else (
+            procedure.code, procedure.processing_time,
+            None if procedure.online is None else procedure.online.value, procedure.where,
+            tuple((fee.case, fee.amount, fee.note) for fee in procedure.fees))
+        packed = zlib.compress(marshal.dumps((
+            tuple(aliases), tuple(tags), tuple((link.label, link.url) for link in links), procedure_row,
+            source, body)))
+        return cls(id, title, category, related, updated, path, line, packed)
 
-    def _unpacked(self) -> tuple[tuple[str, ...], tuple[str, ...], str, str]:
+    def _unpacked(self) -> tuple:
         return marshal.loads(zlib.decompress(self.packed))
 
     @property
@@ -167,12 +171,25 @@ class FaqEntry:
         return self._unpacked()[1]
 
     @property
+    def links(self) -> tuple[Link, ...]:
+        return tuple(Link(label, url) for label, url in self._unpacked()[2])
+
+    @property
+    def procedure(self) -> Procedure | None:
+        row = self._unpacked()[3]
+        if row is None:
+            return None
+        code, processing_time, online, where, fees = row
+        return Procedure(code, processing_time, None if online is None else OnlineLevel(online), where,
+                         tuple(Fee(case, amount, note) for case, amount, note in fees))
+
+    @property
     def source(self) -> str:
-        return self._unpacked()[2]
+        return self._unpacked()[4]
 
     @property
     def body(self) -> str:
-        return self._unpacked()[3]
+        return self._unpacked()[5]
 
     @property
     def questions(self) -> tuple[str, ...]:
