@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -91,28 +92,48 @@ def _grams(toks: Sequence[str]) -> list[str]:
     return list(toks) + [f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False)]
 
 
+class _Vocabulary:
+    """term -> index, kept as the terms' sorted 64-bit hashes (indexes follow that order).
+
+    A dict of the ~120,000 unigrams and bigrams of a 10,000-entry store took ~14 MB; this
+    takes 1 MB (issue 10). Two terms sharing a hash, or an unknown term taken for a known one,
+    have a chance in about 10^9 per content load and would only blur one term's score.
+    """
+
+    def __init__(self, hashes: array) -> None:
+        self._hashes = hashes  # array("q"), sorted
+
+    def get(self, term: str) -> int | None:
+        key = hash(term)
+        index = bisect_left(self._hashes, key)
+        return index if index < len(self._hashes) and self._hashes[index] == key else None
+
+
 class _Idf:
     """term -> inverse document frequency, over the flat index."""
 
-    def __init__(self, terms: dict[str, int], idf: np.ndarray) -> None:
-        self._terms, self._idf = terms, idf
+    def __init__(self, vocabulary: _Vocabulary, idf: np.ndarray) -> None:
+        self._vocabulary, self._idf = vocabulary, idf
 
-    def __contains__(self, term: object) -> bool:
-        return term in self._terms
+    def __contains__(self, term: str) -> bool:
+        return self._vocabulary.get(term) is not None
 
     def __getitem__(self, term: str) -> float:
-        return float(self._idf[self._terms[term]])
+        index = self._vocabulary.get(term)
+        if index is None:
+            raise KeyError(term)
+        return float(self._idf[index])
 
 
 class _Postings:
     """term -> (documents, BM25 weights): views into three flat arrays (CSR)."""
 
-    def __init__(self, terms: dict[str, int], offsets: np.ndarray, docs: np.ndarray,
+    def __init__(self, vocabulary: _Vocabulary, offsets: np.ndarray, docs: np.ndarray,
                  weights: np.ndarray) -> None:
-        self._terms, self._offsets, self._docs, self._weights = terms, offsets, docs, weights
+        self._vocabulary, self._offsets, self._docs, self._weights = vocabulary, offsets, docs, weights
 
     def get(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
-        index = self._terms.get(term)
+        index = self._vocabulary.get(term)
         if index is None:
             return None
         start, end = int(self._offsets[index]), int(self._offsets[index + 1])
@@ -156,16 +177,23 @@ class Matcher:
             for term, tf in counts.items():
                 rows_term.append(terms.setdefault(term, len(terms)))
                 rows_tf.append(tf)
-        self._build_index(terms, rows_term, rows_tf, postings_of, lengths)
+        hashes = np.fromiter((hash(term) for term in terms), dtype=np.int64, count=len(terms))
+        del terms  # the strings: the index keeps their hashes (_Vocabulary)
+        self._build_index(hashes, rows_term, rows_tf, postings_of, lengths)
 
-    def _build_index(self, terms: dict[str, int], rows_term: array, rows_tf: array,
+    def _build_index(self, hashes: np.ndarray, rows_term: array, rows_tf: array,
                      postings_of: array, doc_lengths: array) -> None:
         n_docs = len(doc_lengths)
         lengths = np.frombuffer(doc_lengths, dtype=np.float64) if n_docs else np.zeros(0)
         avgdl = float(lengths.mean()) if n_docs else 1.0
-        term_of = np.frombuffer(rows_term, dtype=np.intc) if rows_term else np.zeros(0, np.intc)
+        by_hash = np.argsort(hashes)
+        vocabulary = _Vocabulary(array("q", hashes[by_hash].tobytes()))
+        rank = np.empty(len(by_hash), dtype=np.intc)  # a term's index: its place in hash order
+        rank[by_hash] = np.arange(len(by_hash), dtype=np.intc)
+        term_of = rank[np.frombuffer(rows_term, dtype=np.intc)] if rows_term else np.zeros(0, np.intc)
+        del by_hash, rank
         order = np.argsort(term_of, kind="stable")  # by term; within a term, by document
-        df = np.bincount(term_of, minlength=len(terms))
+        df = np.bincount(term_of, minlength=len(hashes))
         # uint16 documents up to 65,535 entries: half the postings' size (issue 10).
         doc_of = np.repeat(np.arange(n_docs, dtype=np.min_scalar_type(max(n_docs - 1, 0))),
                            np.frombuffer(postings_of, dtype=np.intc) if n_docs else np.zeros(0, np.intc))
@@ -188,8 +216,8 @@ class Matcher:
         numerator /= weight
         del weight, tf
         self._n_docs = n_docs
-        self._idf = _Idf(terms, idf)
-        self._postings = _Postings(terms, np.concatenate(([0], np.cumsum(df))), docs,
+        self._idf = _Idf(vocabulary, idf)
+        self._postings = _Postings(vocabulary, np.concatenate(([0], np.cumsum(df))), docs,
                                    numerator.astype(np.float32))
         self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
 
