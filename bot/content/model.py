@@ -146,7 +146,7 @@ class FaqEntry:
     packed: bytes  # zlib(marshal((aliases, tags, links, procedure, source, body))), as tuples
 
     @classmethod
-    def create(cls, *, id: str, title: str, aliases: tuple[str, ...], category: str,  # noqa: A002
+    def create(cls, *, id: str, title: str, aliases: tuple[str, ...], category: str,
                tags: tuple[str, ...], related: tuple[str, ...], links: tuple[Link, ...], source: str,
                updated: dt.date, procedure: Procedure | None, body: str, path: str,
                line: int) -> FaqEntry:

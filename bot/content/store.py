@@ -28,7 +28,7 @@ class ContentError(Exception):
         super().__init__("nội dung có lỗi:\n" + "\n".join(errors))
 
 
-def _return_freed_memory() -> None:
+def return_freed_memory() -> None:
     """Hand the heap freed by a (re)load back to the system.
 
     Loading and indexing 10,000 entries frees tens of MB of temporaries that glibc would keep
@@ -76,7 +76,7 @@ class ContentStore:
         pack, problems = load_pack(self.root, self.values)
         snapshot = None if pack is None else Snapshot(
             pack, Matcher(pack.entries.values(), pack.lexicon, self.params))
-        _return_freed_memory()
+        return_freed_memory()
         return snapshot, problems, seen
 
     def load(self) -> list[Problem]:
@@ -99,7 +99,7 @@ class ContentStore:
                 log.error("content reload refused: %s", problem)
             return ReloadResult(False, problems)
         self._current = snapshot
-        _return_freed_memory()  # the old snapshot's too, when no message is still using it
+        return_freed_memory()  # the old snapshot's too, when no message is still using it
         log.info("content reloaded: %d entries, %d campaigns",
                  len(snapshot.pack.entries), len(snapshot.pack.campaigns))
         return ReloadResult(True, problems)
