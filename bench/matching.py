@@ -16,7 +16,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from rapidfuzz import fuzz, process
@@ -92,8 +91,12 @@ def synthetic_entries(base: list[FaqEntry], total: int, seed: int = 7) -> list[F
         def phrase(n: int) -> str:
             return " ".join(rng.choice(words) for _ in range(n))
         template = base[i % len(base)]
-        out.append(replace(template, id=f"synthetic-{i}", title=phrase(rng.randint(5, 10)),
-                           aliases=tuple(phrase(rng.randint(3, 8)) for _ in range(8)), related=()))
+        out.append(FaqEntry.create(
+            id=f"synthetic-{i}", title=phrase(rng.randint(5, 10)),
+            aliases=tuple(phrase(rng.randint(3, 8)) for _ in range(8)), category=template.category,
+            tags=template.tags, related=(), links=template.links, source=template.source,
+            updated=template.updated, procedure=template.procedure, body=template.body,
+            path=template.path, line=template.line))
     return out
 
 

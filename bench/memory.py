@@ -9,7 +9,8 @@
 2. Seeds ``--subscribers`` Telegram users, each subscribed to the general topic, in a fresh
    database (SQLite in a temporary folder, or its own PostgreSQL database).
 3. Measures, in a fresh process step by step (RSS after each): the imports, loading the content
-   folder (``load_pack``) and building the matcher, as ``ContentStore.load`` does.
+   folder (``load_pack``) and building the matcher, then handing the freed heap back, as
+   ``ContentStore.load`` does, with the peak.
 4. Starts the real service (``python -m bot.cli run``) on that content and database, against the
    fake Bot API, records a broadcast to every subscriber as ``cchc-bot broadcast send`` does, lets
    the sender build the 100,000 deliveries and send for ``--send-seconds``, and reports the
@@ -132,9 +133,9 @@ def seed(url: str, subscribers: int) -> float:
 STEPS = r"""
 import json, sys, time, gc
 from pathlib import Path
-def rss():
+def rss(field="VmRSS"):
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
 out = {"python": rss()}
 t = time.perf_counter()
@@ -154,6 +155,8 @@ t = time.perf_counter()
 matcher = Matcher(pack.entries.values(), pack.lexicon)
 out["matcher"] = rss(); out["matcher_s"] = time.perf_counter() - t
 gc.collect(); out["after_gc"] = rss()
+from bot.content.store import return_freed_memory
+return_freed_memory(); out["trimmed"] = rss(); out["peak"] = rss("VmHWM")  # as ContentStore.load
 print(json.dumps(out))
 """
 
@@ -254,7 +257,7 @@ def main() -> None:
     print(f"step by step (RSS): python {s['python']:.1f} MB, bot imported {s['imports']:.1f} MB "
           f"({s['imports_s']:.1f} s), content loaded {s['pack']:.1f} MB ({s['entries']} entries, "
           f"{s['load_s']:.1f} s), matcher built {s['matcher']:.1f} MB ({s['matcher_s']:.1f} s), "
-          f"after gc {s['after_gc']:.1f} MB")
+          f"after gc {s['after_gc']:.1f} MB, heap handed back {s['trimmed']:.1f} MB (peak {s['peak']:.1f} MB)")
     v = service
     print(f"the service: ready in {v['ready_s']} s at {v['rss_ready_mb']} MB (peak so far "
           f"{v['peak_before_broadcast_mb']} MB)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from bot.lexicon import Lexicon
 Outcome = Literal["answer", "clarify", "not_sure"]
 MAX_QUERY_TOKENS = 64  # long rambling messages: the first 64 syllables carry the question
 
+
+_BLOCK = 1 << 16  # postings weighted at a time while building
 
 MEMO_SIZE = 4096  # matches remembered per Matcher...
 MEMO_TEXT = 200  # ...for texts this short (a few MB at worst); longer ones rarely come twice
@@ -91,28 +94,48 @@ def _grams(toks: Sequence[str]) -> list[str]:
     return list(toks) + [f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False)]
 
 
+class _Vocabulary:
+    """term -> index, kept as the terms' sorted 64-bit hashes (indexes follow that order).
+
+    A dict of the ~120,000 unigrams and bigrams of a 10,000-entry store took ~14 MB; this
+    takes 1 MB (issue 10). Two terms sharing a hash, or an unknown term taken for a known one,
+    have a chance in about 10^9 per content load and would only blur one term's score.
+    """
+
+    def __init__(self, hashes: array) -> None:
+        self._hashes = hashes  # array("q"), sorted
+
+    def get(self, term: str) -> int | None:
+        key = hash(term)
+        index = bisect_left(self._hashes, key)
+        return index if index < len(self._hashes) and self._hashes[index] == key else None
+
+
 class _Idf:
     """term -> inverse document frequency, over the flat index."""
 
-    def __init__(self, terms: dict[str, int], idf: np.ndarray) -> None:
-        self._terms, self._idf = terms, idf
+    def __init__(self, vocabulary: _Vocabulary, idf: np.ndarray) -> None:
+        self._vocabulary, self._idf = vocabulary, idf
 
-    def __contains__(self, term: object) -> bool:
-        return term in self._terms
+    def __contains__(self, term: str) -> bool:
+        return self._vocabulary.get(term) is not None
 
     def __getitem__(self, term: str) -> float:
-        return float(self._idf[self._terms[term]])
+        index = self._vocabulary.get(term)
+        if index is None:
+            raise KeyError(term)
+        return float(self._idf[index])
 
 
 class _Postings:
     """term -> (documents, BM25 weights): views into three flat arrays (CSR)."""
 
-    def __init__(self, terms: dict[str, int], offsets: np.ndarray, docs: np.ndarray,
+    def __init__(self, vocabulary: _Vocabulary, offsets: np.ndarray, docs: np.ndarray,
                  weights: np.ndarray) -> None:
-        self._terms, self._offsets, self._docs, self._weights = terms, offsets, docs, weights
+        self._vocabulary, self._offsets, self._docs, self._weights = vocabulary, offsets, docs, weights
 
     def get(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
-        index = self._terms.get(term)
+        index = self._vocabulary.get(term)
         if index is None:
             return None
         start, end = int(self._offsets[index]), int(self._offsets[index + 1])
@@ -131,14 +154,17 @@ class Matcher:
         # their matches are kept, a bounded number, for this content snapshot's lifetime.
         self._memo: dict[str, Match] = {}
         self.entries: list[FaqEntry] = list(entries)
-        self._question_keys: list[list[str]] = []
-        # The index is built as flat arrays, one (term, doc, tf) row per posting, one document
-        # at a time: a dict of small lists and arrays per term took ~3x the memory while
-        # building (a 10,000-entry store peaked near 200 MB) and kept ~70 MB (issue 10).
+        # Each entry's questions as rapidfuzz compares them, one "\n"-joined string per entry:
+        # a list of strings each took ~7 MB more for 10,000 entries (issue 10).
+        self._question_keys: list[str] = []
+        # The index is built as flat arrays, one (term, tf) row per posting, one document at a
+        # time (``postings_of`` says how many rows each has): a dict of small lists and arrays
+        # per term took ~3x the memory while building (a 10,000-entry store peaked near 200 MB)
+        # and kept ~70 MB (issue 10).
         terms: dict[str, int] = {}
-        rows_term, rows_doc, rows_tf = array("i"), array("i"), array("d")
+        rows_term, rows_tf, postings_of = array("i"), array("i"), array("i")
         lengths = array("d")
-        for doc, entry in enumerate(self.entries):
+        for entry in self.entries:
             counts: Counter[str] = Counter()
             keys = []
             for question in (*entry.questions, *entry.tags):
@@ -147,31 +173,60 @@ class Matcher:
                 counts.update(_grams(toks))
                 for extra in lexicon.expand(toks):
                     counts.update(_grams(extra))
-            self._question_keys.append(keys)
+            self._question_keys.append("\n".join(keys))
             lengths.append(sum(counts.values()))
+            postings_of.append(len(counts))
             for term, tf in counts.items():
                 rows_term.append(terms.setdefault(term, len(terms)))
-                rows_doc.append(doc)
                 rows_tf.append(tf)
-        self._build_index(terms, rows_term, rows_doc, rows_tf, lengths)
+        hashes = np.fromiter((hash(term) for term in terms), dtype=np.int64, count=len(terms))
+        del terms  # the strings: the index keeps their hashes (_Vocabulary)
+        self._build_index(hashes, rows_term, rows_tf, postings_of, lengths)
 
-    def _build_index(self, terms: dict[str, int], rows_term: array, rows_doc: array, rows_tf: array,
-                     doc_lengths: array) -> None:
+    def _build_index(self, hashes: np.ndarray, rows_term: array, rows_tf: array,
+                     postings_of: array, doc_lengths: array) -> None:
         n_docs = len(doc_lengths)
         lengths = np.frombuffer(doc_lengths, dtype=np.float64) if n_docs else np.zeros(0)
         avgdl = float(lengths.mean()) if n_docs else 1.0
-        term_of = np.frombuffer(rows_term, dtype=np.intc) if rows_term else np.zeros(0, np.intc)
+        by_hash = np.argsort(hashes)
+        vocabulary = _Vocabulary(array("q", hashes[by_hash].tobytes()))
+        rank = np.empty(len(by_hash), dtype=np.intc)  # a term's index: its place in hash order
+        rank[by_hash] = np.arange(len(by_hash), dtype=np.intc)
+        term_of = rank[np.frombuffer(rows_term, dtype=np.intc)] if rows_term else np.zeros(0, np.intc)
+        del by_hash, rank
         order = np.argsort(term_of, kind="stable")  # by term; within a term, by document
-        df = np.bincount(term_of, minlength=len(terms))
-        docs = (np.frombuffer(rows_doc, dtype=np.intc)[order] if rows_doc else np.zeros(0, np.intc)).astype(np.int32)
-        tf = np.frombuffer(rows_tf, dtype=np.float64)[order] if rows_tf else np.zeros(0)
+        df = np.bincount(term_of, minlength=len(hashes))
+        del term_of
+        # uint16 documents up to 65,535 entries: half the postings' size (issue 10).
+        doc_of = np.repeat(np.arange(n_docs, dtype=np.min_scalar_type(max(n_docs - 1, 0))),
+                           np.frombuffer(postings_of, dtype=np.intc) if n_docs else np.zeros(0, np.intc))
+        docs = doc_of[order]
+        tf = (np.frombuffer(rows_tf, dtype=np.intc) if rows_tf else np.zeros(0, np.intc))[order]
+        del order, doc_of
         k1, b = self.params.k1, self.params.b
         idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
-        weight = np.repeat(idf, df) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[docs] / avgdl))
+        term_at = np.repeat(np.arange(len(df), dtype=np.intc), df)
+        # BM25: idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avgdl)), computed in the
+        # same order (so the same floats) a block of postings at a time: whole float64 columns
+        # were ~20 MB of the peak while building 10,000 entries (issue 10).
+        weights = np.empty(len(docs), dtype=np.float32)
+        for start in range(0, len(docs), _BLOCK):
+            block = slice(start, start + _BLOCK)
+            denominator = lengths[docs[block]]
+            denominator *= b
+            denominator /= avgdl
+            denominator += 1 - b
+            denominator *= k1
+            denominator += tf[block]
+            numerator = idf[term_at[block]]
+            numerator *= tf[block]
+            numerator *= k1 + 1
+            numerator /= denominator
+            weights[block] = numerator
+        del tf, term_at
         self._n_docs = n_docs
-        self._idf = _Idf(terms, idf)
-        self._postings = _Postings(terms, np.concatenate(([0], np.cumsum(df))), docs,
-                                   weight.astype(np.float32))
+        self._idf = _Idf(vocabulary, idf)
+        self._postings = _Postings(vocabulary, np.concatenate(([0], np.cumsum(df))), docs, weights)
         self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
 
     def _query(self, text: str) -> _Query:
@@ -241,8 +296,9 @@ class Matcher:
         if len(top) == 0:
             return query.key, []
         docs = top.tolist()
-        keys = [k for d in docs for k in self._question_keys[d]]
-        bounds = np.cumsum([0] + [len(self._question_keys[d]) for d in docs[:-1]])
+        questions = [self._question_keys[d].split("\n") for d in docs]
+        keys = [k for q in questions for k in q]
+        bounds = np.cumsum([0] + [len(q) for q in questions[:-1]])
         token_set = np.maximum.reduceat(
             process.cdist([query.key], keys, scorer=fuzz.token_set_ratio, dtype=np.float32)[0], bounds)
         token_sort = np.maximum.reduceat(

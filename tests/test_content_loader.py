@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.config import BUNDLED_CONTENT, Office
 from bot.content.loader import Problem, load_pack
@@ -441,3 +442,30 @@ def test_problem_string_form() -> None:
     assert str(Problem("content/faq/a.md", 3, "ít", warning=True)) == (
         "content/faq/a.md:3: cảnh báo: ít"
     )
+
+
+
+def test_an_entry_gives_back_what_its_file_says() -> None:
+    """Entries keep their cold text compressed (issue 10): it reads back unchanged."""
+    pack, _ = load_pack(BUNDLED_CONTENT, Office().template_values())
+    assert pack is not None
+    for entry in pack.entries.values():
+        text = (BUNDLED_CONTENT / "faq" / f"{entry.id}.md").read_text(encoding="utf-8-sig")
+        head, body = text.removeprefix("---\n").split("\n---\n", 1)
+        front = yaml.safe_load(head)
+        assert entry.body == body.strip()
+        assert entry.questions == (front["title"], *front["aliases"])
+        assert entry.tags == tuple(front.get("tags", ()))
+        assert entry.source == front["source"]
+        assert [(link.label, link.url) for link in entry.links] == [
+            (link["label"], link["url"]) for link in front.get("links", ())]
+        procedure = front.get("procedure")
+        if procedure is None:
+            assert entry.procedure is None
+            continue
+        assert entry.procedure is not None
+        assert (entry.procedure.code, entry.procedure.where, entry.procedure.processing_time) == (
+            procedure.get("code"), procedure.get("where"), procedure.get("processing_time"))
+        assert entry.procedure.online == procedure.get("online")
+        assert [(f.case, f.amount, f.note) for f in entry.procedure.fees] == [
+            (f["case"], f["amount"], f.get("note", "")) for f in procedure.get("fees", ())]

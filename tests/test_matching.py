@@ -101,3 +101,20 @@ def test_punctuation_and_emoji_around_a_question_do_not_change_the_result(base: 
 _pack, _ = load_pack(FIXTURE, Office().template_values())
 assert _pack is not None
 _PROPERTY_MATCHER = Matcher(_pack.entries.values(), _pack.lexicon)
+
+
+def test_weights_built_a_block_at_a_time_are_the_same_floats(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 10,000-entry store is weighed in blocks (issue 10); the ranking must not notice."""
+    pack, _ = load_pack(BUNDLED_CONTENT, Office().template_values())
+    assert pack is not None
+    whole = Matcher(pack.entries.values(), pack.lexicon)
+    monkeypatch.setattr("bot.matching._BLOCK", 7)
+    blocks = Matcher(pack.entries.values(), pack.lexicon)
+    assert blocks._postings._weights.tobytes() == whole._postings._weights.tobytes()
+    for query in ("đăng ký khai sinh", "lệ phí cấp sổ đỏ", "dk tam tru"):
+        assert blocks.rank(query) == whole.rank(query)
+
+
+def test_an_unknown_word_is_not_in_the_vocabulary(bundled: Matcher) -> None:
+    assert "khai sinh" in bundled._idf
+    assert "xyzzy" not in bundled._idf and bundled._postings.get("xyzzy") is None

@@ -1,13 +1,16 @@
 """What the content pack is made of: FAQ entries, categories, topics, campaigns, lexicon.
 
 The front-matter schemas are pydantic models so that every field error carries its path,
-which the loader turns into ``file:line: message`` for editors.
+which the loader turns into ``file:line: message`` for editors. What a loaded pack keeps is
+plain slotted dataclasses: a store of 10,000 entries must fit in a small server (issue 10).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import marshal
 import re
+import zlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated
@@ -27,7 +30,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Link(_Strict):
+class LinkSchema(_Strict):
     label: Text
     url: Text
 
@@ -45,18 +48,18 @@ class OnlineLevel(StrEnum):
     NONE = "none"
 
 
-class Fee(_Strict):
+class FeeSchema(_Strict):
     case: Text
     amount: Annotated[int, Field(ge=0, strict=True)]
     note: str = ""
 
 
-class Procedure(_Strict):
+class ProcedureSchema(_Strict):
     code: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z.\-]+$")] | None = None
     processing_time: Text | None = None
     online: OnlineLevel | None = None
     where: Text | None = None
-    fees: list[Fee] = Field(default_factory=list)
+    fees: list[FeeSchema] = Field(default_factory=list)
 
 
 class FaqFrontMatter(_Strict):
@@ -66,10 +69,10 @@ class FaqFrontMatter(_Strict):
     category: Slug
     tags: list[Text] = Field(default_factory=list)
     related: list[Slug] = Field(default_factory=list)
-    links: list[Link] = Field(default_factory=list)
+    links: list[LinkSchema] = Field(default_factory=list)
     source: Text
     updated: dt.date
-    procedure: Procedure | None = None
+    procedure: ProcedureSchema | None = None
 
 
 class Category(_Strict):
@@ -102,21 +105,91 @@ class CampaignFrontMatter(_Strict):
     source: Text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fee:
+    case: str
+    amount: int
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure:
+    code: str | None
+    processing_time: str | None
+    online: OnlineLevel | None
+    where: str | None
+    fees: tuple[Fee, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class FaqEntry:
+    """One question and its answer.
+
+    What is read only when answering or building a matcher (aliases, tags, links, procedure,
+    source, body) is kept zlib-compressed: as objects it was most of a 10,000-entry store
+    (issue 10); unpacking one entry costs tens of microseconds.
+    """
+
     id: str
     title: str
-    aliases: tuple[str, ...]
     category: str
-    tags: tuple[str, ...]
     related: tuple[str, ...]
-    links: tuple[Link, ...]
-    source: str
     updated: dt.date
-    procedure: Procedure | None
-    body: str
     path: str
     line: int  # first line of the body, for messages about it
+    packed: bytes  # zlib(marshal((aliases, tags, links, procedure, source, body))), as tuples
+
+    @classmethod
+    def create(cls, *, id: str, title: str, aliases: tuple[str, ...], category: str,
+               tags: tuple[str, ...], related: tuple[str, ...], links: tuple[Link, ...], source: str,
+               updated: dt.date, procedure: Procedure | None, body: str, path: str,
+               line: int) -> FaqEntry:
+        procedure_row = None if procedure is None else (
+            procedure.code, procedure.processing_time,
+            None if procedure.online is None else procedure.online.value, procedure.where,
+            tuple((fee.case, fee.amount, fee.note) for fee in procedure.fees))
+        packed = zlib.compress(marshal.dumps((
+            tuple(aliases), tuple(tags), tuple((link.label, link.url) for link in links), procedure_row,
+            source, body)))
+        return cls(id, title, category, related, updated, path, line, packed)
+
+    def _unpacked(self) -> tuple:
+        return marshal.loads(zlib.decompress(self.packed))
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return self._unpacked()[0]
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self._unpacked()[1]
+
+    @property
+    def links(self) -> tuple[Link, ...]:
+        return tuple(Link(label, url) for label, url in self._unpacked()[2])
+
+    @property
+    def procedure(self) -> Procedure | None:
+        row = self._unpacked()[3]
+        if row is None:
+            return None
+        code, processing_time, online, where, fees = row
+        return Procedure(code, processing_time, None if online is None else OnlineLevel(online), where,
+                         tuple(Fee(case, amount, note) for case, amount, note in fees))
+
+    @property
+    def source(self) -> str:
+        return self._unpacked()[4]
+
+    @property
+    def body(self) -> str:
+        return self._unpacked()[5]
 
     @property
     def questions(self) -> tuple[str, ...]:
