@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 
 import pytest
 from click.testing import CliRunner
@@ -100,6 +102,17 @@ def test_the_fee_matcher_is_built_once_per_snapshot(snapshot) -> None:
     assert fees.fee_matcher(store.current) is not fees.fee_matcher(snapshot)
     assert {e.id for e in fees.fee_matcher(snapshot).entries} == {
         e.id for e in snapshot.pack.entries.values() if e.procedure and e.procedure.fees}
+
+
+def test_a_replaced_snapshot_is_not_kept_alive_by_the_fee_matcher_cache() -> None:
+    """After a reload the old snapshot (the whole pack and its index) must be freed."""
+    store = ContentStore(BUNDLED_CONTENT, Office().template_values(), MatchParams())
+    store.load()
+    fees.fee_matcher(store.current)
+    gone = weakref.ref(store.current)
+    store.reload(force=True)  # a new snapshot replaces the one the fee matcher was built for
+    gc.collect()
+    assert gone() is None
 
 
 def test_the_general_faq_keeps_its_quality_floor_with_fee_routing(snapshot) -> None:

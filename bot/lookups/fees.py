@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -82,7 +83,9 @@ def has_fees(entry: FaqEntry) -> bool:
 
 # --- the fee-only matcher, one per content snapshot -------------------------------------------
 
-_cache: list[tuple[Snapshot, Matcher]] = []
+# Weak references: a snapshot replaced by a reload is freed once no message is still using it,
+# instead of staying alive here (tens of MB with a large content pack).
+_cache: list[tuple[weakref.ref[Snapshot], Matcher]] = []
 _cache_lock = threading.Lock()
 _CACHE_SIZE = 4  # a reload makes a new snapshot; the old one may still be answering a message
 
@@ -91,12 +94,13 @@ def fee_matcher(snapshot: Snapshot) -> Matcher:
     """A Matcher over the snapshot's entries that have fees, built once per snapshot."""
     with _cache_lock:
         for cached, matcher in _cache:
-            if cached is snapshot:
+            if cached() is snapshot:
                 return matcher
     entries = [e for e in snapshot.pack.entries.values() if has_fees(e)]
     matcher = Matcher(entries, snapshot.pack.lexicon, snapshot.matcher.params)
     with _cache_lock:
-        _cache.insert(0, (snapshot, matcher))
+        _cache[:] = [item for item in _cache if item[0]() is not None]
+        _cache.insert(0, (weakref.ref(snapshot), matcher))
         del _cache[_CACHE_SIZE:]
     return matcher
 
