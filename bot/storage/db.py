@@ -9,8 +9,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -58,7 +56,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
 
 
 def upgrade(url: str, revision: str = "heads") -> None:
-    """Bring the schema to ``revision`` (``cchc-bot db upgrade``; also run at start-up)."""
+    """Bring the schema to ``revision`` (``cchc-bot db upgrade``; also run at start-up).
+
+    Alembic is imported here, not at module level: the running bot only needs it once, and
+    keeping its modules out of ``sys.modules`` saves memory in every worker."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
     ensure_sqlite_dir(url)
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
