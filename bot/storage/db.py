@@ -78,7 +78,11 @@ class Database:
         self.url = url
         kwargs = {"echo": echo}
         if not is_sqlite(url):
-            kwargs |= {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True}
+            # No pool_pre_ping (a SELECT 1 per checkout, i.e. per turn): after an outage the
+            # first statement on a dead connection fails, that turn is answered from memory,
+            # and SQLAlchemy invalidates the whole pool on the disconnect error, so recovery
+            # stays automatic (tests/test_outages.py).
+            kwargs |= {"pool_size": 10, "max_overflow": 10}
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
         if is_sqlite(url):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
