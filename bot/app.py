@@ -33,7 +33,7 @@ from bot.messages import Incoming, Reply, Response
 from bot.pressure import RATE_LIMITED_TEXT, UserRateLimiter
 from bot.routing import Context, Dispatcher, Services
 from bot.storage import db as storage
-from bot.storage.models import ChannelUser, ConversationState, QuestionLog, utcnow
+from bot.storage.models import ChannelUser, ConversationState, InboundEvent, QuestionLog, utcnow
 
 if TYPE_CHECKING:
     from bot.channels import Channel
@@ -74,8 +74,12 @@ class BotApp:
         digest = hmac.new(self.salt, f"{channel}:{user_id}".encode(), hashlib.sha256)
         return digest.hexdigest()[:32]
 
-    async def handle(self, message: Incoming, record: bool = True) -> Response:
-        """Answer one message. ``record=False`` (``cchc-bot ask``) touches no database."""
+    async def handle(self, message: Incoming, record: bool = True, event_id: str | None = None) -> Response:
+        """Answer one message. ``record=False`` (``cchc-bot ask``) touches no database.
+
+        ``event_id`` (a Telegram update id, a Zalo msg_id) is recorded in the turn's own
+        transaction: a redelivered event gets ``Response([], "duplicate")`` and no answer; a
+        turn whose commit fails leaves it unrecorded along with everything else."""
         started = time.perf_counter()
         key = self.user_key(message.channel, message.user_id)
         snapshot = self.content.current
@@ -93,7 +97,10 @@ class BotApp:
                 seconds = max(1, math.ceil(verdict.retry_after))
                 return Response([Reply(RATE_LIMITED_TEXT.format(seconds=seconds))], "flood_limited")
         async with self.database.session() as session:
-            state = await self._load_state(session, key)
+            state, duplicate = await self._begin(session, key, message.channel, event_id)
+            if duplicate:
+                metrics.observe_turn(message.channel, "duplicate", time.perf_counter() - started)
+                return Response([], "duplicate")
             ctx = Context(
                 content=snapshot,
                 settings=self.settings,
@@ -117,17 +124,26 @@ class BotApp:
         metrics.observe_turn(message.channel, response.outcome, time.perf_counter() - started)  # /metrics
         return response
 
-    async def _load_state(self, session: AsyncSession, key: str) -> dict | None:
-        """The user's state, {} for a new user, None when the database is unreachable."""
+    async def _begin(self, session: AsyncSession, key: str, channel: str,
+                     event_id: str | None) -> tuple[dict | None, bool]:
+        """The user's state ({} for a new user, None when the database is unreachable), and
+        whether ``event_id`` was recorded before (then nothing else is read)."""
         try:
+            if event_id is not None:
+                insert = _dialect_insert(session)
+                new = (await session.exec(insert(InboundEvent.__table__).values(  # type: ignore[call-overload,attr-defined]
+                    channel=channel, event_id=event_id, received_at=utcnow(),
+                ).on_conflict_do_nothing().returning(InboundEvent.__table__.c.event_id))).first()  # type: ignore[attr-defined]
+                if new is None:
+                    return None, True
             state = (await session.exec(  # a scalar select: the state itself, or None
                 select(ConversationState.state).where(ConversationState.user_key == key))).first()
         except SQLAlchemyError:
             log.exception("database unavailable: answering without conversation state")
             with contextlib.suppress(SQLAlchemyError):
                 await session.rollback()
-            return None
-        return dict(state) if state is not None else {}
+            return None, False
+        return (dict(state) if state is not None else {}), False
 
     async def _touch_user(self, ctx: Context, platform_id: str) -> int | None:
         """Remember where to reach this user and when they last wrote to us: one statement,
