@@ -84,6 +84,7 @@ class Database:
             # stays automatic (tests/test_outages.py).
             kwargs |= {"pool_size": 10, "max_overflow": 10}
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
+        self.dialect = self.engine.dialect.name  # "sqlite" or "postgresql"
         if is_sqlite(url):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
