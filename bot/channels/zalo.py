@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -27,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import delete, insert
+from sqlalchemy import Executable, bindparam, delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
@@ -108,6 +110,17 @@ def _shape(value: Any, depth: int = 0) -> Any:
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+@functools.cache
+def _choice_statements(dialect: str) -> tuple[Executable, Executable]:
+    """Store a user's numbered choices (an upsert), forget them; built once per dialect."""
+    table = CallbackPayload.__table__  # type: ignore[attr-defined]
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    store = upsert.on_conflict_do_update(
+        index_elements=["key"],
+        set_={"payload": upsert.excluded.payload, "created_at": upsert.excluded.created_at})
+    return store, delete(table).where(table.c.key == bindparam("key"))
 
 
 @dataclass(frozen=True)
@@ -435,17 +448,20 @@ class ZaloChannel:
         return choices[number - 1] if 1 <= number <= len(choices) else None
 
     async def _remember_choices(self, user: str, choices: list[str]) -> None:
+        """The numbered choices of the reply being sent replace the user's earlier ones: one
+        upsert (or, with none, one delete) per reply."""
         key = self.codec.user_key(user)
+        statements = _choice_statements(self.bot.database.dialect)
         try:
             async with self.bot.database.session() as session:
-                await session.exec(  # type: ignore[call-overload]
-                    delete(CallbackPayload).where(CallbackPayload.key == key))
                 if choices:
                     kept = list(choices)
                     while len(json.dumps(kept, ensure_ascii=False)) > 2048:
                         kept.pop()
-                    await session.exec(insert(CallbackPayload).values(  # type: ignore[call-overload]
-                        key=key, payload=json.dumps(kept, ensure_ascii=False), created_at=utcnow()))
+                    await session.exec(statements[0], params={  # type: ignore[call-overload]
+                        "key": key, "payload": json.dumps(kept, ensure_ascii=False), "created_at": utcnow()})
+                else:
+                    await session.exec(statements[1], params={"key": key})  # type: ignore[call-overload]
                 await session.commit()
         except SQLAlchemyError:
             log.exception("zalo: could not store the numbered choices")
