@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import logging
@@ -19,10 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete
+from sqlalchemy import Executable, bindparam, delete, null, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import metrics
@@ -33,7 +33,7 @@ from bot.messages import Incoming, Reply, Response
 from bot.pressure import RATE_LIMITED_TEXT, UserRateLimiter
 from bot.routing import Context, Dispatcher, Services
 from bot.storage import db as storage
-from bot.storage.models import ChannelUser, ConversationState, QuestionLog, utcnow
+from bot.storage.models import ChannelUser, ConversationState, InboundEvent, QuestionLog, utcnow
 
 if TYPE_CHECKING:
     from bot.channels import Channel
@@ -50,8 +50,36 @@ NOT_SAVED_TEXT = ("Dạ, hệ thống đang gặp sự cố nên em chưa lưu �
                   "Anh/Chị vui lòng thử lại sau ít phút ạ.")
 
 
-def _dialect_insert(session: AsyncSession):  # noqa: ANN202 - the dialect's INSERT with ON CONFLICT
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+@dataclass(frozen=True)
+class TurnStatements:
+    """The statements every turn runs, built once per dialect (ON CONFLICT is the dialect's)
+    and executed with parameters: no statement is constructed per message."""
+
+    record_event: Executable  # INSERT .. ON CONFLICT DO NOTHING RETURNING: no row = seen before
+    load_state: Executable
+    touch_user: Executable  # an upsert: they wrote again, so they can be reached again
+    save_state: Executable
+
+
+@functools.cache
+def turn_statements(dialect: str) -> TurnStatements:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    events, users, states = (InboundEvent.__table__, ChannelUser.__table__,  # type: ignore[attr-defined]
+                             ConversationState.__table__)  # type: ignore[attr-defined]
+    touch = insert(users)
+    upsert_state = insert(states)
+    return TurnStatements(
+        record_event=insert(events).on_conflict_do_nothing().returning(events.c.event_id),
+        load_state=select(states.c.state).where(states.c.user_key == bindparam("user_key")),
+        touch_user=touch.on_conflict_do_update(
+            index_elements=["channel", "platform_id"],
+            set_={"last_seen_at": touch.excluded.last_seen_at, "reachable": true(),
+                  "unreachable_reason": null(), "unreachable_at": null()},
+        ).returning(users.c.id),
+        save_state=upsert_state.on_conflict_do_update(
+            index_elements=["user_key"],
+            set_={"state": upsert_state.excluded.state, "updated_at": upsert_state.excluded.updated_at}),
+    )
 
 
 def match_params(settings: Settings) -> MatchParams:
@@ -74,8 +102,12 @@ class BotApp:
         digest = hmac.new(self.salt, f"{channel}:{user_id}".encode(), hashlib.sha256)
         return digest.hexdigest()[:32]
 
-    async def handle(self, message: Incoming, record: bool = True) -> Response:
-        """Answer one message. ``record=False`` (``cchc-bot ask``) touches no database."""
+    async def handle(self, message: Incoming, record: bool = True, event_id: str | None = None) -> Response:
+        """Answer one message. ``record=False`` (``cchc-bot ask``) touches no database.
+
+        ``event_id`` (a Telegram update id, a Zalo msg_id) is recorded in the turn's own
+        transaction: a redelivered event gets ``Response([], "duplicate")`` and no answer; a
+        turn whose commit fails leaves it unrecorded along with everything else."""
         started = time.perf_counter()
         key = self.user_key(message.channel, message.user_id)
         snapshot = self.content.current
@@ -93,7 +125,10 @@ class BotApp:
                 seconds = max(1, math.ceil(verdict.retry_after))
                 return Response([Reply(RATE_LIMITED_TEXT.format(seconds=seconds))], "flood_limited")
         async with self.database.session() as session:
-            state = await self._load_state(session, key)
+            state, duplicate = await self._begin(session, key, message.channel, event_id)
+            if duplicate:
+                metrics.observe_turn(message.channel, "duplicate", time.perf_counter() - started)
+                return Response([], "duplicate")
             ctx = Context(
                 content=snapshot,
                 settings=self.settings,
@@ -117,17 +152,24 @@ class BotApp:
         metrics.observe_turn(message.channel, response.outcome, time.perf_counter() - started)  # /metrics
         return response
 
-    async def _load_state(self, session: AsyncSession, key: str) -> dict | None:
-        """The user's state, {} for a new user, None when the database is unreachable."""
+    async def _begin(self, session: AsyncSession, key: str, channel: str,
+                     event_id: str | None) -> tuple[dict | None, bool]:
+        """The user's state ({} for a new user, None when the database is unreachable), and
+        whether ``event_id`` was recorded before (then nothing else is read)."""
+        statements = turn_statements(self.database.dialect)
         try:
-            state = (await session.exec(  # a scalar select: the state itself, or None
-                select(ConversationState.state).where(ConversationState.user_key == key))).first()
+            if event_id is not None:
+                new = (await session.exec(statements.record_event, params={
+                    "channel": channel, "event_id": event_id, "received_at": utcnow()})).first()
+                if new is None:
+                    return None, True
+            state = (await session.exec(statements.load_state, params={"user_key": key})).scalar()
         except SQLAlchemyError:
             log.exception("database unavailable: answering without conversation state")
             with contextlib.suppress(SQLAlchemyError):
                 await session.rollback()
-            return None
-        return dict(state) if state is not None else {}
+            return None, False
+        return (dict(state) if state is not None else {}), False
 
     async def _touch_user(self, ctx: Context, platform_id: str) -> int | None:
         """Remember where to reach this user and when they last wrote to us: one statement,
@@ -135,17 +177,11 @@ class BotApp:
         reached again)."""
         assert ctx.session is not None
         now = utcnow()
-        insert = _dialect_insert(ctx.session)
-        statement = insert(ChannelUser.__table__).values(  # type: ignore[attr-defined]
-            channel=ctx.channel, platform_id=platform_id, user_key=ctx.user_key, first_seen_at=now,
-            last_seen_at=now, reachable=True)
-        statement = statement.on_conflict_do_update(
-            index_elements=["channel", "platform_id"],
-            set_={"last_seen_at": now, "reachable": True, "unreachable_reason": None,
-                  "unreachable_at": None},
-        ).returning(ChannelUser.__table__.c.id)  # type: ignore[attr-defined]
         try:
-            return (await ctx.session.exec(statement)).scalar_one()  # type: ignore[call-overload]
+            return (await ctx.session.exec(turn_statements(self.database.dialect).touch_user, params={
+                "channel": ctx.channel, "platform_id": platform_id, "user_key": ctx.user_key,
+                "first_seen_at": now, "last_seen_at": now, "reachable": True,
+                "unreachable_reason": None, "unreachable_at": None})).scalar_one()
         except SQLAlchemyError:
             log.exception("could not record the channel user")
             with contextlib.suppress(SQLAlchemyError):
@@ -158,12 +194,9 @@ class BotApp:
         assert ctx.session is not None
         try:
             if ctx.state != before:
-                now = utcnow()
-                insert = _dialect_insert(ctx.session)
-                await ctx.session.exec(insert(ConversationState.__table__).values(  # type: ignore
-                    user_key=ctx.user_key, channel=ctx.channel, state=ctx.state, updated_at=now,
-                ).on_conflict_do_update(index_elements=["user_key"],
-                                        set_={"state": ctx.state, "updated_at": now}))
+                await ctx.session.exec(turn_statements(self.database.dialect).save_state, params={
+                    "user_key": ctx.user_key, "channel": ctx.channel, "state": ctx.state,
+                    "updated_at": utcnow()})
             await ctx.session.commit()
         except SQLAlchemyError:
             log.exception("could not save the conversation of %s", ctx.user_key)

@@ -142,3 +142,25 @@ class Backlog:
     def health(self) -> dict[str, int | bool]:
         return {"backlog": self.pending, "backlog_limit": self.limit, "backlog_peak": self.peak,
                 "refused_busy": self.refused, "backlogged": self.pending >= self.degraded_at}
+
+
+class RecentIds:
+    """The platform event ids a channel saw last, in memory: a quick redelivery is caught
+    without the database, and while the database is down it is the only check there is (the
+    lasting one is the turn's InboundEvent row, see ``BotApp.handle``)."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._ids: collections.OrderedDict[str, None] = collections.OrderedDict()
+
+    def first_time(self, event_id: str) -> bool:
+        """Remember ``event_id``; False when it was already remembered."""
+        if event_id in self._ids:
+            return False
+        self._ids[event_id] = None
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+        return True
+
+    def forget(self, event_id: str) -> None:
+        self._ids.pop(event_id, None)

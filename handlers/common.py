@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import Insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.content.answer import answer_text
@@ -63,6 +64,21 @@ async def record(ctx: Context, row: object) -> bool:
         ctx.session = None
         return False
     return True
+
+
+async def insert_row(ctx: Context, statement: Insert, values: dict[str, object]) -> int | None:
+    """Run ``statement`` (an INSERT .. RETURNING id, built once) for one row: the hot path's
+    records skip the ORM unit of work. None when the database failed: a failure costs the
+    record (and the rest of the turn's writes), never the reply."""
+    if ctx.session is None:
+        return None
+    try:
+        return (await ctx.session.exec(statement, params=values)).scalar_one()
+    except SQLAlchemyError:
+        log.exception("could not record into %s", statement.table)
+        await ctx.session.rollback()
+        ctx.session = None
+        return None
 
 
 async def audit(ctx: Context, action: str, allowed: bool, **detail: object) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
@@ -15,12 +16,14 @@ from bot import text as vtext
 from bot.matching import Match
 from bot.messages import Button, Incoming, Reply, Response
 from bot.routing import Context, Route, Router, row_id
-from bot.storage.models import AnswerVote, QuestionLog
-from handlers.common import MENU, answer_reply, contact_line, label
-from handlers.common import record as record_row
+from bot.storage.models import AnswerVote, QuestionLog, utcnow
+from handlers.common import MENU, answer_reply, contact_line, insert_row, label
 
 log = logging.getLogger(__name__)
 router = Router("faq")
+_QUESTIONS = QuestionLog.__table__  # type: ignore[attr-defined]
+# Every column given, so the one statement serves both databases from the compiled cache.
+LOG_QUESTION = insert(_QUESTIONS).returning(_QUESTIONS.c.id)
 
 
 def _candidates(match: Match) -> list[dict]:
@@ -43,18 +46,19 @@ def not_sure_reply(ctx: Context, question_id: int | None) -> Reply:
 async def question(ctx: Context, message: Incoming, route: Route) -> Response:
     match = ctx.content.matcher.match(message.text)
     best = match.best
-    record = QuestionLog(
-        channel=ctx.channel,
-        user_key=ctx.user_key,
-        text=vtext.normalize(message.text)[:2000],
-        outcome=match.outcome,
-        faq_id=best.id if best and match.outcome == "answer" else None,
-        score=best.score if best else None,
-        candidates=[c.id for c in match.candidates],
-        latency_ms=0.0,
-    )
-    record.latency_ms = round(ctx.elapsed_ms(), 3)
-    question_id = record.id if await record_row(ctx, record) else None
+    question_id = await insert_row(ctx, LOG_QUESTION, {
+        "created_at": utcnow(),
+        "channel": ctx.channel,
+        "user_key": ctx.user_key,
+        "text": vtext.normalize(message.text)[:2000],
+        "outcome": match.outcome,
+        "faq_id": best.id if best and match.outcome == "answer" else None,
+        "score": best.score if best else None,
+        "candidates": [c.id for c in match.candidates],
+        "chosen_id": None,
+        "latency_ms": round(ctx.elapsed_ms(), 3),
+        "forwarded": False,
+    })
     response = Response([], match.outcome, score=best.score if best else None,
                         candidates=_candidates(match))
     if match.outcome == "answer" and best is not None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.exc import OperationalError
 
 from bot.app import BotApp, build_app
 from bot.messages import Incoming, Response
 from bot.storage.db import sync_url
-from bot.storage.models import AnswerVote, ConversationState, QuestionLog
+from bot.storage.models import AnswerVote, ChannelUser, ConversationState, InboundEvent, QuestionLog
 from tests.conftest import make_settings
 
 FIXTURE = Path(__file__).parent / "fixtures" / "content"
@@ -203,3 +204,39 @@ async def test_answers_keep_flowing_when_the_database_is_gone(tmp_path: Path) ->
     votes = [p for p in payloads(response) if p.startswith("v:1:")]
     assert votes == ["v:1:ket-hon"]  # no question id: nothing was recorded
     await app.close()
+
+
+async def test_an_event_is_answered_once_and_recorded_with_its_turn(fixture_bot: BotApp, database_url: str) -> None:
+    """The platform's event id is recorded by the turn that answers it: a redelivery (another
+    process, a restart) gets no answer and writes nothing more."""
+    asked = Incoming("telegram", "u1", text="thủ tục kết hôn")
+    first = await fixture_bot.handle(asked, event_id="901")
+    assert first.outcome == "answer" and first.replies
+    again = await fixture_bot.handle(asked, event_id="901")
+    assert again.outcome == "duplicate" and again.replies == []
+    assert [(e["channel"], e["event_id"]) for e in rows(database_url, InboundEvent)] == [("telegram", "901")]
+    assert len(rows(database_url, QuestionLog)) == 1
+    # ids are per platform: Zalo's "901" is another event
+    assert (await fixture_bot.handle(Incoming("zalo", "z1", text="thủ tục kết hôn"), event_id="901")).outcome == "answer"
+    assert len(rows(database_url, InboundEvent)) == 2 and len(rows(database_url, QuestionLog)) == 2
+
+
+async def test_a_turn_that_fails_to_commit_leaves_its_event_unrecorded(fixture_bot: BotApp, database_url: str) -> None:
+    """Nothing half-written: the event id goes with the turn's other writes, so the redelivery
+    of an event whose turn was lost is answered (and recorded) then."""
+    topic = fixture_bot.content.current.pack.topics[0].id
+    subscribe = Incoming("telegram", "u1", payload=f"sub:on:{topic}")
+
+    def refuse(conn) -> None:  # noqa: ANN001 - the connection being committed
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    event.listen(fixture_bot.database.engine.sync_engine, "commit", refuse)
+    try:
+        lost = await fixture_bot.handle(subscribe, event_id="902")
+    finally:
+        event.remove(fixture_bot.database.engine.sync_engine, "commit", refuse)
+    assert lost.outcome == "not_saved"
+    assert rows(database_url, InboundEvent) == [] and rows(database_url, ChannelUser) == []
+    again = await fixture_bot.handle(subscribe, event_id="902")
+    assert again.outcome == "subscribed"
+    assert [e["event_id"] for e in rows(database_url, InboundEvent)] == ["902"]

@@ -6,7 +6,8 @@ It only translates: a Telegram update becomes an ``Incoming`` for ``BotApp.handl
 ``telegram.webhook_url`` is set, on a route of the project's one aiohttp server that checks
 Telegram's secret header, answers at once and leaves the work to the application's queue.
 
-Each update is handled once (its ``update_id`` is recorded in ``InboundEvent``), the updates
+Each update is handled once (its ``update_id`` is remembered in memory and recorded in
+``InboundEvent`` in the same transaction as the turn that answers it), the updates
 of one chat in order and different chats concurrently. Every Bot API call passes the rate
 limiter (``bot.channels.telegram_limits``), which also retries 429s and network errors. A user
 who blocked the bot is marked unreachable and unsubscribed. Anything else that fails is logged
@@ -30,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import insert as sql_insert
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
@@ -66,8 +66,8 @@ from bot.channels import Delivery
 from bot.channels.telegram_limits import TelegramRateLimiter, retry_after_seconds
 from bot.channels.telegram_render import OutMessage, render
 from bot.config import ConfigError, telegram_problems
-from bot.messages import Attachment, Incoming, Reply
-from bot.pressure import TELEGRAM_UPDATE_MAX_BYTES, Backlog, read_body, reply_backoff
+from bot.messages import Attachment, Incoming, Reply, Response
+from bot.pressure import TELEGRAM_UPDATE_MAX_BYTES, Backlog, RecentIds, read_body, reply_backoff
 from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, Subscription, utcnow
 
 if TYPE_CHECKING:
@@ -251,6 +251,7 @@ class TelegramChannel:
         # Webhook updates accepted and not yet handled (issue 10): beyond server.max_backlog
         # the route answers 503 before acknowledging, and Telegram delivers the update again.
         self.backlog = Backlog(settings.server.max_backlog, settings.server.backlog_degraded)
+        self._recent = RecentIds()  # update ids seen lately, for redeliveries while the database is down
         self._stored_keys: dict[str, str] = {}  # long payloads already stored, by key
         self._purge: asyncio.Task | None = None
         # httpx logs every request URL at INFO, and a Bot API URL contains the token.
@@ -378,31 +379,28 @@ class TelegramChannel:
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
-            if not await self._first_time(update.update_id):
+            event_id = str(update.update_id)
+            if not self._recent.first_time(event_id):
                 log.info("telegram: update %s already handled, skipped", update.update_id)
                 return
             if update.callback_query is not None:
-                await self._on_callback(update.callback_query)
+                await self._on_callback(update.callback_query, event_id)
             elif update.message is not None:
-                await self._on_message(update.message)
+                await self._on_message(update.message, event_id)
             elif update.my_chat_member is not None:
                 await self._on_membership(update.my_chat_member)
         finally:
             if self.webhook:  # accepted by the webhook route: one less waiting
                 self.backlog.leave()
 
-    async def _first_time(self, update_id: int) -> bool:
-        """Record the update id; False when it was recorded before (a redelivered update)."""
-        try:
-            async with self.bot.database.session() as session:
-                await session.exec(sql_insert(InboundEvent).values(  # type: ignore[call-overload]
-                    channel=CHANNEL, event_id=str(update_id), received_at=utcnow()))
-                await session.commit()
-        except IntegrityError:
-            return False
-        except SQLAlchemyError:
-            log.exception("telegram: could not record update %s; handling it anyway", update_id)
-        return True
+    async def _turn(self, incoming: Incoming, event_id: str) -> Response | None:
+        """The core's answer, or None for an update handled before (by another process, or
+        before a restart: the turn itself records the update id in ``InboundEvent``)."""
+        response = await self.bot.handle(incoming, event_id=event_id)
+        if response.outcome == "duplicate":
+            log.info("telegram: update %s already handled, skipped", event_id)
+            return None
+        return response
 
     def _addressed_to_us(self, message: Message, text: str) -> bool:
         """In a group: commands for us (not ``/cmd@OtherBot``), replies to us, mentions of us."""
@@ -417,7 +415,7 @@ class TelegramChannel:
             return True
         return bool(username) and f"@{username}" in text.lower()
 
-    async def _on_message(self, message: Message) -> None:
+    async def _on_message(self, message: Message, event_id: str) -> None:
         user = message.from_user
         if user is None or user.is_bot:
             return
@@ -433,8 +431,9 @@ class TelegramChannel:
             chat_id=None if message.chat.type == ChatType.PRIVATE else str(message.chat.id),
             reply_to=str(replied.message_id) if replied is not None else None,
         )
-        response = await self.bot.handle(incoming)
-        await self._deliver(message.chat.id, response.replies, patient=True)
+        response = await self._turn(incoming, event_id)
+        if response is not None:
+            await self._deliver(message.chat.id, response.replies, patient=True)
 
     async def _attachments(self, message: Message) -> tuple[Attachment, ...]:
         """A photo (or an image sent as a file) comes with its bytes; other files only as such."""
@@ -460,7 +459,7 @@ class TelegramChannel:
             return (Attachment("image"),)
         return (Attachment("image", data=data[:MAX_DOWNLOAD_BYTES]),)
 
-    async def _on_callback(self, query: CallbackQuery) -> None:
+    async def _on_callback(self, query: CallbackQuery, event_id: str) -> None:
         try:
             await query.answer()  # stops the button's spinner whatever happens next
         except TelegramError as exc:
@@ -475,7 +474,9 @@ class TelegramChannel:
         private = chat is None or chat.type == ChatType.PRIVATE
         incoming = Incoming(CHANNEL, str(query.from_user.id), payload=payload,
                             chat_id=None if private else str(chat.id))  # type: ignore[union-attr]
-        response = await self.bot.handle(incoming)
+        response = await self._turn(incoming, event_id)
+        if response is None:
+            return
         # Browsing a category replaces the list the button was on; everything else is a new message.
         edit = pressed if (payload.startswith("cat:") and response.outcome == "browse"
                            and isinstance(pressed, Message)) else None

@@ -1,8 +1,9 @@
 """The Zalo Official Account channel: signed webhooks in, OA messages out.
 
 Zalo POSTs each event to ``zalo.webhook_path`` and wants 200 within two seconds, so the route
-only checks the event (signature, age, duplicate) and queues it; workers answer it in the
-background. The queues are bounded: when they are full the event is refused with 503 (and
+only checks the event (signature, age, an id seen lately) and queues it; workers answer it in
+the background, and the turn that answers records the event id (``InboundEvent``, in its own
+transaction), so an event delivered again, to this process or another, is answered once. The queues are bounded: when they are full the event is refused with 503 (and
 counted, logged and shown in /healthz), never accepted and then dropped. Each user's events go
 to the same worker, so one citizen's messages are answered in order.
 
@@ -13,9 +14,9 @@ the OA secret key, with app_id and timestamp read from the JSON body.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -27,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import delete, insert
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import Executable, bindparam, delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from bot.broadcasts import subscriptions
@@ -56,7 +58,7 @@ from bot.channels.zalo_render import (
 )
 from bot.channels.zalo_tokens import TokenManager, TokenUnavailable
 from bot.messages import Attachment, Incoming, Reply
-from bot.pressure import ZALO_EVENT_MAX_BYTES, Backlog, read_body, reply_backoff
+from bot.pressure import ZALO_EVENT_MAX_BYTES, Backlog, RecentIds, read_body, reply_backoff
 from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, utcnow
 
 if TYPE_CHECKING:
@@ -76,7 +78,6 @@ NETWORK_RETRY = 2.0  # seconds before sending again after a network failure
 CHOICES_TTL = dt.timedelta(days=1)
 HOUSEKEEPING_FIRST, HOUSEKEEPING_INTERVAL = 60.0, 6 * 3600.0  # seconds
 MAX_USER_ID = 64  # ChannelUser.platform_id
-RECENT_IDS = 2048  # event ids remembered in memory, for when the database is unavailable
 IGNORED_EVENTS = {
     "user_send_sticker", "user_send_gif", "user_send_link", "user_send_audio", "user_send_video",
     "user_send_file", "user_send_location", "user_send_business_card", "user_received_message",
@@ -109,6 +110,17 @@ def _shape(value: Any, depth: int = 0) -> Any:
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+@functools.cache
+def _choice_statements(dialect: str) -> tuple[Executable, Executable]:
+    """Store a user's numbered choices (an upsert), forget them; built once per dialect."""
+    table = CallbackPayload.__table__  # type: ignore[attr-defined]
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    store = upsert.on_conflict_do_update(
+        index_elements=["key"],
+        set_={"payload": upsert.excluded.payload, "created_at": upsert.excluded.created_at})
+    return store, delete(table).where(table.c.key == bindparam("key"))
 
 
 @dataclass(frozen=True)
@@ -150,7 +162,7 @@ class ZaloChannel:
             asyncio.Queue(maxsize=queue_size) for _ in range(workers)]
         self._tasks: list[asyncio.Task] = []
         self._accepting = True
-        self._recent: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._recent = RecentIds()  # event ids seen lately: duplicates answered at once, no database
         self.refused_full = 0  # events refused because the queues were full
         self.processed = 0
 
@@ -264,7 +276,7 @@ class ZaloChannel:
             log.warning("zalo: webhook refused an event with an unusable user id (%d characters)", len(user))
             return web.json_response({"error": "bad user id"}, status=400)
         event_id = self._event_id(event)
-        if not await self._first_time(event_id):
+        if not self._recent.first_time(event_id):
             log.info("zalo: duplicate event ignored")
             return web.json_response({"ok": True, "duplicate": True})
         queue = self._queues[zlib.crc32(self._user_of(event).encode()) % len(self._queues)]
@@ -282,7 +294,7 @@ class ZaloChannel:
                 log.warning("zalo: event queue is full (%d waiting); refusing an event with 503 "
                             "(%d refused so far) so that Zalo may deliver it again",
                             sum(q.qsize() for q in self._queues), self.refused_full)
-                await self._forget(event_id)
+                self._recent.forget(event_id)  # delivered again later, it is a first time
                 return web.json_response({"error": "busy"}, status=503)
         return web.json_response({"ok": True})
 
@@ -301,41 +313,13 @@ class ZaloChannel:
         name = str(event.get("event_name", "?"))
         return f"{name}:{self._user_of(event)}:{event.get('timestamp')}".replace("\x00", "")[:128]
 
-    async def _first_time(self, event_id: str) -> bool:
-        """Record the event id; False if it was seen before (InboundEvent, per channel)."""
-        if event_id in self._recent:
-            return False
-        self._recent[event_id] = None
-        while len(self._recent) > RECENT_IDS:
-            self._recent.popitem(last=False)
-        try:
-            async with self.bot.database.session() as session:
-                await session.exec(insert(InboundEvent).values(  # type: ignore[call-overload]
-                    channel=CHANNEL, event_id=event_id, received_at=utcnow()))
-                await session.commit()
-        except IntegrityError:
-            return False
-        except SQLAlchemyError:
-            log.exception("zalo: could not record the event id; duplicates are caught in memory only")
-        return True
-
-    async def _forget(self, event_id: str) -> None:
-        self._recent.pop(event_id, None)
-        try:
-            async with self.bot.database.session() as session:
-                await session.exec(delete(InboundEvent).where(  # type: ignore[call-overload]
-                    InboundEvent.channel == CHANNEL, InboundEvent.event_id == event_id))
-                await session.commit()
-        except SQLAlchemyError:
-            log.exception("zalo: could not forget a refused event id")
-
     # -- processing ---------------------------------------------------------------------------
 
     async def _worker(self, queue: asyncio.Queue[_Job]) -> None:
         while True:
             job = await queue.get()
             try:
-                await self._process(job.event)
+                await self._process(job.event, job.event_id)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -345,7 +329,7 @@ class ZaloChannel:
                 self.backlog.leave()
                 queue.task_done()
 
-    async def _process(self, event: dict[str, Any]) -> None:
+    async def _process(self, event: dict[str, Any], event_id: str) -> None:
         name = event.get("event_name")
         handlers = {"user_send_text": self._on_text, "user_send_image": self._on_image,
                     "follow": self._on_follow, "unfollow": self._on_unfollow}
@@ -357,13 +341,13 @@ class ZaloChannel:
                 log.warning("zalo: unknown event %r ignored; its shape: %s",
                             name, json.dumps(_shape(event), ensure_ascii=False))
             return
-        await handler(event)
+        await handler(event, event_id)
 
     def _unknown_shape(self, event: dict[str, Any], why: str) -> None:
         log.warning("zalo: %s event without %s ignored; its shape: %s", event.get("event_name"), why,
                     json.dumps(_shape(event), ensure_ascii=False))
 
-    async def _on_text(self, event: dict[str, Any]) -> None:
+    async def _on_text(self, event: dict[str, Any], event_id: str) -> None:
         user, message = self._user_of(event), event.get("message")
         if not user or not isinstance(message, dict) or not isinstance(message.get("text"), str):
             return self._unknown_shape(event, "sender.id or message.text")
@@ -373,9 +357,9 @@ class ZaloChannel:
             payload = await self._choice(user, number)
         incoming = (Incoming(CHANNEL, user, payload=payload) if payload is not None
                     else Incoming(CHANNEL, user, text=text))
-        await self._answer(incoming)
+        await self._answer(incoming, event_id)
 
-    async def _on_image(self, event: dict[str, Any]) -> None:
+    async def _on_image(self, event: dict[str, Any], event_id: str) -> None:
         user, message = self._user_of(event), event.get("message")
         if not user or not isinstance(message, dict):
             return self._unknown_shape(event, "sender.id or message")
@@ -388,15 +372,15 @@ class ZaloChannel:
         if not attachments:
             return self._unknown_shape(event, "message.attachments[].payload.url")
         caption = message.get("text") if isinstance(message.get("text"), str) else ""
-        await self._answer(Incoming(CHANNEL, user, text=caption, attachments=tuple(attachments)))
+        await self._answer(Incoming(CHANNEL, user, text=caption, attachments=tuple(attachments)), event_id)
 
-    async def _on_follow(self, event: dict[str, Any]) -> None:
+    async def _on_follow(self, event: dict[str, Any], event_id: str) -> None:
         user = self._user_of(event)
         if not user:
             return self._unknown_shape(event, "follower.id")
-        await self._answer(Incoming(CHANNEL, user, payload="welcome"))
+        await self._answer(Incoming(CHANNEL, user, payload="welcome"), event_id)
 
-    async def _on_unfollow(self, event: dict[str, Any]) -> None:
+    async def _on_unfollow(self, event: dict[str, Any], event_id: str) -> None:
         user = self._user_of(event)
         if not user:
             return self._unknown_shape(event, "follower.id")
@@ -409,8 +393,11 @@ class ZaloChannel:
             await session.commit()
         log.info("zalo: %s unfollowed; %d subscriptions ended", self.bot.user_key(CHANNEL, user), ended)
 
-    async def _answer(self, incoming: Incoming) -> None:
-        response = await self.bot.handle(incoming)
+    async def _answer(self, incoming: Incoming, event_id: str) -> None:
+        response = await self.bot.handle(incoming, event_id=event_id)
+        if response.outcome == "duplicate":
+            log.info("zalo: event %s already handled, skipped", event_id)
+            return
         if not response.replies:  # e.g. a flood from one user, past its one polite warning
             return
         delivery = await self._deliver(incoming.user_id, response.replies, CS_PATH, patient=True)
@@ -461,17 +448,20 @@ class ZaloChannel:
         return choices[number - 1] if 1 <= number <= len(choices) else None
 
     async def _remember_choices(self, user: str, choices: list[str]) -> None:
+        """The numbered choices of the reply being sent replace the user's earlier ones: one
+        upsert (or, with none, one delete) per reply."""
         key = self.codec.user_key(user)
+        statements = _choice_statements(self.bot.database.dialect)
         try:
             async with self.bot.database.session() as session:
-                await session.exec(  # type: ignore[call-overload]
-                    delete(CallbackPayload).where(CallbackPayload.key == key))
                 if choices:
                     kept = list(choices)
                     while len(json.dumps(kept, ensure_ascii=False)) > 2048:
                         kept.pop()
-                    await session.exec(insert(CallbackPayload).values(  # type: ignore[call-overload]
-                        key=key, payload=json.dumps(kept, ensure_ascii=False), created_at=utcnow()))
+                    await session.exec(statements[0], params={  # type: ignore[call-overload]
+                        "key": key, "payload": json.dumps(kept, ensure_ascii=False), "created_at": utcnow()})
+                else:
+                    await session.exec(statements[1], params={"key": key})  # type: ignore[call-overload]
                 await session.commit()
         except SQLAlchemyError:
             log.exception("zalo: could not store the numbered choices")

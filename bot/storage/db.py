@@ -9,8 +9,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -58,7 +56,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
 
 
 def upgrade(url: str, revision: str = "heads") -> None:
-    """Bring the schema to ``revision`` (``cchc-bot db upgrade``; also run at start-up)."""
+    """Bring the schema to ``revision`` (``cchc-bot db upgrade``; also run at start-up).
+
+    Alembic is imported here, not at module level: the running bot only needs it once, and
+    keeping its modules out of ``sys.modules`` saves memory in every worker."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
     ensure_sqlite_dir(url)
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -74,8 +78,13 @@ class Database:
         self.url = url
         kwargs = {"echo": echo}
         if not is_sqlite(url):
-            kwargs |= {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True}
+            # No pool_pre_ping (a SELECT 1 per checkout, i.e. per turn): after an outage the
+            # first statement on a dead connection fails, that turn is answered from memory,
+            # and SQLAlchemy invalidates the whole pool on the disconnect error, so recovery
+            # stays automatic (tests/test_outages.py).
+            kwargs |= {"pool_size": 10, "max_overflow": 10}
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
+        self.dialect = self.engine.dialect.name  # "sqlite" or "postgresql"
         if is_sqlite(url):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)

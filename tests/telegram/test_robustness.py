@@ -144,6 +144,18 @@ async def test_redelivered_update_is_handled_once(polling: Harness, citizen: dic
     assert [e["event_id"] for e in rows(polling.database_url, InboundEvent)].count(str(update["update_id"])) == 1
 
 
+async def test_redelivered_update_is_handled_once_after_a_restart(polling: Harness, citizen: dict) -> None:
+    """Memory lost (a restart, another worker): the turn's InboundEvent row still catches it."""
+    update = polling.fake.text(citizen, "thủ tục kết hôn")
+    await polling.fake.replies(citizen["id"], 1)
+    polling.channel._recent.forget(str(update["update_id"]))
+    polling.fake.redeliver(update)
+    await polling.say(citizen, "/menu")
+    texts = [s.text for s in polling.fake.to(citizen["id"])]
+    assert len(texts) == 2 and "mang giấy tờ tùy thân" in texts[0] and "chọn một chủ đề" in texts[1]
+    assert [e["event_id"] for e in rows(polling.database_url, InboundEvent)].count(str(update["update_id"])) == 1
+
+
 async def test_long_message_is_split_at_paragraphs(polling: Harness, citizen: dict) -> None:
     # content answers are capped by the content check; announcements (e.g. from a file) are not
     paragraphs = [f"**Bước {i}**: " + " ".join(["Anh/Chị chuẩn bị hồ sơ <đầy đủ> & nộp _đúng hạn_."] * 24)
