@@ -177,28 +177,44 @@ async def drive(config: dict[str, Any]) -> dict[str, Any]:
 
 
 class RssSampler(threading.Thread):
+    """Memory and CPU of the server: the process and, with ``server.workers`` > 1, its workers
+    (their figures are summed; shared copy-on-write pages count once per process)."""
+
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid = pid
         self.samples: list[int] = []
         self.stopped = threading.Event()
 
-    def field(self, name: str) -> int | None:
+    def pids(self) -> list[int]:
         try:
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith(name + ":"):
-                    return int(line.split()[1]) * 1024
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
         except OSError:
-            return None
-        return None
+            children = []
+        return [self.pid, *map(int, children)]
+
+    def field(self, name: str) -> int | None:
+        total = None
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith(name + ":"):
+                        total = (total or 0) + int(line.split()[1]) * 1024
+            except OSError:
+                continue
+        return total
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time the process has used so far."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User plus system CPU time used so far by the process, its live workers and the
+        workers that ended (reaped: counted in the parent's cutime/cstime)."""
+        seconds = 0.0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            seconds += sum(int(f) for f in fields[11:13 if pid != self.pid else 15])
+        return seconds / os.sysconf("SC_CLK_TCK")
 
     def run(self) -> None:
         while not self.stopped.wait(0.1):
@@ -257,19 +273,24 @@ def bot_env(url: str, port: int, fakes: dict[str, Any], extra: dict[str, str]) -
     return env
 
 
-async def wait_ready(base: str, bot: subprocess.Popen, timeout: float = 90.0) -> None:
+async def wait_ready(base: str, bot: subprocess.Popen, timeout: float = 90.0, workers: int = 1) -> None:
+    """Until /healthz says ready from every worker (a new connection each time, so that each
+    worker gets asked)."""
     deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as http:
+    seen: set[int] = set()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
         while time.monotonic() < deadline:
             if bot.poll() is not None:
                 raise SystemExit(f"the bot exited at start-up ({bot.returncode})")
             try:
                 async with http.get(base + "/healthz") as r:
                     if r.status == 200:
-                        return
+                        seen.add((await r.json()).get("worker", {}).get("index", 0))
+                        if len(seen) >= workers:
+                            return
             except aiohttp.ClientError:
                 pass
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.05 if seen else 0.2)
     raise SystemExit("the bot did not become ready")
 
 
@@ -373,7 +394,7 @@ async def run_one(args: argparse.Namespace, kind: str) -> dict[str, Any]:
             bot = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=ROOT,
                                    env=bot_env(url, port, fakes, extra),
                                    stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
-            await wait_ready(base, bot)
+            await wait_ready(base, bot, workers=int(extra.get("CCHC_SERVER_WORKERS", "1")))
             await asyncio.sleep(1.0)  # the channels' start-up (setWebhook, the token) settles
             sampler = RssSampler(bot.pid)
             idle_rss = sampler.field("VmRSS")
@@ -412,12 +433,13 @@ async def run_one(args: argparse.Namespace, kind: str) -> dict[str, Any]:
                 health = await r.json()
             sampler.stopped.set()
             peak = sampler.field("VmHWM")
+            processes = len(sampler.pids())
             server_cpu = sampler.cpu_seconds() - cpu_before
             wall = time.monotonic() - load_started
             result = summarize(records, first, driven["sending_seconds"])
             result.update({
                 "database": kind, "rate_asked": args.rate, "seconds": args.seconds,
-                "rss_idle_mb": round((idle_rss or 0) / 2**20, 1),
+                "server_processes": processes, "rss_idle_mb": round((idle_rss or 0) / 2**20, 1),
                 "rss_peak_mb": round((peak or max(sampler.samples, default=0)) / 2**20, 1),
                 "health_after": {"status": health.get("status"), "channels": health.get("channels")},
                 "server_cpu_s": round(server_cpu, 2), "wall_s": round(wall, 2),
@@ -452,7 +474,9 @@ def show(result: dict[str, Any]) -> None:
     for name, part in result["channels"].items():
         print(f"  {name:9s} accepted {part['accepted']:6d} answered {part['answered']:6d} "
               f"p50 {part['p50_ms']} ms p99 {part['p99_ms']} ms")
-    print(f"server RSS: idle {result['rss_idle_mb']} MB, peak {result['rss_peak_mb']} MB")
+    processes = result["server_processes"]
+    summed = f" (summed over {processes} processes)" if processes > 1 else ""
+    print(f"server RSS: idle {result['rss_idle_mb']} MB, peak {result['rss_peak_mb']} MB{summed}")
     print(f"server CPU: {result['server_cpu_s']} s over {result['wall_s']} s "
           f"({result['server_cpu_ms_per_update']} ms per answered update; with the py-spy sampler when "
           f"profiling); fakes CPU {result['fakes_cpu_s']} s; 1-min load average {result['load_average']:.2f}")

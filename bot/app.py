@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -217,11 +218,13 @@ class BotApp:
         await self.database.dispose()
 
 
-def build_app(settings: Settings, *, persistent: bool = True) -> BotApp:
+def build_app(settings: Settings, *, persistent: bool = True,
+              migrate: Callable[[str], None] = storage.upgrade) -> BotApp:
     """Everything the bot needs, built in one place.
 
     ``persistent=False`` builds a read-only bot for one-off questions: no migrations and no
-    salt file, since nothing will be recorded.
+    salt file, since nothing will be recorded. ``migrate``: how the schema is brought up to
+    date (``cchc-bot run`` does it in a child process, see ``storage.upgrade_apart``).
     """
     from handlers import build_dispatcher
 
@@ -231,7 +234,7 @@ def build_app(settings: Settings, *, persistent: bool = True) -> BotApp:
     for problem in content.load():
         log.warning("content: %s", problem)
     if persistent:
-        storage.upgrade(settings.database.url)
+        migrate(settings.database.url)
     database = storage.Database(settings.database.url, echo=settings.database.echo)
     return BotApp(
         settings=settings,

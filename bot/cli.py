@@ -28,13 +28,15 @@ def _settings(ctx: click.Context) -> Settings:
     return settings
 
 
-def _build(ctx: click.Context, persistent: bool = True, settings: Settings | None = None):  # noqa: ANN202
+def _build(ctx: click.Context, persistent: bool = True, settings: Settings | None = None,  # noqa: ANN202
+           migrate_apart: bool = False):
     from bot.app import build_app
     from bot.content.store import ContentError
+    from bot.storage.db import upgrade, upgrade_apart
 
     settings = settings or _settings(ctx)
     try:
-        return build_app(settings, persistent=persistent)
+        return build_app(settings, persistent=persistent, migrate=upgrade_apart if migrate_apart else upgrade)
     except ContentError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -69,7 +71,10 @@ def run(ctx: click.Context, host: str | None, port: int | None, workers: int | N
             "với SQLite chỉ chạy được 1 tiến trình (đặt database.url = \"postgresql://...\" "
             "hoặc bỏ --workers)")
     host, port = host or settings.server.host, port or settings.server.port
-    app = _build(ctx, settings=settings)  # migrations run here, once, before any worker starts
+    try:  # migrations run here, once, before any worker starts, in a child process of their own
+        app = _build(ctx, settings=settings, migrate_apart=True)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
     if count == 1:
         asyncio.run(serve(app, host, port))
         return

@@ -114,6 +114,9 @@ class Server(_Section):
     # A reply Telegram or Zalo could not take (5xx, time-out) is retried, with growing pauses,
     # for this many seconds; meanwhile it counts in the backlog, so memory stays bounded.
     reply_retry_seconds: Annotated[float, Field(ge=0, le=3600)] = 300.0
+    # One log line per HTTP request (aiohttp's access log): off by default, since every webhook
+    # call would be a line and formatting them costs ~3% of the CPU under load.
+    access_log: bool = False
 
 
 class Dashboard(_Section):

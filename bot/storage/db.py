@@ -6,6 +6,8 @@ SQLite (a file under ./data/, WAL mode) by default; PostgreSQL when ``database.u
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -68,6 +70,17 @@ def upgrade(url: str, revision: str = "heads") -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
     command.upgrade(cfg, revision)
+
+
+def upgrade_apart(url: str) -> None:
+    """``upgrade`` in a short-lived child process: the serving process then never imports
+    Alembic (with Mako and Pygments, ~10 MB it would keep for nothing). The URL goes through
+    stdin, not the command line, where ``ps`` would show its password."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from bot.storage.db import upgrade; upgrade(sys.stdin.read())"],
+        input=url, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"database migrations failed (exit {done.returncode}); the error is above")
 
 
 class Database:
