@@ -273,8 +273,8 @@ class BroadcastDelivery(SQLModel, table=True):
 
 
 class Lease(SQLModel, table=True):
-    """"Only one of us does this": the broadcast sender and the campaign scheduler each run in
-    one process at a time. The holder renews before ``expires_at``; when it dies, another
+    """"Only one of us does this": the broadcast sender, the campaign scheduler and the
+    maintenance jobs (ticket checks, retention purge) each run in one process at a time. The holder renews before ``expires_at``; when it dies, another
     process takes over. ``renewed_at`` is also the last moment the holder was known alive."""
 
     __tablename__ = "lease"
