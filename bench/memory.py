@@ -9,8 +9,10 @@
 2. Seeds ``--subscribers`` Telegram users, each subscribed to the general topic, in a fresh
    database (SQLite in a temporary folder, or its own PostgreSQL database).
 3. Measures, in a fresh process step by step (RSS after each): the imports, loading the content
-   folder (``load_pack``) and building the matcher, then handing the freed heap back, as
-   ``ContentStore.load`` does, with the peak.
+   folder (``load_pack``) and building the matcher in place, then handing the freed heap back,
+   with the peak; and, in another fresh process, the same pack loaded and indexed in a child
+   process (``ContentStore`` with ``content.separate_process_from``, as the service does at this
+   size), with the peak of the process and of the child.
 4. Starts the real service (``python -m bot.cli run``) on that content and database, against the
    fake Bot API, records a broadcast to every subscriber as ``cchc-bot broadcast send`` does, lets
    the sender build the 100,000 deliveries and send for ``--send-seconds``, and reports the
@@ -160,6 +162,29 @@ return_freed_memory(); out["trimmed"] = rss(); out["peak"] = rss("VmHWM")  # as 
 print(json.dumps(out))
 """
 
+APART = r"""
+import json, resource, sys, time
+from pathlib import Path
+def rss(field="VmRSS"):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+from bot.app import build_app  # noqa: the whole bot, as `cchc-bot run` imports it
+from bot.server import serve  # noqa
+from bot.channels.telegram import TelegramChannel  # noqa
+from bot.channels.zalo import ZaloChannel  # noqa
+from bot.config import Office
+from bot.content.store import ContentStore
+from bot.matching import MatchParams
+out = {"imports": rss()}
+t = time.perf_counter()
+store = ContentStore(Path(sys.argv[1]), Office().template_values(), MatchParams(), apart_from_files=0)
+store.load()
+out.update(loaded=rss(), peak=rss("VmHWM"), load_s=time.perf_counter() - t,
+           child_peak=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+print(json.dumps(out))
+"""
+
 
 async def service_run(args: argparse.Namespace, url: str, content: Path, log: Path) -> dict[str, Any]:
     from bot.broadcasts import create_broadcast
@@ -241,12 +266,15 @@ def main() -> None:
             seed_s = seed(url, args.subscribers)
             steps = json.loads(subprocess.run([sys.executable, "-c", STEPS, str(tmp / "content")], cwd=ROOT,
                                               check=True, capture_output=True, text=True).stdout)
+            apart = json.loads(subprocess.run([sys.executable, "-c", APART, str(tmp / "content")], cwd=ROOT,
+                                              check=True, capture_output=True, text=True).stdout)
             service = asyncio.run(service_run(args, url, tmp / "content", log_dir / "bot.log"))
         finally:
             drop_database(admin)
     result = {"database": "postgresql" if admin else "sqlite", "faq_files": files,
               "subscribers": args.subscribers, "write_content_s": round(content_s, 1),
               "seed_s": round(seed_s, 1), "steps_mb": {k: round(v, 1) for k, v in steps.items()},
+              "apart_mb": {k: round(v, 1) for k, v in apart.items()},
               "service": service, "aim_mb": AIM_MB}
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
@@ -258,6 +286,10 @@ def main() -> None:
           f"({s['imports_s']:.1f} s), content loaded {s['pack']:.1f} MB ({s['entries']} entries, "
           f"{s['load_s']:.1f} s), matcher built {s['matcher']:.1f} MB ({s['matcher_s']:.1f} s), "
           f"after gc {s['after_gc']:.1f} MB, heap handed back {s['trimmed']:.1f} MB (peak {s['peak']:.1f} MB)")
+    a = apart
+    print(f"loaded in a child process: bot imported {a['imports']:.1f} MB, content loaded and indexed "
+          f"{a['loaded']:.1f} MB ({a['load_s']:.1f} s), peak {a['peak']:.1f} MB; the child's peak "
+          f"{a['child_peak']:.1f} MB")
     v = service
     print(f"the service: ready in {v['ready_s']} s at {v['rss_ready_mb']} MB (peak so far "
           f"{v['peak_before_broadcast_mb']} MB)")

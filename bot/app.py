@@ -229,7 +229,8 @@ def build_app(settings: Settings, *, persistent: bool = True,
     from handlers import build_dispatcher
 
     content = ContentStore(
-        settings.content.path, settings.office.template_values(), match_params(settings)
+        settings.content.path, settings.office.template_values(), match_params(settings),
+        apart_from_files=settings.content.separate_process_from or None,
     )
     for problem in content.load():
         log.warning("content: %s", problem)

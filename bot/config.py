@@ -65,6 +65,9 @@ class Content(_Section):
     path: Path = BUNDLED_CONTENT
     reload: bool = True
     reload_interval: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    # From this many content files on, (re)loads run in a child process: a big pack's parsing
+    # leaves its garbage there, not in the server (bot.content.store.build_apart). 0: never.
+    separate_process_from: Annotated[int, Field(ge=0)] = 1000
 
 
 Share = Annotated[float, Field(ge=0, le=1)]

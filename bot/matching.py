@@ -14,6 +14,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from hashlib import blake2b
 from typing import Literal
 
 import numpy as np
@@ -94,6 +95,12 @@ def _grams(toks: Sequence[str]) -> list[str]:
     return list(toks) + [f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False)]
 
 
+def _term_hash(term: str) -> int:
+    """A term's 64-bit hash, the same in every process: ``hash`` of a str is salted per process,
+    and an index built in a loader process (bot.content.store) is looked up in the server."""
+    return int.from_bytes(blake2b(term.encode(), digest_size=8).digest(), "little", signed=True)
+
+
 class _Vocabulary:
     """term -> index, kept as the terms' sorted 64-bit hashes (indexes follow that order).
 
@@ -106,7 +113,7 @@ class _Vocabulary:
         self._hashes = hashes  # array("q"), sorted
 
     def get(self, term: str) -> int | None:
-        key = hash(term)
+        key = _term_hash(term)
         index = bisect_left(self._hashes, key)
         return index if index < len(self._hashes) and self._hashes[index] == key else None
 
@@ -179,7 +186,7 @@ class Matcher:
             for term, tf in counts.items():
                 rows_term.append(terms.setdefault(term, len(terms)))
                 rows_tf.append(tf)
-        hashes = np.fromiter((hash(term) for term in terms), dtype=np.int64, count=len(terms))
+        hashes = np.fromiter((_term_hash(term) for term in terms), dtype=np.int64, count=len(terms))
         del terms  # the strings: the index keeps their hashes (_Vocabulary)
         self._build_index(hashes, rows_term, rows_tf, postings_of, lengths)
 

@@ -178,3 +178,68 @@ async def test_watch_picks_up_a_change(root: Path, store: ContentStore) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert task.cancelled()
+
+
+# --- big packs load in a child process (issue 10: the parsing garbage stays out of the server) ---
+
+
+def test_a_pack_built_apart_answers_exactly_as_one_built_in_place() -> None:
+    """The index crosses processes: its term hashes must not depend on the process."""
+    from bot.config import BUNDLED_CONTENT
+    from bot.evaluation import load_eval_set
+
+    here = ContentStore(BUNDLED_CONTENT, VALUES, MatchParams())
+    here.load()
+    apart = ContentStore(BUNDLED_CONTENT, VALUES, MatchParams(), apart_from_files=0)
+    apart.load()
+
+    def decision(store: ContentStore, query: str) -> tuple:
+        match = store.current.matcher.match_fresh(query)
+        return match.outcome, [(c.id, round(c.score, 9)) for c in match.candidates]
+
+    queries = [q for q, _ in load_eval_set().in_scope]
+    assert [decision(apart, q) for q in queries] == [decision(here, q) for q in queries]
+    entry = here.current.pack.entries["khai-sinh"]
+    assert apart.current.pack.entries["khai-sinh"].body == entry.body
+    assert apart.current.pack.entries["khai-sinh"].procedure == entry.procedure
+
+
+def test_broken_content_built_apart_is_reported_and_refused_the_same_way(root: Path) -> None:
+    path = root / "faq" / "khai-sinh.md"
+    path.write_text(replace_line(KHAI_SINH, 17, "#"), "utf-8")
+    store = ContentStore(root, VALUES, MatchParams(), apart_from_files=0)
+    with pytest.raises(ContentError) as exc:
+        store.load()
+    assert [str(p) for p in exc.value.problems] == ["content/faq/khai-sinh.md:2: thiếu trường 'source'"]
+
+    path.write_text(KHAI_SINH, "utf-8")
+    assert store.load() == []
+    good = store.current
+    (root / "faq" / "ket-hon.md").write_text(KET_HON.replace("category: ho-tich", "category: [ho-tich"), "utf-8")
+    result = store.reload()
+    assert not result.ok and not result.changed
+    assert store.current is good
+    assert answers(store, "đăng ký kết hôn làm thế nào") == "ket-hon"
+
+
+def test_only_packs_of_the_threshold_size_load_apart(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.content import store as store_module
+
+    calls = []
+    real = store_module.build_apart
+    monkeypatch.setattr(store_module, "build_apart", lambda *a: calls.append(a) or real(*a))
+    files = len(list(root.rglob("*.md")))  # two FAQ entries and a campaign
+    ContentStore(root, VALUES, MatchParams(), apart_from_files=files + 1).load()
+    assert calls == []
+    ContentStore(root, VALUES, MatchParams(), apart_from_files=files).load()
+    assert len(calls) == 1
+
+
+def test_when_no_child_can_start_the_pack_loads_in_place(
+    root: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("sys.executable", str(root / "no-such-python"))
+    store = ContentStore(root, VALUES, MatchParams(), apart_from_files=0)
+    assert store.load() == []
+    assert answers(store, "dang ky khai sinh can giay to gi") == "khai-sinh"
+    assert "loading in a separate process failed" in caplog.text

@@ -1,15 +1,22 @@
 """The live content: one immutable snapshot (pack + matcher), swapped atomically on reload.
 
-A broken edit is refused and logged; the last good snapshot keeps serving.
+A broken edit is refused and logged; the last good snapshot keeps serving. A large pack is
+read and indexed in a separate process (see ``build_apart``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import json
 import logging
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bot.content.loader import Problem, fingerprint, load_pack
@@ -46,6 +53,46 @@ class Snapshot:
     matcher: Matcher
 
 
+Built = tuple[Snapshot | None, list[Problem], str]  # the snapshot, what is wrong, the fingerprint
+
+
+def build(root: Path, values: Mapping[str, str], params: MatchParams) -> Built:
+    seen = fingerprint(root)
+    pack, problems = load_pack(root, values)
+    snapshot = None if pack is None else Snapshot(
+        pack, Matcher(pack.entries.values(), pack.lexicon, params))
+    return snapshot, problems, seen
+
+
+def _build_main() -> None:
+    """The child's side of ``build_apart``: arguments as JSON on stdin, the result to a file."""
+    job = json.load(sys.stdin)
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in job["params"].items()}
+    built = build(Path(job["root"]), job["values"], MatchParams(**params))
+    with open(job["into"], "wb") as out:
+        pickle.dump(built, out, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def build_apart(root: Path, values: Mapping[str, str], params: MatchParams) -> Built:
+    """``build`` in a fresh child process, the result read back from a file.
+
+    Parsing 10,000 files leaves the heap strewn with freed YAML and validation temporaries that
+    a long-running process keeps (~30 MB, issue 10), and it holds the GIL for seconds, during
+    which a server reloading in a thread answers no one. In a child, all of that stays there:
+    the server only reads the finished snapshot (built with process-independent term hashes).
+    The file is read as a stream, so the pickle never sits whole in memory beside the snapshot.
+    """
+    package_root = str(Path(__file__).resolve().parents[2])  # where ``bot`` is importable from
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    with tempfile.NamedTemporaryFile(prefix="cchc-content-", suffix=".pickle") as result:
+        job = {"root": str(root), "values": dict(values), "params": asdict(params),
+               "into": result.name}
+        subprocess.run([sys.executable, "-c", "from bot.content.store import _build_main; _build_main()"],
+                       input=json.dumps(job), text=True, env=env, check=True)
+        return pickle.load(result)
+
+
 @dataclass(frozen=True)
 class ReloadResult:
     changed: bool
@@ -57,10 +104,15 @@ class ReloadResult:
 
 
 class ContentStore:
-    def __init__(self, root: Path, values: Mapping[str, str], params: MatchParams) -> None:
+    def __init__(self, root: Path, values: Mapping[str, str], params: MatchParams,
+                 apart_from_files: int | None = None) -> None:
+        """``apart_from_files``: with this many content files or more, (re)loads run in a child
+        process (``build_apart``); None: never. Small packs are quicker to load in place than a
+        child is to start."""
         self.root = root
         self.values = dict(values)
         self.params = params
+        self.apart_from_files = apart_from_files
         self._current: Snapshot | None = None
         self._seen_fingerprint: str | None = None
         self.last_problems: list[Problem] = []
@@ -71,13 +123,16 @@ class ContentStore:
             raise RuntimeError("content not loaded")
         return self._current
 
-    def _build(self) -> tuple[Snapshot | None, list[Problem], str]:
-        seen = fingerprint(self.root)
-        pack, problems = load_pack(self.root, self.values)
-        snapshot = None if pack is None else Snapshot(
-            pack, Matcher(pack.entries.values(), pack.lexicon, self.params))
+    def _build(self) -> Built:
+        if self.apart_from_files is not None and \
+                sum(1 for _ in self.root.rglob("*.md")) >= self.apart_from_files:
+            try:
+                return build_apart(self.root, self.values, self.params)
+            except Exception:  # e.g. no process could be started: load here, as small packs do
+                log.exception("content: loading in a separate process failed; loading here")
+        built = build(self.root, self.values, self.params)
         return_freed_memory()
-        return snapshot, problems, seen
+        return built
 
     def load(self) -> list[Problem]:
         """First load: without good content the bot cannot start."""
