@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import io
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import aiohttp
 import numpy as np
-import segno
-import zxingcpp
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bot.config import Settings
 from bot.messages import Attachment
+
+if TYPE_CHECKING:
+    import segno
+    from PIL import Image
 
 MAX_PIXELS = 60_000_000  # a 60-megapixel photo is already more than any phone takes
 WORK_SIZE = 3000  # longest side decoded; zxing also tries smaller scales itself
@@ -29,6 +31,10 @@ class ImageError(Exception):
 
 def decode_qr(data: bytes) -> list[str]:
     """The texts of the QR codes in an image (a photo or a screenshot), best first."""
+    # The imaging libraries load with the first photo, not in every server (~3 MB, issue 10).
+    import zxingcpp
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
         image = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, OSError) as exc:
@@ -101,12 +107,16 @@ def zalo_link(settings: Settings) -> str | None:
 
 
 def make_qr(text: str) -> segno.QRCode:
+    import segno
+
     # "Q" error correction: a printed poster survives glare, dirt and a corner torn off.
     return segno.make_qr(text, error="q", boost_error=False)
 
 
 def qr_image(text: str, size: int) -> Image.Image:
     """A crisp black-on-white QR image of at most ``size`` pixels, quiet zone included."""
+    from PIL import Image
+
     qr = make_qr(text)
     matrix = np.array([list(row) for row in qr.matrix], dtype=np.uint8)
     border = 4
