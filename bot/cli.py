@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import LOG_FORMAT, ConfigError, Settings, load_settings
 
 log = logging.getLogger("cchc_bot")
 
@@ -23,7 +23,7 @@ def _settings(ctx: click.Context) -> Settings:
         raise click.ClickException(f"cấu hình không hợp lệ:\n{exc}") from exc
     logging.basicConfig(
         level=getattr(logging, settings.logging.level),
-        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",  # pid: which worker
+        format=LOG_FORMAT,  # with the pid: which worker
     )
     return settings
 
