@@ -12,13 +12,18 @@ import bot.storage.models  # noqa: F401 - registers every table
 from bot.storage.db import sync_url, upgrade, upgrade_apart
 
 
-def test_migrations_match_the_models(database_url: str) -> None:
-    upgrade(database_url)
-    engine = create_engine(sync_url(database_url))
+def schema_diff(url: str) -> list:
+    """What the database's schema lacks or has more than the sqlmodel tables."""
+    engine = create_engine(sync_url(url))
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     engine.dispose()
-    assert diff == [], diff
+    return diff
+
+
+def test_migrations_match_the_models(database_url: str) -> None:
+    upgrade(database_url)
+    assert schema_diff(database_url) == []
 
 
 def test_upgrade_is_idempotent(database_url: str) -> None:
@@ -30,11 +35,7 @@ def test_upgrade_apart_builds_the_same_schema_in_a_child_process(tmp_path) -> No
     """``cchc-bot run`` migrates in a child so the server never imports Alembic."""
     url = f"sqlite:///{tmp_path}/apart.db"
     upgrade_apart(url)
-    engine = create_engine(sync_url(url))
-    with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
-    engine.dispose()
-    assert diff == [], diff
+    assert schema_diff(url) == []
 
 
 def test_upgrade_apart_reports_a_failed_migration() -> None:
