@@ -8,6 +8,7 @@ plain slotted dataclasses: a store of 10,000 entries must fit in a small server 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import marshal
 import re
 import zlib
@@ -105,6 +106,13 @@ class CampaignFrontMatter(_Strict):
     source: Text
 
 
+@functools.lru_cache(maxsize=256)
+def _unpack(packed: bytes) -> tuple:
+    """An entry's packed fields, unpacked once while it is in use: an answer reads several
+    fields, and the entries asked about are few at a time (the tuple is immutable, so shared)."""
+    return marshal.loads(zlib.decompress(packed))
+
+
 @dataclass(frozen=True, slots=True)
 class Link:
     label: str
@@ -160,7 +168,7 @@ class FaqEntry:
         return cls(id, title, category, related, updated, path, line, packed)
 
     def _unpacked(self) -> tuple:
-        return marshal.loads(zlib.decompress(self.packed))
+        return _unpack(self.packed)
 
     @property
     def aliases(self) -> tuple[str, ...]:
