@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Executable, bindparam, delete, null, select, true
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -64,7 +63,7 @@ class TurnStatements:
 
 @functools.cache
 def turn_statements(dialect: str) -> TurnStatements:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = storage.dialect_insert(dialect)
     events, users, states = (InboundEvent.__table__, ChannelUser.__table__,  # type: ignore[attr-defined]
                              ConversationState.__table__)  # type: ignore[attr-defined]
     touch = insert(users)

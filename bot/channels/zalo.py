@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 from sqlalchemy import Executable, bindparam, delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
@@ -59,6 +58,7 @@ from bot.channels.zalo_render import (
 from bot.channels.zalo_tokens import TokenManager, TokenUnavailable
 from bot.messages import Attachment, Incoming, Reply
 from bot.pressure import ZALO_EVENT_MAX_BYTES, Backlog, RecentIds, read_body, reply_backoff
+from bot.storage.db import dialect_insert
 from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, utcnow
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def _aware(value: dt.datetime) -> dt.datetime:
 def _choice_statements(dialect: str) -> tuple[Executable, Executable]:
     """Store a user's numbered choices (an upsert), forget them; built once per dialect."""
     table = CallbackPayload.__table__  # type: ignore[attr-defined]
-    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    upsert = dialect_insert(dialect)(table)
     store = upsert.on_conflict_do_update(
         index_elements=["key"],
         set_={"payload": upsert.excluded.payload, "created_at": upsert.excluded.created_at})
