@@ -3,8 +3,9 @@
 Zalo POSTs each event to ``zalo.webhook_path`` and wants 200 within two seconds, so the route
 only checks the event (signature, age, an id seen lately) and queues it; workers answer it in
 the background, and the turn that answers records the event id (``InboundEvent``, in its own
-transaction), so an event delivered again, to this process or another, is answered once. The queues are bounded: when they are full the event is refused with 503 (and
-counted, logged and shown in /healthz), never accepted and then dropped. Each user's events go
+transaction), so an event delivered again, to this process or another, is answered once. The
+queues are bounded: when they are full the event is refused with 503 (and counted, logged and
+shown in /healthz), never accepted and then dropped. Each user's events go
 to the same worker, so one citizen's messages are answered in order.
 
 Signature: ``X-ZEvent-Signature: mac=<hex>``, hex = SHA-256 of app_id + raw body + timestamp +
@@ -163,7 +164,6 @@ class ZaloChannel:
         self._tasks: list[asyncio.Task] = []
         self._accepting = True
         self._recent = RecentIds()  # event ids seen lately: duplicates answered at once, no database
-        self.refused_full = 0  # events refused because the queues were full
         self.processed = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -225,7 +225,7 @@ class ZaloChannel:
         healthy = self.tokens.state in ("ok", "unknown") and not full and not backlog["backlogged"]
         return {"status": "ok" if healthy else "degraded",
                 "token": self.tokens.state, "queued": queued, "capacity": capacity,
-                "queue_full": full, "refused_full": self.refused_full, **backlog,
+                "queue_full": full, "refused_full": self.backlog.refused, **backlog,
                 "rate_limit_pause_s": round(self.limiter.paused_for, 1)}
 
     # -- the webhook --------------------------------------------------------------------------
@@ -290,10 +290,9 @@ class ZaloChannel:
             except asyncio.TimeoutError:
                 self.backlog.leave()
                 self.backlog.refused += 1
-                self.refused_full += 1
                 log.warning("zalo: event queue is full (%d waiting); refusing an event with 503 "
                             "(%d refused so far) so that Zalo may deliver it again",
-                            sum(q.qsize() for q in self._queues), self.refused_full)
+                            sum(q.qsize() for q in self._queues), self.backlog.refused)
                 self._recent.forget(event_id)  # delivered again later, it is a first time
                 return web.json_response({"error": "busy"}, status=503)
         return web.json_response({"ok": True})
