@@ -8,6 +8,7 @@ to guessing: a wrong confident answer is the worst outcome, since citizens act o
 
 from __future__ import annotations
 
+import functools
 import math
 from array import array
 from bisect import bisect_left
@@ -101,6 +102,13 @@ def _term_hash(term: str) -> int:
     return int.from_bytes(blake2b(term.encode(), digest_size=8).digest(), "little", signed=True)
 
 
+@functools.lru_cache(maxsize=4096)
+def _query_term_hash(term: str) -> int:
+    """``_term_hash`` for lookups: a question's terms are looked up several times (idf,
+    coverage, postings) and the same words come in question after question."""
+    return _term_hash(term)
+
+
 class _Vocabulary:
     """term -> index, kept as the terms' sorted 64-bit hashes (indexes follow that order).
 
@@ -113,7 +121,7 @@ class _Vocabulary:
         self._hashes = hashes  # array("q"), sorted
 
     def get(self, term: str) -> int | None:
-        key = _term_hash(term)
+        key = _query_term_hash(term)
         index = bisect_left(self._hashes, key)
         return index if index < len(self._hashes) and self._hashes[index] == key else None
 
