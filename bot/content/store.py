@@ -10,15 +10,14 @@ import asyncio
 import ctypes
 import json
 import logging
-import os
 import pickle
-import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bot.child import run_python
 from bot.content.loader import Problem, fingerprint, load_pack
 from bot.content.model import ContentPack
 from bot.matching import Matcher, MatchParams
@@ -82,14 +81,12 @@ def build_apart(root: Path, values: Mapping[str, str], params: MatchParams) -> B
     the server only reads the finished snapshot (built with process-independent term hashes).
     The file is read as a stream, so the pickle never sits whole in memory beside the snapshot.
     """
-    package_root = str(Path(__file__).resolve().parents[2])  # where ``bot`` is importable from
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     with tempfile.NamedTemporaryFile(prefix="cchc-content-", suffix=".pickle") as result:
         job = {"root": str(root), "values": dict(values), "params": asdict(params),
                "into": result.name}
-        subprocess.run([sys.executable, "-c", "from bot.content.store import _build_main; _build_main()"],
-                       input=json.dumps(job), text=True, env=env, check=True)
+        code = run_python("from bot.content.store import _build_main; _build_main()", stdin=json.dumps(job))
+        if code != 0:
+            raise RuntimeError(f"the content loader process failed (exit {code}); the error is above")
         return pickle.load(result)
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.child import run_python
 from bot.config import LOG_FORMAT
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -82,16 +81,14 @@ def upgrade(url: str, revision: str = "heads") -> None:
 
 
 def upgrade_apart(url: str) -> None:
-    """``upgrade`` in a short-lived child process: the serving process then never imports
-    Alembic (with Mako and Pygments, ~10 MB it would keep for nothing). The URL goes through
-    stdin, not the command line, where ``ps`` would show its password."""
-    child = ("import logging, sys; logging.basicConfig(level=int(sys.argv[1]), format=sys.argv[2]); "
-             "from bot.storage.db import upgrade; upgrade(sys.stdin.read())")
-    done = subprocess.run(  # Alembic's log lines as the server's own would be
-        [sys.executable, "-c", child, str(logging.getLogger().getEffectiveLevel()), LOG_FORMAT],
-        input=url, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"database migrations failed (exit {done.returncode}); the error is above")
+    """``upgrade`` in a short-lived child process (``bot.child``): the serving process then
+    never imports Alembic (with Mako and Pygments, ~10 MB it would keep for nothing)."""
+    code = run_python(  # Alembic's log lines as the server's own would be
+        "import logging, sys; logging.basicConfig(level=int(sys.argv[1]), format=sys.argv[2]); "
+        "from bot.storage.db import upgrade; upgrade(sys.stdin.read())",
+        str(logging.getLogger().getEffectiveLevel()), LOG_FORMAT, stdin=url)
+    if code != 0:
+        raise RuntimeError(f"database migrations failed (exit {code}); the error is above")
 
 
 class Database:
