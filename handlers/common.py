@@ -59,9 +59,7 @@ async def record(ctx: Context, row: object) -> bool:
         ctx.session.add(row)
         await ctx.session.flush()
     except SQLAlchemyError:
-        log.exception("could not record %s", type(row).__name__)
-        await ctx.session.rollback()
-        ctx.session = None
+        await _lose_session(ctx, type(row).__name__)
         return False
     return True
 
@@ -75,10 +73,17 @@ async def insert_row(ctx: Context, statement: Insert, values: dict[str, object])
     try:
         return (await ctx.session.exec(statement, params=values)).scalar_one()
     except SQLAlchemyError:
-        log.exception("could not record into %s", statement.table)
-        await ctx.session.rollback()
-        ctx.session = None
+        await _lose_session(ctx, str(statement.table))
         return None
+
+
+async def _lose_session(ctx: Context, what: str) -> None:
+    """A failed write: logged, the turn's transaction rolled back, and the rest of the turn
+    goes on without the database (``ctx.session = None``)."""
+    assert ctx.session is not None
+    log.exception("could not record %s", what)
+    await ctx.session.rollback()
+    ctx.session = None
 
 
 async def audit(ctx: Context, action: str, allowed: bool, **detail: object) -> None:
