@@ -80,7 +80,6 @@ ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 APOLOGY = "Dạ, hệ thống đang gặp sự cố, Anh/Chị vui lòng thử lại sau ít phút ạ."
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_CONCURRENT_UPDATES = 64
-MAX_UPDATE_BYTES = TELEGRAM_UPDATE_MAX_BYTES
 MAX_STORED_PAYLOAD = 2048
 # Telegram numbers updates at random after a week without any, so older ids are never seen again.
 EVENT_RETENTION = dt.timedelta(days=7)
@@ -351,7 +350,7 @@ class TelegramChannel:
         if self.backlog.full:  # refused before it is read, so Telegram delivers it again later
             self.backlog.refused += 1
             return web.Response(status=503, text="busy", headers={"Retry-After": "5"})
-        body = await read_body(request, MAX_UPDATE_BYTES)
+        body = await read_body(request, TELEGRAM_UPDATE_MAX_BYTES)
         update = self._parse_update(body)
         if update is None:
             return web.Response(status=400, text="not an update")
