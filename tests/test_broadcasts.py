@@ -388,15 +388,14 @@ async def test_a_crash_leaves_unknowns_that_are_reported_and_never_resent(
 ) -> None:
     await add_subscribers(database, "telegram", [f"t{i}" for i in range(10)])
     clock = Clock(vn(2026, 1, 5, 9, 0))
+
+    def sender(channel: RecordingChannel, holder: str) -> Sender:
+        settings = settings_for(database_url, batch_size=4, lease_seconds=30)
+        return Sender(database, settings, [channel], clock=clock, holder=holder)
+
     doomed = RecordingChannel("telegram")
     doomed.gate = asyncio.Event()  # its sends never come back
-    crashed = Sender(
-        database,
-        settings_for(database_url, batch_size=4, lease_seconds=30),
-        [doomed],
-        clock=clock,
-        holder="crashed",
-    )
+    crashed = sender(doomed, "crashed")
     bid = await new_broadcast(database)
     worker = asyncio.create_task(crashed.run_until_idle())
     while doomed.started < 4:
@@ -408,13 +407,7 @@ async def test_a_crash_leaves_unknowns_that_are_reported_and_never_resent(
     assert deliveries(database_url, bid) == {"sending": 4, "pending": 6}
 
     telegram = RecordingChannel("telegram")
-    restarted = Sender(
-        database,
-        settings_for(database_url, batch_size=4, lease_seconds=30),
-        [telegram],
-        clock=clock,
-        holder="restarted",
-    )
+    restarted = sender(telegram, "restarted")
     await restarted.run_until_idle()
     assert telegram.calls == []  # the old lease has not expired yet
     clock.advance(seconds=31)

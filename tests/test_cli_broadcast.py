@@ -40,6 +40,12 @@ def message(tmp_path: Path, text: str = "Dạ, {{ office.name }} nghỉ làm vi�
     return str(path)
 
 
+def send(env: dict[str, str], tmp_path: Path, *args: str, text: str | None = None) -> Result:
+    """``broadcast send --file <message>`` followed by *args*."""
+    path = message(tmp_path) if text is None else message(tmp_path, text)
+    return cli(env, "broadcast", "send", "--file", path, *args)
+
+
 def subscribe(url: str, channel: str, ids: list[str]) -> None:
     async def go() -> None:
         db = Database(url)
@@ -66,14 +72,11 @@ def send_all(url: str, clock: Clock) -> RecordingChannel:
 def test_send_status_and_progress(env: dict[str, str], database_url: str, tmp_path: Path) -> None:
     subscribe(database_url, "telegram", ["t1", "t2"])
     subscribe(database_url, "zalo", ["z1"])
-    result = cli(
+    result = send(
         env,
-        "broadcast",
-        "send",
+        tmp_path,
         "--topic",
         "thong-bao-chung",
-        "--file",
-        message(tmp_path),
         "--at",
         "2027-01-05 08:00",
         "--channels",
@@ -121,17 +124,7 @@ def test_send_status_and_progress(env: dict[str, str], database_url: str, tmp_pa
 
 
 def test_cancel(env: dict[str, str], database_url: str, tmp_path: Path) -> None:
-    cli(
-        env,
-        "broadcast",
-        "send",
-        "--topic",
-        "cuoc-thi",
-        "--file",
-        message(tmp_path),
-        "--at",
-        "2027-01-05 08:00",
-    )
+    send(env, tmp_path, "--topic", "cuoc-thi", "--at", "2027-01-05 08:00")
     result = cli(env, "broadcast", "cancel", "1")
     assert result.exit_code == 0, result.output
     assert "Đã hủy thông báo số 1." in result.output
@@ -143,30 +136,18 @@ def test_cancel(env: dict[str, str], database_url: str, tmp_path: Path) -> None:
 
 
 def test_quiet_hours_and_preview(env: dict[str, str], database_url: str, tmp_path: Path) -> None:
-    preview = cli(
-        env,
-        "broadcast",
-        "send",
-        "--topic",
-        "thong-bao-chung",
-        "--file",
-        message(tmp_path),
-        "--at",
-        "2027-01-05 22:00",
-        "--preview",
+    preview = send(
+        env, tmp_path, "--topic", "thong-bao-chung", "--at", "2027-01-05 22:00", "--preview"
     )
     assert preview.exit_code == 0, preview.output
     assert preview.output.startswith("📢 **Thông báo chung**\n\nDạ, UBND xã Ngọc Liên")
     assert "giờ yên lặng 21:00–07:00: thông báo sẽ được gửi lúc 06/01/2027 07:00" in preview.output
     assert rows(database_url, Broadcast) == []  # a preview records nothing
-    urgent = cli(
+    urgent = send(
         env,
-        "broadcast",
-        "send",
+        tmp_path,
         "--topic",
         "thong-bao-chung",
-        "--file",
-        message(tmp_path),
         "--at",
         "2027-01-05 22:00",
         "--urgent",
@@ -189,14 +170,12 @@ def test_quiet_hours_and_preview(env: dict[str, str], database_url: str, tmp_pat
 def test_send_refuses_bad_requests(
     env: dict[str, str], database_url: str, tmp_path: Path, args: list[str], error: str
 ) -> None:
-    result = cli(env, "broadcast", "send", "--file", message(tmp_path), *args)
+    result = send(env, tmp_path, *args)
     assert result.exit_code != 0
     assert error in result.output
     assert rows(database_url, Broadcast) == []
 
 
 def test_too_long_for_zalo(env: dict[str, str], tmp_path: Path) -> None:
-    result = cli(
-        env, "broadcast", "send", "--topic", "cuoc-thi", "--file", message(tmp_path, "Dạ. " * 600)
-    )
+    result = send(env, tmp_path, "--topic", "cuoc-thi", text="Dạ. " * 600)
     assert result.exit_code != 0 and "vượt giới hạn 2000 ký tự của Zalo" in result.output

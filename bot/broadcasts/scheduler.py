@@ -46,9 +46,8 @@ MAX_CATCH_UP = 500  # fires per campaign looked at after a long downtime
 class Fire:
     campaign_id: str
     fire_time: dt.datetime
-    outcome: (
-        str  # scheduled (a new broadcast) | missed | exists (fired before) | gone (no longer due)
-    )
+    # scheduled (a new broadcast) | missed | exists (fired before) | gone (no longer due)
+    outcome: str
     broadcast_id: int | None = None
 
 

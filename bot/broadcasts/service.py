@@ -94,7 +94,7 @@ def local(moment: dt.datetime) -> dt.datetime:
 
 
 def parse_local_time(text: str) -> dt.datetime:
-    """ "2026-01-05 08:00" (or "05/01/2026 08:00") in Vietnam's time, as aware UTC."""
+    """Read "2026-01-05 08:00" (or "05/01/2026 08:00") in Vietnam's time, as aware UTC."""
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S"):
         try:
             naive = dt.datetime.strptime(text.strip(), fmt)
