@@ -19,10 +19,10 @@ import socket
 from collections.abc import Callable
 
 from sqlalchemy import case, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.broadcasts.service import as_utc
+from bot.storage.db import dialect_insert
 from bot.storage.models import Lease, utcnow
 
 log = logging.getLogger(__name__)
@@ -70,9 +70,7 @@ class DatabaseLease:
                 )
             ).first()
             if row is None:
-                insert = (
-                    postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-                )(LEASES)
+                insert = dialect_insert(conn.dialect.name)(LEASES)
                 result = await conn.execute(
                     insert.values(
                         name=self.name,

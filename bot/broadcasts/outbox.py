@@ -40,7 +40,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.broadcasts.lease import DatabaseLease
@@ -54,7 +53,7 @@ from bot.broadcasts.service import (
 from bot.channels import Channel
 from bot.config import Settings
 from bot.messages import Reply
-from bot.storage.db import Database
+from bot.storage.db import Database, dialect_insert
 from bot.storage.models import (
     Broadcast,
     BroadcastDelivery,
@@ -96,10 +95,6 @@ class Outcome:
     message_id: str | None = None
     error: str | None = None
     retry_after: float | None = None
-
-
-def _insert(conn: AsyncConnection):  # noqa: ANN202
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 class Sender:
@@ -349,7 +344,7 @@ class Sender:
             "updated_at",
         ]
         await conn.execute(
-            _insert(conn)(D).from_select(columns, recipients).on_conflict_do_nothing()
+            dialect_insert(conn.dialect.name)(D).from_select(columns, recipients).on_conflict_do_nothing()
         )
         counted = await conn.execute(  # counted by the database: no row per recipient in memory
             select(D.c.status, func.count()).where(D.c.broadcast_id == broadcast_id)

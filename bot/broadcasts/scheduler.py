@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.broadcasts.lease import DatabaseLease
 from bot.broadcasts.service import as_utc, check_text, local
@@ -33,7 +32,7 @@ from bot.content import template
 from bot.content.loader import TIMEZONE
 from bot.content.model import Campaign
 from bot.content.store import ContentStore
-from bot.storage.db import Database
+from bot.storage.db import Database, dialect_insert
 from bot.storage.models import Broadcast, utcnow
 
 log = logging.getLogger(__name__)
@@ -233,9 +232,7 @@ class CampaignScheduler:
         check_text(body, campaign.channels)
         table = Broadcast.__table__  # type: ignore[attr-defined]
         async with self.database.engine.begin() as conn:
-            insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
-                table
-            )
+            insert = dialect_insert(conn.dialect.name)(table)
             result = await conn.execute(
                 insert.values(
                     created_at=now,

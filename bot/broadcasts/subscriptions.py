@@ -10,16 +10,11 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.storage.db import dialect_insert
 from bot.storage.models import ChannelUser, Subscription, utcnow
-
-
-def _insert(session: AsyncSession):  # noqa: ANN202 - the dialect's INSERT with ON CONFLICT
-    name = session.get_bind().dialect.name
-    return postgresql.insert if name == "postgresql" else sqlite.insert
 
 
 async def active_topics(session: AsyncSession, channel_user_id: int) -> set[str]:
@@ -38,7 +33,7 @@ async def subscribe(
     """Record consent; False when they were already subscribed (consent time kept)."""
     now = now or utcnow()
     table = Subscription.__table__  # type: ignore[attr-defined]
-    statement = _insert(session)(table).values(
+    statement = dialect_insert(session.get_bind().dialect.name)(table).values(
         channel_user_id=channel_user_id, topic=topic, consent_at=now, unsubscribed_at=None
     )
     statement = statement.on_conflict_do_update(
