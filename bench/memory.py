@@ -103,8 +103,9 @@ def seed(url: str, subscribers: int) -> float:
     return time.perf_counter() - started
 
 
-STEPS = r"""
-import json, sys, time, gc
+# Both scripts start alike: an rss() helper, then the whole bot imported, as `cchc-bot run` imports it.
+PREAMBLE = r"""
+import gc, json, resource, sys, time
 from pathlib import Path
 def rss(field="VmRSS"):
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -112,11 +113,14 @@ def rss(field="VmRSS"):
             return int(line.split()[1]) / 1024
 out = {"python": rss()}
 t = time.perf_counter()
-from bot.app import build_app  # noqa: the whole bot, as `cchc-bot run` imports it
+from bot.app import build_app  # noqa
 from bot.server import serve  # noqa
 from bot.channels.telegram import TelegramChannel  # noqa
 from bot.channels.zalo import ZaloChannel  # noqa
 out["imports"] = rss(); out["imports_s"] = time.perf_counter() - t
+"""
+
+STEPS = PREAMBLE + r"""
 from bot.config import Office
 from bot.content.loader import load_pack
 from bot.matching import Matcher
@@ -133,21 +137,10 @@ return_freed_memory(); out["trimmed"] = rss(); out["peak"] = rss("VmHWM")  # as 
 print(json.dumps(out))
 """
 
-APART = r"""
-import json, resource, sys, time
-from pathlib import Path
-def rss(field="VmRSS"):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-from bot.app import build_app  # noqa: the whole bot, as `cchc-bot run` imports it
-from bot.server import serve  # noqa
-from bot.channels.telegram import TelegramChannel  # noqa
-from bot.channels.zalo import ZaloChannel  # noqa
+APART = PREAMBLE + r"""
 from bot.config import Office
 from bot.content.store import ContentStore
 from bot.matching import MatchParams
-out = {"imports": rss()}
 t = time.perf_counter()
 store = ContentStore(Path(sys.argv[1]), Office().template_values(), MatchParams(), apart_from_files=0)
 store.load()
