@@ -273,6 +273,16 @@ def bot_env(url: str, port: int, fakes: dict[str, Any], extra: dict[str, str]) -
     return env
 
 
+def stop(process: subprocess.Popen, timeout: float) -> None:
+    """A graceful stop (SIGTERM), killed if it takes longer than ``timeout``."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 async def wait_ready(base: str, bot: subprocess.Popen, timeout: float = 90.0, workers: int = 1) -> None:
     """Until /healthz says ready from every worker (a new connection each time, so that each
     worker gets asked)."""
@@ -451,12 +461,8 @@ async def run_one(args: argparse.Namespace, kind: str) -> dict[str, Any]:
                 result["profile"] = profile_summary(raw)
             return result
         finally:
-            if bot is not None and bot.poll() is None:
-                bot.send_signal(signal.SIGTERM)
-                try:
-                    bot.wait(30)
-                except subprocess.TimeoutExpired:
-                    bot.kill()
+            if bot is not None:
+                stop(bot, 30)
             fakes_proc.kill()
             fakes_proc.wait()
             drop_database(kind, args.pg_url, args.pg_database)

@@ -28,7 +28,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.inbound import RssSampler, bot_env, fetch_arrivals, free_port, wait_ready  # noqa: E402
+from bench.inbound import (  # noqa: E402
+    RssSampler, bot_env, drop_database, fetch_arrivals, free_port, prepare_database, stop, wait_ready)
 from bench.inbound_fakes import TELEGRAM_BASE  # noqa: E402
 from bot.text import strip_key  # noqa: E402
 
@@ -78,35 +78,6 @@ def write_content(target: Path, entries: int, seed: int = 7) -> int:
     return len(list((target / "faq").glob("*.md")))
 
 
-def prepare_database(url: str | None, tmp: Path) -> tuple[str, str | None]:
-    if url is None:
-        return f"sqlite:///{tmp}/memory.db", None
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from bot.storage.db import sync_url
-
-    admin = create_engine(sync_url(url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
-    admin.dispose()
-    return make_url(url).set(database=PG_DATABASE).render_as_string(hide_password=False), url
-
-
-def drop_database(admin_url: str | None) -> None:
-    if admin_url is None:
-        return
-    from sqlalchemy import create_engine, text
-
-    from bot.storage.db import sync_url
-
-    admin = create_engine(sync_url(admin_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def seed(url: str, subscribers: int) -> float:
     """Subscribers written in bulk, as years of /dangky would have left them."""
     from sqlalchemy import create_engine, insert, text
@@ -132,8 +103,9 @@ def seed(url: str, subscribers: int) -> float:
     return time.perf_counter() - started
 
 
-STEPS = r"""
-import json, sys, time, gc
+# Both scripts start alike: an rss() helper, then the whole bot imported, as `cchc-bot run` imports it.
+PREAMBLE = r"""
+import gc, json, resource, sys, time
 from pathlib import Path
 def rss(field="VmRSS"):
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -141,11 +113,14 @@ def rss(field="VmRSS"):
             return int(line.split()[1]) / 1024
 out = {"python": rss()}
 t = time.perf_counter()
-from bot.app import build_app  # noqa: the whole bot, as `cchc-bot run` imports it
+from bot.app import build_app  # noqa
 from bot.server import serve  # noqa
 from bot.channels.telegram import TelegramChannel  # noqa
 from bot.channels.zalo import ZaloChannel  # noqa
 out["imports"] = rss(); out["imports_s"] = time.perf_counter() - t
+"""
+
+STEPS = PREAMBLE + r"""
 from bot.config import Office
 from bot.content.loader import load_pack
 from bot.matching import Matcher
@@ -162,21 +137,10 @@ return_freed_memory(); out["trimmed"] = rss(); out["peak"] = rss("VmHWM")  # as 
 print(json.dumps(out))
 """
 
-APART = r"""
-import json, resource, sys, time
-from pathlib import Path
-def rss(field="VmRSS"):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-from bot.app import build_app  # noqa: the whole bot, as `cchc-bot run` imports it
-from bot.server import serve  # noqa
-from bot.channels.telegram import TelegramChannel  # noqa
-from bot.channels.zalo import ZaloChannel  # noqa
+APART = PREAMBLE + r"""
 from bot.config import Office
 from bot.content.store import ContentStore
 from bot.matching import MatchParams
-out = {"imports": rss()}
 t = time.perf_counter()
 store = ContentStore(Path(sys.argv[1]), Office().template_values(), MatchParams(), apart_from_files=0)
 store.load()
@@ -235,12 +199,8 @@ async def service_run(args: argparse.Namespace, url: str, content: Path, log: Pa
                 "sent_in_window": sent, "send_seconds": args.send_seconds,
                 "sent_per_s": round(sent / (time.perf_counter() - broadcast_at), 1)}
     finally:
-        if bot is not None and bot.poll() is None:
-            bot.send_signal(signal.SIGTERM)
-            try:
-                bot.wait(60)
-            except subprocess.TimeoutExpired:
-                bot.kill()
+        if bot is not None:
+            stop(bot, 60)
         fakes.kill()
         fakes.wait()
 
@@ -261,7 +221,8 @@ def main() -> None:
         started = time.perf_counter()
         files = write_content(tmp / "content", args.entries)
         content_s = time.perf_counter() - started
-        url, admin = prepare_database(args.database_url, tmp)
+        kind = "postgresql" if args.database_url else "sqlite"
+        url = prepare_database(kind, tmp, args.database_url, PG_DATABASE)
         try:
             seed_s = seed(url, args.subscribers)
             steps = json.loads(subprocess.run([sys.executable, "-c", STEPS, str(tmp / "content")], cwd=ROOT,
@@ -270,8 +231,8 @@ def main() -> None:
                                               check=True, capture_output=True, text=True).stdout)
             service = asyncio.run(service_run(args, url, tmp / "content", log_dir / "bot.log"))
         finally:
-            drop_database(admin)
-    result = {"database": "postgresql" if admin else "sqlite", "faq_files": files,
+            drop_database(kind, args.database_url, PG_DATABASE)
+    result = {"database": kind, "faq_files": files,
               "subscribers": args.subscribers, "write_content_s": round(content_s, 1),
               "seed_s": round(seed_s, 1), "steps_mb": {k: round(v, 1) for k, v in steps.items()},
               "apart_mb": {k: round(v, 1) for k, v in apart.items()},

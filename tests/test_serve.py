@@ -35,6 +35,25 @@ def _get(url: str) -> tuple[int, bytes, dict]:
         return exc.code, exc.read(), dict(exc.headers)
 
 
+def _start(env: dict[str, str], cwd: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """``cchc-bot run`` with ``env``, its output in ``log``, once it answers /livez: the process
+    and its URL. A server that exits or takes over a minute fails the test with its log."""
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=cwd, env=env,
+                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{env['CCHC_SERVER_PORT']}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if _get(url + "/livez")[0] == 200:
+                return process, url
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(log.read_text())
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def running(tmp_path: Path):  # noqa: ANN201
     port = _free_port()
@@ -48,20 +67,7 @@ def running(tmp_path: Path):  # noqa: ANN201
         "CCHC_SERVER_SHUTDOWN_TIMEOUT": "10",
         "CCHC_BROADCAST_SCHEDULER": "false",
     })
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if _get(url + "/livez")[0] == 200:
-                break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(process.stdout.read().decode() if process.stdout else "did not start")
-        time.sleep(0.2)
+    process, url = _start(env, tmp_path, tmp_path / "serve.log")
     yield process, url, port
     if process.poll() is None:
         process.kill()

@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 from bot.cli import main
 from bot.storage.db import sync_url
 from bot.supervisor import MAX_RESTARTS
-from tests.test_serve import _free_port
+from tests.test_serve import _free_port, _start
 from tests.web_support import FIXTURE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,20 +93,7 @@ def deployment(database_url: str, telegram: str, tmp_path: Path) -> Iterator[Dep
         "CCHC_SERVER_WORKERS": "2",
         "CCHC_SERVER_SHUTDOWN_TIMEOUT": "10",
     })
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=tmp_path, env=env,
-                               stdout=(tmp_path / "bot.log").open("wb"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:  # until a worker answers
-        try:
-            if _request(url + "/livez")[0] == 200:
-                break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError((tmp_path / "bot.log").read_text())
-        time.sleep(0.2)
+    process, url = _start(env, tmp_path, tmp_path / "bot.log")  # until a worker answers
     yield Deployment(process, url, database_url, tmp_path / "bot.log")
     if process.poll() is None:
         process.kill()
