@@ -1,6 +1,4 @@
-"""The composition root: builds every service explicitly from Settings.
-
-``BotApp.handle`` is the one entry point every channel calls: it loads the user's
+"""The conversation core: ``BotApp.handle`` is the one entry point every channel calls: it loads the user's
 conversation state from the database, dispatches, and saves the state and records. A
 database outage degrades to answering from the in-memory content without records.
 """
@@ -14,8 +12,9 @@ import hashlib
 import hmac
 import logging
 import math
-import os
+
 import time
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,17 +25,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import metrics
-from bot.config import Settings, pseudonym_salt
+from bot.config import Settings
 from bot.content.store import ContentStore
 from bot.matching import MatchParams
 from bot.messages import Incoming, Reply, Response
+from bot.outbox.messages import AfterSent
 from bot.pressure import RATE_LIMITED_TEXT, UserRateLimiter
+from bot.ports import Fetch, MenuCommand
 from bot.routing import Context, Dispatcher, Services
 from bot.storage import db as storage
 from bot.storage.models import ChannelUser, ConversationState, InboundEvent, QuestionLog, utcnow
 
 if TYPE_CHECKING:
-    from bot.channels import Channel
+    from bot.ports import Channel
 
 log = logging.getLogger(__name__)
 DATA_DIR = Path("data")
@@ -96,6 +97,15 @@ class BotApp:
     # The running channels by name (set by ``serve``): how the bot reaches users outside a turn.
     channels: dict[str, Channel] = field(default_factory=dict)
     limiter: UserRateLimiter | None = None  # per-user message rate (server.user_messages_per_minute)
+    fetch: Fetch | None = None  # downloads what citizens attach (set by the composition root)
+    # What each feature does once one of its outbox messages is delivered (by kind).
+    outbox_effects: dict[str, AfterSent] = field(default_factory=dict)
+    wake_outbox: Callable[[], None] | None = None  # the sender of this process, when it runs one
+
+    @property
+    def menu(self) -> tuple[MenuCommand, ...]:
+        """The commands a platform's menu may advertise: the routers' own list."""
+        return self.dispatcher.menu
 
     def user_key(self, channel: str, user_id: str) -> str:
         """A stable pseudonym: records never hold a platform user id in the clear."""
@@ -138,17 +148,19 @@ class BotApp:
                 session=session if state is not None else None,
                 is_admin=is_admin,
                 database=self.database,
-                services=Services(content=self.content, channels=self.channels),
+                services=Services(content=self.content, channels=self.channels, fetch=self.fetch),
             )
             if ctx.session is not None:
                 ctx.channel_user_id = await self._touch_user(ctx, message.user_id)
             before = dict(ctx.state)
             response = await self.dispatcher.dispatch(ctx, message)
-            if ctx.session is not None and not await self._save(ctx, before) \
-                    and response.outcome in CLAIMED_WRITES:
+            saved = ctx.session is not None and await self._save(ctx, before)
+            if ctx.session is not None and not saved and response.outcome in CLAIMED_WRITES:
                 # The reply says it was saved, but the commit failed (the database went away
                 # mid-turn): nothing was written, so say so rather than claim it.
                 response = Response([Reply(NOT_SAVED_TEXT)], "not_saved")
+            if saved and ctx.outbox and self.wake_outbox is not None:
+                self.wake_outbox()  # what the turn queued goes out now, not at the next poll
         metrics.observe_turn(message.channel, response.outcome, time.perf_counter() - started)  # /metrics
         return response
 
@@ -215,32 +227,3 @@ class BotApp:
 
     async def close(self) -> None:
         await self.database.dispose()
-
-
-def build_app(settings: Settings, *, persistent: bool = True,
-              migrate: Callable[[str], None] = storage.upgrade) -> BotApp:
-    """Everything the bot needs, built in one place.
-
-    ``persistent=False`` builds a read-only bot for one-off questions: no migrations and no
-    salt file, since nothing will be recorded. ``migrate``: how the schema is brought up to
-    date (``cchc-bot run`` does it in a child process, see ``storage.upgrade_apart``).
-    """
-    from handlers import build_dispatcher
-
-    content = ContentStore(
-        settings.content.path, settings.office.template_values(), match_params(settings),
-        apart_from_files=settings.content.separate_process_from or None,
-    )
-    for problem in content.load():
-        log.warning("content: %s", problem)
-    if persistent:
-        migrate(settings.database.url)
-    database = storage.Database(settings.database.url, echo=settings.database.echo)
-    return BotApp(
-        settings=settings,
-        content=content,
-        database=database,
-        dispatcher=build_dispatcher(),
-        salt=pseudonym_salt(settings, DATA_DIR) if persistent else os.urandom(32),
-        limiter=UserRateLimiter(settings.server.user_messages_per_minute, settings.server.user_burst),
-    )

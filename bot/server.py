@@ -21,10 +21,11 @@ from sqlalchemy import text
 
 from bot import metrics
 from bot.app import BotApp
-from bot.broadcasts.lease import DatabaseLease
-from bot.broadcasts.runtime import BroadcastWorkers
-from bot.channels import Channel, build_channels
-from bot.lookups.notices import notice_loop
+from bot.outbox.lease import DatabaseLease
+from bot.outbox.runtime import BroadcastWorkers
+from bot.channels import build_channels
+from bot.ports import Channel
+from handlers.lookups.notices import notice_loop
 from bot.webchat import (  # noqa: F401 - SESSION_COOKIE: re-exported
     SESSION_COOKIE,
     WEB_BACKLOG_KEY,
@@ -63,7 +64,7 @@ async def healthz(request: web.Request) -> web.Response:
             await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
             jobs = request.app.get(JOBS_KEY, {})
             if jobs.get("broadcasts") is not None:
-                from bot.broadcasts.service import lease_holder
+                from handlers.announcements.service import lease_holder
 
                 holders = {name: await lease_holder(session, name) for name in ("sender", "scheduler")}
     except Exception as exc:  # any failure means "not ready", reported, never raised
@@ -181,9 +182,10 @@ def make_web_app(bot: BotApp, channels: list[Channel] = ()) -> web.Application:
     app.router.add_get("/metrics", metrics_page)
     app.router.add_static("/static", STATIC)
     if settings.dashboard.enabled:
+        from bot.dashboard import pages
         from bot.dashboard.web import setup_dashboard
 
-        setup_dashboard(app, bot)  # /admin
+        setup_dashboard(app, bot, pages.ROUTES)  # /admin, every page declared in pages
     return app
 
 
@@ -225,7 +227,7 @@ async def _daily_purge(bot: BotApp, lease: DatabaseLease) -> None:
 async def _ticket_checks(bot: BotApp, lease: DatabaseLease) -> None:
     """Feedback tickets: forward missed ones, flag overdue ones to officials (issue 8); in one
     process only, or officials would get each ticket and each reminder once per process."""
-    from bot.feedback import check_tickets
+    from handlers.feedback.service import check_tickets
 
     async def check() -> None:
         try:

@@ -25,9 +25,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.channels.telegram_render import to_html
+from bot.channels.html import to_html
 from bot.messages import MAX_TEXT, Incoming, Reply
-from bot.pressure import BUSY_TEXT, WEB_CHAT_MAX_BYTES, Backlog, read_body
+from bot.http import read_body
+from bot.pressure import BUSY_TEXT, WEB_CHAT_MAX_BYTES, Backlog
 from bot.render import to_plain
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, update
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp
+from bot.root import build_app
 from bot.cli import main
 from bot.config import Lookup
-from bot.lookups import dossiers
-from bot.lookups.notices import purge_attempts, send_status_notices
+from handlers.lookups import dossiers
+from handlers.lookups.notices import purge_attempts, send_status_notices
 from bot.storage.db import sync_url
 from bot.storage.models import (
     ChannelUser,

@@ -1,6 +1,6 @@
 """The Telegram channel, on python-telegram-bot (v22).
 
-It only translates: a Telegram update becomes an ``Incoming`` for ``BotApp.handle``, and the
+It only translates: a Telegram update becomes an ``Incoming`` for ``Conversation.handle``, and the
 ``Reply`` objects that come back become HTML messages with inline keyboards
 (``bot.channels.telegram_render``). Updates arrive by long polling, or, when
 ``telegram.webhook_url`` is set, on a route of the project's one aiohttp server that checks
@@ -62,16 +62,17 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot.channels import Delivery
+from bot.ports import Delivery
 from bot.channels.telegram_limits import TelegramRateLimiter, retry_after_seconds
 from bot.channels.telegram_render import OutMessage, render
 from bot.config import ConfigError, telegram_problems
 from bot.messages import Attachment, Incoming, Reply, Response
-from bot.pressure import TELEGRAM_UPDATE_MAX_BYTES, Backlog, RecentIds, read_body, reply_backoff
+from bot.http import read_body
+from bot.pressure import TELEGRAM_UPDATE_MAX_BYTES, Backlog, RecentIds, reply_backoff
 from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, Subscription, utcnow
 
 if TYPE_CHECKING:
-    from bot.app import BotApp
+    from bot.ports import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -87,26 +88,6 @@ PURGE_INTERVAL = 6 * 3600.0
 MAX_DOWNLOAD_BYTES = 10_000_000  # photos citizens send (e.g. a receipt's QR code) are fetched up to this
 _KEY = re.compile(r"[A-Za-z0-9_-]{1,24}")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-
-# The command menu Telegram shows (setMyCommands). Commands whose feature is not built yet are
-# answered by the core's help, which says what the bot can do.
-CITIZEN_COMMANDS = (
-    ("start", "Bắt đầu, mở menu chính"),
-    ("menu", "Các chủ đề thủ tục hành chính"),
-    ("tracuu", "Tra cứu tình trạng hồ sơ"),
-    ("phi", "Phí, lệ phí thủ tục"),
-    ("phananh", "Gửi phản ánh, kiến nghị"),
-    ("dangky", "Đăng ký nhận thông báo"),
-    ("huydangky", "Hủy đăng ký nhận thông báo"),
-    ("lienhe", "Địa chỉ, số điện thoại Bộ phận Một cửa"),
-    ("trogiup", "Hướng dẫn sử dụng"),
-)
-ADMIN_COMMANDS = (
-    ("broadcast", "Soạn thông báo gửi người dân"),
-    ("stats", "Thống kê câu hỏi hôm nay"),
-    ("reload", "Nạp lại nội dung, báo lỗi nếu có"),
-)
-
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
     """Updates of one chat one after another (the conversation state and the order of replies
@@ -216,7 +197,7 @@ def _well_formed(data: object) -> bool:
 class TelegramChannel:
     name = CHANNEL
 
-    def __init__(self, bot: BotApp, *, poll_timeout: float = 10.0) -> None:
+    def __init__(self, bot: Conversation, *, poll_timeout: float = 10.0) -> None:
         settings = bot.settings
         token = settings.secrets.telegram_token
         if token is None:
@@ -320,8 +301,10 @@ class TelegramChannel:
 
     async def _register_commands(self) -> None:
         bot = self.application.bot
-        citizen = [BotCommand(name, text) for name, text in CITIZEN_COMMANDS]
-        official = citizen + [BotCommand(name, text) for name, text in ADMIN_COMMANDS]
+        # The menu is the routers' own list: every command it shows has a handler.
+        menu = self.bot.menu
+        citizen = [BotCommand(c.name, c.description) for c in menu if not c.officials]
+        official = citizen + [BotCommand(c.name, c.description) for c in menu if c.officials]
         try:
             await bot.set_my_commands(citizen, scope=BotCommandScopeDefault())
         except TelegramError as exc:

@@ -33,8 +33,8 @@ from sqlalchemy import Executable, bindparam, delete
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
-from bot.broadcasts import subscriptions
-from bot.channels import Delivery
+from handlers.announcements import subscriptions
+from bot.ports import Delivery
 from bot.channels.zalo_api import (
     BAD_PARAMETER,
     CS_PATH,
@@ -58,12 +58,13 @@ from bot.channels.zalo_render import (
 )
 from bot.channels.zalo_tokens import TokenManager, TokenUnavailable
 from bot.messages import Attachment, Incoming, Reply
-from bot.pressure import ZALO_EVENT_MAX_BYTES, Backlog, RecentIds, read_body, reply_backoff
+from bot.http import read_body
+from bot.pressure import ZALO_EVENT_MAX_BYTES, Backlog, RecentIds, reply_backoff
 from bot.storage.db import dialect_insert
 from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, utcnow
 
 if TYPE_CHECKING:
-    from bot.app import BotApp
+    from bot.ports import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class _Job:
 class ZaloChannel:
     name = CHANNEL
 
-    def __init__(self, bot: BotApp, *, limiter: RateLimiter | None = None, workers: int = WORKERS,
+    def __init__(self, bot: Conversation, *, limiter: RateLimiter | None = None, workers: int = WORKERS,
                  queue_size: int | None = None, rate_limit_backoff: float = RATE_LIMIT_BACKOFF,
                  max_inline_wait: float = MAX_INLINE_WAIT) -> None:
         settings = bot.settings

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
+
+from bot.cli_support import load as _settings
 from sqlmodel import select
 
 from bot.dashboard import auth
@@ -25,7 +27,6 @@ def _password(confirm: bool = True) -> str:
 
 
 def _run(ctx: click.Context, work: Callable[[Any], Awaitable[None]]) -> None:
-    from bot.cli import _settings
     from bot.storage import db as storage
 
     settings = _settings(ctx)

@@ -15,12 +15,13 @@ from sqlalchemy import func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
-from bot.broadcasts import service as broadcasts
-from bot.campaigns import next_fire_times
+from handlers.announcements import service as broadcasts
+from handlers.announcements.campaigns import next_fire_times
 from bot.channels import telegram_render, zalo_render
 from bot.content.loader import TIMEZONE
 from bot.dashboard import auth, reports
 from bot.dashboard.web import (
+    ROUTES,
     ADMINS,
     ALL,
     EDITORS,
@@ -329,7 +330,7 @@ async def calendar(request: web.Request) -> web.StreamResponse:
 
 
 def _feedback():  # noqa: ANN202 - the feedback module (issue 8), imported when used
-    from bot import feedback
+    from handlers.feedback import service as feedback
 
     return feedback
 
@@ -421,8 +422,8 @@ async def ticket_status(request: web.Request) -> web.StreamResponse:
 # --- reports ---------------------------------------------------------------------------------
 
 
-async def _report(request: web.Request) -> Any:  # noqa: ANN401 - bot.report.Report
-    from bot import report as rp
+async def _report(request: web.Request) -> Any:  # noqa: ANN401 - handlers.reports.report.Report
+    from handlers.reports import report as rp
 
     bot = bot_of(request)
     try:
@@ -444,7 +445,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
 
 @page("GET", "/admin/reports/download", OFFICIALS)
 async def report_download(request: web.Request) -> web.StreamResponse:
-    from bot import report as rp
+    from handlers.reports import report as rp
 
     kind = request.query.get("format", "csv")
     if kind not in ("csv", "xlsx", "png"):
@@ -476,7 +477,7 @@ async def report_download(request: web.Request) -> web.StreamResponse:
 async def unanswered(request: web.Request) -> web.StreamResponse:
     """Questions the bot was not sure about, similar ones grouped (``cchc-bot content gaps``),
     most asked first, each with the nearest entry the content already has."""
-    from bot import report as rp
+    from handlers.reports import report as rp
 
     bot = bot_of(request)
     days = _int(request.query.get("days"), 30, 1, 366)

@@ -1,4 +1,4 @@
-"""The dashboard's reports page on top of the periodic report (``bot.report``, the same figures
+"""The dashboard's reports page on top of the periodic report (``handlers.reports.report``, the same figures
 as ``cchc-bot report``): the period from the page's query, the daily chart as inline SVG, and
 the downloads (CSV, Excel with the chart, the chart as PNG)."""
 
@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bot import report as rp
+from handlers.reports import report as rp
 from bot.content.loader import TIMEZONE
 from bot.storage.models import utcnow
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -280,16 +280,14 @@ async def not_found(request: web.Request) -> web.StreamResponse:
     raise web.HTTPNotFound(text="Không có trang này.")
 
 
-def setup_dashboard(app: web.Application, bot: Any) -> None:  # noqa: ANN401 - the BotApp
-    """Add /admin and its pages to the one web application."""
+def setup_dashboard(app: web.Application, bot: Any, routes: Iterable[Route]) -> None:  # noqa: ANN401 - the BotApp
+    """Add /admin and ``routes`` (the pages declared with ``@page``) to the one web application."""
     app[BOT_KEY] = bot
-    from bot.dashboard import pages  # noqa: F401 - registers the pages
-
     app.router.add_get("/admin/login", login_page)
     app.router.add_post("/admin/login", login_submit)
     app.router.add_static("/admin/static", HERE / "static")
     seen: set[tuple[str, str]] = set()
-    for route in ROUTES:
+    for route in routes:
         if (route.method, route.path) in seen:
             continue
         seen.add((route.method, route.path))

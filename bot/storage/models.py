@@ -414,3 +414,27 @@ class LoginAttempt(SQLModel, table=True):
     username: str = Field(max_length=64, index=True)
     address: str = Field(max_length=64, index=True)
     success: bool
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message the bot starts itself (a ticket's card for the officials, an overdue flag):
+    written in the transaction of the turn or job that decides it, delivered after its commit by
+    the one sender (``bot.outbox``). ``ref`` names the row the delivery is about (``ticket:12``),
+    for what a feature does once it is sent."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_due", "status", "not_before"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    kind: str = Field(max_length=32)
+    channel: str = Field(max_length=16)
+    platform_id: str = Field(max_length=64)
+    replies: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    ref: str | None = Field(default=None, max_length=64, index=True)
+    status: str = Field(default="pending", max_length=16)  # pending sending sent failed blocked ineligible unknown
+    attempts: int = 0
+    not_before: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    sent_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    message_id: str | None = Field(default=None, max_length=64)
+    error: str | None = Field(default=None, max_length=512)
