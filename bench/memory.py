@@ -114,7 +114,7 @@ def rss(field="VmRSS"):
 out = {"python": rss()}
 t = time.perf_counter()
 from bot.root import build_app  # noqa
-from bot.server import serve  # noqa
+from bot.root import serve  # noqa
 from bot.channels.telegram import TelegramChannel  # noqa
 from bot.channels.zalo import ZaloChannel  # noqa
 out["imports"] = rss(); out["imports_s"] = time.perf_counter() - t

@@ -12,9 +12,7 @@ import hashlib
 import hmac
 import logging
 import math
-
 import time
-
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,14 +22,14 @@ from sqlalchemy import Executable, bindparam, delete, null, select, true
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import metrics
+from bot import metrics, reach
 from bot.config import Settings
 from bot.content.store import ContentStore
 from bot.matching import MatchParams
 from bot.messages import Incoming, Reply, Response
 from bot.outbox.messages import AfterSent
-from bot.pressure import RATE_LIMITED_TEXT, UserRateLimiter
 from bot.ports import Fetch, MenuCommand
+from bot.pressure import RATE_LIMITED_TEXT, UserRateLimiter
 from bot.routing import Context, Dispatcher, Services
 from bot.storage import db as storage
 from bot.storage.models import ChannelUser, ConversationState, InboundEvent, QuestionLog, utcnow
@@ -216,6 +214,19 @@ class BotApp:
                 await ctx.session.rollback()
             return False
         return True
+
+    async def unreachable(self, channel: str, platform_id: str, reason: str) -> None:
+        """An adapter's report that a user cannot be messaged; what it means is ``bot.reach``'s."""
+        try:
+            async with self.database.session() as session:
+                ended = await reach.unreachable(session, channel, platform_id, reason)
+                await session.commit()
+        except SQLAlchemyError:
+            log.exception("could not record that a %s user is unreachable", channel)
+            return
+        if ended is not None:
+            log.info("%s user %s unreachable (%s); %d subscriptions ended", channel,
+                     self.user_key(channel, platform_id), reason, ended)
 
     async def purge_old_questions(self) -> int:
         """Delete question logs older than the configured retention."""

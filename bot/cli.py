@@ -39,7 +39,7 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @click.pass_context
 def run(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Chạy bot: máy chủ web, kênh đã cấu hình, tự nạp lại nội dung."""
-    from bot.server import serve, serve_workers
+    from bot.root import serve, serve_workers
     from bot.storage.db import is_sqlite
 
     settings = _settings(ctx)

@@ -32,8 +32,8 @@ def load(ctx: click.Context) -> Settings:
 def build(ctx: click.Context, persistent: bool = True, settings: Settings | None = None,
           migrate_apart: bool = False) -> BotApp:
     """The bot for a command: ``persistent=False`` is the read-only profile (nothing recorded)."""
-    from bot.root import build_app
     from bot.content.store import ContentError
+    from bot.root import build_app
     from bot.storage.db import upgrade, upgrade_apart
 
     settings = settings or load(ctx)

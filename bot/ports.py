@@ -4,7 +4,7 @@ An adapter receives platform updates, turns each into an ``Incoming``, asks the 
 (``Conversation.handle``) for the ``Response`` and renders it its platform's way; it sends what
 the bot starts itself (``Channel.send``) and says what became of it (``Delivery``). What a
 delivery means for the user (``blocked``: unreachable, subscriptions ended) is decided by the
-core (``handlers.announcements.subscriptions.mark_unreachable``), never by the adapter.
+core (``bot.reach``): an adapter only reports it (``Conversation.unreachable``).
 """
 
 from __future__ import annotations
@@ -55,7 +55,19 @@ class Capabilities:
     silent_sends: bool = False  # a message can arrive without a sound
 
 
+TELEGRAM = Capabilities(can_push=True, text_limit=4096, button_limit=100, markup="html",
+                        silent_sends=True)
+# Zalo OA: consultation messages are free only within 7 days of the user's last message.
+ZALO = Capabilities(can_push=True, push_window=dt.timedelta(days=7), text_limit=2000, button_limit=5)
 WEB = Capabilities(can_push=False, text_limit=4000, button_limit=100, markup="html")
+CONSOLE = Capabilities(can_push=False)
+CAPABILITIES: dict[str, Capabilities] = {"telegram": TELEGRAM, "zalo": ZALO, "web": WEB,
+                                         "console": CONSOLE}
+
+
+def push_channels() -> tuple[str, ...]:
+    """The channels the bot can message first (broadcasts, answers, notices)."""
+    return tuple(name for name, caps in CAPABILITIES.items() if caps.can_push)
 
 
 class Channel(Protocol):
@@ -73,6 +85,10 @@ class Channel(Protocol):
 
     async def send(self, platform_id: str, replies: list[Reply]) -> Delivery:
         """Send replies to a user outside a conversation turn (the outbox's sender calls it)."""
+
+    def periodic(self) -> list[tuple[str, float, Callable[[], Awaitable[object]]]]:
+        """The adapter's own periodic jobs (name, every seconds, job), run by the process's one
+        scheduler: forgetting old event ids, say."""
 
 
 @dataclass(frozen=True)
@@ -99,3 +115,6 @@ class Conversation(Protocol):
 
     async def handle(self, message: Incoming, record: bool = True,
                      event_id: str | None = None) -> Response: ...
+
+    async def unreachable(self, channel: str, platform_id: str, reason: str) -> None:
+        """The platform said this user cannot be messaged (blocked, unfollowed, chat gone)."""

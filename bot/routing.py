@@ -20,9 +20,9 @@ from bot.ports import MenuCommand
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from bot.ports import Channel, Fetch
     from bot.config import Settings
     from bot.content.store import ContentStore, Snapshot
+    from bot.ports import Channel, Fetch
     from bot.storage.db import Database
 
 

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.channels.html import to_html
-from bot.messages import MAX_TEXT, Incoming, Reply
 from bot.http import read_body
+from bot.messages import MAX_TEXT, Incoming, Reply
 from bot.pressure import BUSY_TEXT, WEB_CHAT_MAX_BYTES, Backlog
 from bot.render import to_plain
 

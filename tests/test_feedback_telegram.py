@@ -64,12 +64,14 @@ async def test_a_ticket_through_telegram(database_url: str, fake: FakeBotApi) ->
         before = len(fake.to(group["id"]))
         fake.text(clerk, answer, chat=group, reply_to=card)
         [sent] = await fake.replies(group["id"], 1, after=before)
-        assert sent.text.startswith(f"✅ Đã gửi câu trả lời phản ánh {number}")
+        assert sent.text.startswith(f"✅ Đã lưu câu trả lời phản ánh {number} và đang gửi")
         reply, question = await fake.replies(citizen["id"], 2, after=before_citizen)
         assert number in reply.text and answer in reply.text
         assert question.callbacks == [f"hl:{level}:t:{ticket['id']}" for level in (5, 4, 3, 2, 1)]
         [thanks] = await tg.press(citizen, question, f"hl:4:t:{ticket['id']}")
         assert "cảm ơn" in thanks.text
+        await eventually(lambda: rows(database_url, TicketMessage)[0]["delivery"] == "sent",
+                         what="the answer's delivery recorded")
 
     [answered] = rows(database_url, Ticket)
     assert answered["status"] == "answered"

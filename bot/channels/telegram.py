@@ -31,9 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import col, select
+from sqlmodel import col
 from telegram import (
     BotCommand,
     BotCommandScopeChat,
@@ -62,14 +61,14 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot.ports import Delivery
 from bot.channels.telegram_limits import TelegramRateLimiter, retry_after_seconds
 from bot.channels.telegram_render import OutMessage, render
 from bot.config import ConfigError, telegram_problems
-from bot.messages import Attachment, Incoming, Reply, Response
 from bot.http import read_body
+from bot.messages import Attachment, Incoming, Reply, Response
+from bot.ports import TELEGRAM, Delivery
 from bot.pressure import TELEGRAM_UPDATE_MAX_BYTES, Backlog, RecentIds, reply_backoff
-from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, Subscription, utcnow
+from bot.storage.models import CallbackPayload, InboundEvent, utcnow
 
 if TYPE_CHECKING:
     from bot.ports import Conversation
@@ -196,6 +195,7 @@ def _well_formed(data: object) -> bool:
 
 class TelegramChannel:
     name = CHANNEL
+    capabilities = TELEGRAM
 
     def __init__(self, bot: Conversation, *, poll_timeout: float = 10.0) -> None:
         settings = bot.settings
@@ -233,7 +233,6 @@ class TelegramChannel:
         self.backlog = Backlog(settings.server.max_backlog, settings.server.backlog_degraded)
         self._recent = RecentIds()  # update ids seen lately, for redeliveries while the database is down
         self._stored_keys: dict[str, str] = {}  # long payloads already stored, by key
-        self._purge: asyncio.Task | None = None
         # httpx logs every request URL at INFO, and a Bot API URL contains the token.
         httpx_log = logging.getLogger("httpx")
         if httpx_log.getEffectiveLevel() < logging.WARNING:
@@ -254,7 +253,6 @@ class TelegramChannel:
         await self._register_commands()
         await app.start()
         self._accepting = True
-        self._purge = asyncio.create_task(self._purge_regularly(), name="telegram: purge handled updates")
         username = app.bot.username
         if self.webhook:
             await app.bot.set_webhook(
@@ -277,10 +275,6 @@ class TelegramChannel:
         """Stop receiving, finish the updates already queued, then close the connections."""
         self._accepting = False
         self._stopping.set()
-        if self._purge is not None:
-            self._purge.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purge
         app = self.application
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
@@ -353,7 +347,7 @@ class TelegramChannel:
                 log.warning("telegram webhook: refused an update of an unexpected shape")
                 return None
             return Update.de_json(data, self.application.bot)
-        except Exception as exc:  # noqa: BLE001 - the library raises anything on odd shapes
+        except Exception as exc:
             log.warning("telegram webhook: unreadable update: %s: %s", type(exc).__name__, exc)
             return None
 
@@ -633,36 +627,10 @@ class TelegramChannel:
             await session.commit()
         return result.rowcount or 0
 
-    async def _purge_regularly(self) -> None:
-        while True:
-            try:
-                removed = await self.purge_old_events()
-                if removed:
-                    log.info("telegram: forgot %d handled update ids", removed)
-            except SQLAlchemyError:
-                log.exception("telegram: could not purge handled update ids")
-            await asyncio.sleep(PURGE_INTERVAL)
+    def periodic(self) -> list[tuple[str, float, Callable[[], Awaitable[object]]]]:
+        """The jobs the process's scheduler runs for this channel: (name, every seconds, job)."""
+        return [("telegram:purge-updates", PURGE_INTERVAL, self.purge_old_events)]
 
     async def _mark_unreachable(self, platform_id: str, reason: str) -> None:
-        """The user blocked the bot (their subscriptions end) or their chat no longer exists."""
-        try:
-            async with self.bot.database.session() as session:
-                row = (await session.exec(select(ChannelUser).where(
-                    ChannelUser.channel == CHANNEL, ChannelUser.platform_id == platform_id
-                ))).first()
-                if row is None:
-                    return
-                now = utcnow()
-                row.reachable, row.unreachable_reason, row.unreachable_at = False, reason, now
-                session.add(row)
-                if reason == "blocked":
-                    await session.exec(  # type: ignore[call-overload]
-                        sql_update(Subscription)
-                        .where(col(Subscription.channel_user_id) == row.id,
-                               col(Subscription.unsubscribed_at).is_(None))
-                        .values(unsubscribed_at=now)
-                    )
-                await session.commit()
-                log.info("telegram: user %s marked unreachable (%s)", row.user_key, reason)
-        except SQLAlchemyError:
-            log.exception("telegram: could not record that a user is unreachable")
+        """The user blocked the bot or their chat no longer exists: the core decides what follows."""
+        await self.bot.unreachable(CHANNEL, platform_id, reason)

@@ -8,18 +8,17 @@ well-formed, whatever the text contains.
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.messages import Button, Reply
 from bot.channels.html import safe_url, to_html, utf16_len
+from bot.messages import Button, Reply
+from bot.ports import TELEGRAM
 from bot.render import split_message
 
-TEXT_LIMIT = 4096  # characters (UTF-16 code units) after entity parsing
+TEXT_LIMIT = TELEGRAM.text_limit  # characters (UTF-16 code units) after entity parsing
 CALLBACK_LIMIT = 64  # bytes of callback_data
 STORED_PREFIX = "k:"  # callback_data "k:<key>": the payload is stored server-side under <key>
 

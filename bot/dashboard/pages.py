@@ -15,13 +15,10 @@ from sqlalchemy import func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
-from handlers.announcements import service as broadcasts
-from handlers.announcements.campaigns import next_fire_times
 from bot.channels import telegram_render, zalo_render
 from bot.content.loader import TIMEZONE
 from bot.dashboard import auth, reports
-from bot.dashboard.web import (
-    ROUTES,
+from bot.dashboard.web import (  # ROUTES: the pages below, declared with @page, for the server
     ADMINS,
     ALL,
     EDITORS,
@@ -32,6 +29,9 @@ from bot.dashboard.web import (
     page,
     refuse,
     render,
+)
+from bot.dashboard.web import (
+    ROUTES as ROUTES,
 )
 from bot.messages import Incoming
 from bot.render import to_plain
@@ -44,6 +44,8 @@ from bot.storage.models import (
     utcnow,
 )
 from bot.webchat import reply_json
+from handlers.announcements import service as broadcasts
+from handlers.announcements.campaigns import next_fire_times
 
 log = logging.getLogger(__name__)
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "web": "Trang web", "console": "Dòng lệnh"}
@@ -102,7 +104,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 # --- broadcasts ------------------------------------------------------------------------------
 
 
-def _topics(bot: Any) -> list:  # noqa: ANN401
+def _topics(bot: Any) -> list:
     return list(bot.content.current.pack.topics)
 
 
@@ -117,7 +119,7 @@ async def broadcast_list(request: web.Request) -> web.StreamResponse:
                   sender=sender)
 
 
-def _draft_from(form: dict[str, str], bot: Any) -> dict[str, Any]:  # noqa: ANN401
+def _draft_from(form: dict[str, str], bot: Any) -> dict[str, Any]:
     channels = [c for c in broadcasts.PUSH_CHANNELS if form.get(f"channel_{c}")]
     return {
         "topic": form.get("topic", ""),
@@ -139,7 +141,7 @@ async def _no_store(payload: str) -> str | None:
     return None  # a preview stores nothing; long payloads are not used by announcements
 
 
-async def preview_of(bot: Any, draft: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN401
+async def preview_of(bot: Any, draft: dict[str, Any]) -> dict[str, Any]:
     """The announcement exactly as each channel will show it (the sender sends this very text)."""
     topic = next((t for t in _topics(bot) if t.id == draft["topic"]), None)
     if topic is None:
@@ -171,7 +173,7 @@ async def preview_of(bot: Any, draft: dict[str, Any]) -> dict[str, Any]:  # noqa
     }
 
 
-def _compose(request: web.Request, draft: dict[str, Any], **values: Any) -> web.Response:  # noqa: ANN401
+def _compose(request: web.Request, draft: dict[str, Any], **values: Any) -> web.Response:
     bot = bot_of(request)
     values.setdefault("preview", None)
     values.setdefault("error", "")
@@ -353,7 +355,7 @@ async def inbox(request: web.Request) -> web.StreamResponse:
                   names=CHANNEL_NAMES)
 
 
-async def _ticket(request: web.Request, session: Any) -> Ticket:  # noqa: ANN401
+async def _ticket(request: web.Request, session: Any) -> Ticket:
     try:
         ticket_id = int(request.match_info["id"])
     except ValueError:
@@ -422,7 +424,7 @@ async def ticket_status(request: web.Request) -> web.StreamResponse:
 # --- reports ---------------------------------------------------------------------------------
 
 
-async def _report(request: web.Request) -> Any:  # noqa: ANN401 - handlers.reports.report.Report
+async def _report(request: web.Request) -> Any:
     from handlers.reports import report as rp
 
     bot = bot_of(request)

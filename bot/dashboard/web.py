@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from aiohttp import web
 
-from bot.content.loader import TIMEZONE
+from bot.clock import TIMEZONE, local
 from bot.dashboard import auth
 from bot.storage.models import AuditEvent, utcnow
 
@@ -120,7 +120,7 @@ BOT_KEY = web.AppKey("dashboard_bot", object)
 ME_KEY = web.RequestKey("dashboard_me", auth.Identity)  # the logged-in official of a request
 
 
-def bot_of(request: web.Request) -> Any:  # noqa: ANN401 - the BotApp
+def bot_of(request: web.Request) -> Any:
     return request.app[BOT_KEY]
 
 
@@ -153,7 +153,7 @@ def cross_site(request: web.Request) -> bool:
     return origin == "null" or urlsplit(origin).netloc.lower() != host.lower()
 
 
-def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:  # noqa: ANN401
+def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
     who: auth.Identity | None = request.get(ME_KEY)
     bot = bot_of(request)
     nav = [n for n in NAV if who is not None and who.role in n.roles]
@@ -280,7 +280,7 @@ async def not_found(request: web.Request) -> web.StreamResponse:
     raise web.HTTPNotFound(text="Không có trang này.")
 
 
-def setup_dashboard(app: web.Application, bot: Any, routes: Iterable[Route]) -> None:  # noqa: ANN401 - the BotApp
+def setup_dashboard(app: web.Application, bot: Any, routes: Iterable[Route]) -> None:
     """Add /admin and ``routes`` (the pages declared with ``@page``) to the one web application."""
     app[BOT_KEY] = bot
     app.router.add_get("/admin/login", login_page)
@@ -295,4 +295,4 @@ def setup_dashboard(app: web.Application, bot: Any, routes: Iterable[Route]) -> 
 
 
 def now_local() -> dt.datetime:
-    return utcnow().astimezone(TIMEZONE)
+    return local(utcnow())

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from sqlalchemy import case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers.announcements.service import as_utc
+from bot.clock import as_utc
 from bot.storage.db import dialect_insert
 from bot.storage.models import Lease, utcnow
 

@@ -21,12 +21,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import Broadcasting
 from bot.messages import Button, Reply
 from bot.ports import Channel, Delivery
+from bot.reach import unreachable
 from bot.storage.db import Database
 from bot.storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-# What a feature does once one of its messages is delivered (in the transaction recording it).
+# What a feature records once the delivery of one of its messages is known (sent, or given up:
+# failed, blocked, ineligible), in the transaction that records it.
 AfterSent = Callable[[AsyncSession, OutboxMessage], Awaitable[None]]
 M = OutboxMessage.__table__  # type: ignore[attr-defined]
 
@@ -121,5 +123,7 @@ class Outbox:
             log.warning("outbox: %s message %s to %s: %s %s", row.kind, row.id, row.channel,
                         row.status, row.error or "")
         session.add(row)
-        if row.status == "sent" and row.kind in self.after_sent:
+        if row.status == "blocked":  # decided once, here as for broadcasts: unreachable now
+            await unreachable(session, row.channel, row.platform_id, "blocked")
+        if row.status != "pending" and row.kind in self.after_sent:
             await self.after_sent[row.kind](session, row)

@@ -8,9 +8,11 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
 from bot.outbox.sender import Sender
-from handlers.announcements.scheduler import CampaignScheduler
 from bot.ports import Channel
+from handlers.announcements.scheduler import CampaignScheduler
 
 if TYPE_CHECKING:
     from bot.app import BotApp
@@ -22,8 +24,10 @@ class BroadcastWorkers:
     """Starts what ``[broadcast]`` enables for this process; stops it gracefully (the sender
     finishes the sends in flight and records them; the leases are released for the next)."""
 
-    def __init__(self, bot: BotApp, channels: Iterable[Channel]) -> None:
+    def __init__(self, bot: BotApp, channels: Iterable[Channel],
+                 scheduler: AsyncIOScheduler | None = None) -> None:
         self.bot = bot
+        self.shared_scheduler = scheduler  # the process's one job scheduler
         self.channels = list(channels)
         self.config = bot.settings.broadcast
         self.sender: Sender | None = None
@@ -38,7 +42,8 @@ class BroadcastWorkers:
             self._task = asyncio.create_task(self.sender.run(), name="broadcast-sender")
         if self.config.scheduler:
             self.scheduler = CampaignScheduler(
-                self.bot.database, self.bot.content, self.bot.settings
+                self.bot.database, self.bot.content, self.bot.settings,
+                scheduler=self.shared_scheduler,
             )
             await self.scheduler.start()
         log.info(

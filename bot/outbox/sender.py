@@ -42,18 +42,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.outbox.lease import DatabaseLease
-from bot.outbox.messages import AfterSent, Outbox
-from handlers.announcements.service import (
-    OPEN_DELIVERY,
-    ZALO_WINDOW,
-    announcement_reply,
-    as_utc,
-    quiet_until,
-)
-from bot.ports import Channel
+from bot.clock import as_utc
 from bot.config import Settings
 from bot.messages import Reply
+from bot.outbox.lease import DatabaseLease
+from bot.outbox.messages import AfterSent, Outbox
+from bot.ports import Channel
 from bot.storage.db import Database, dialect_insert
 from bot.storage.models import (
     Broadcast,
@@ -62,6 +56,12 @@ from bot.storage.models import (
     Lease,
     Subscription,
     utcnow,
+)
+from handlers.announcements.service import (
+    OPEN_DELIVERY,
+    ZALO_WINDOW,
+    announcement_reply,
+    quiet_until,
 )
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _ts(**kwargs) -> Column:  # noqa: ANN003
+def _ts(**kwargs) -> Column:
     return Column(DateTime(timezone=True), **kwargs)
 
 

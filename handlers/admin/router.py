@@ -22,12 +22,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from bot import text as vtext
-from handlers.announcements import service
 from bot.content.loader import TIMEZONE
 from bot.content.model import Topic
 from bot.messages import Button, Incoming, Reply, Response
 from bot.routing import Context, Route, Router
 from bot.storage.models import Broadcast, QuestionLog, Subscription
+from handlers.announcements import service
 from handlers.common import MENU, audit, label
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from bot.cli_support import build as _build
-
+from bot.storage.models import utcnow
 from handlers.announcements import service
 from handlers.announcements.service import (
     DELIVERY_LABELS,
@@ -24,7 +24,6 @@ from handlers.announcements.service import (
     progress_bar,
     quiet_until,
 )
-from bot.storage.models import utcnow
 
 SHOWN = ("sent", "failed", "blocked", "ineligible", "unknown", "pending")  # always listed
 

@@ -12,11 +12,11 @@ import logging
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from handlers.announcements import subscriptions as subs
-from handlers.announcements.service import PUSH_CHANNELS
 from bot.content.model import Topic
 from bot.messages import Button, Incoming, Reply, Response
 from bot.routing import Context, Route, Router
+from handlers.announcements import subscriptions as subs
+from handlers.announcements.service import PUSH_CHANNELS
 from handlers.common import MENU, label
 
 log = logging.getLogger(__name__)

@@ -24,16 +24,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.outbox.lease import DatabaseLease
-from handlers.announcements.service import as_utc, check_text, local
-from handlers.announcements.campaigns import next_fire_times
+from bot.clock import as_utc, local
 from bot.config import Settings
 from bot.content import template
 from bot.content.loader import TIMEZONE
 from bot.content.model import Campaign
 from bot.content.store import ContentStore
+from bot.outbox.lease import DatabaseLease
 from bot.storage.db import Database, dialect_insert
 from bot.storage.models import Broadcast, utcnow
+from handlers.announcements.campaigns import next_fire_times
+from handlers.announcements.service import check_text
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "scheduler"
@@ -59,6 +60,7 @@ class CampaignScheduler:
         *,
         clock: Callable[[], dt.datetime] = utcnow,
         holder: str | None = None,
+        scheduler: AsyncIOScheduler | None = None,
     ) -> None:
         self.database = database
         self.content = content
@@ -69,7 +71,9 @@ class CampaignScheduler:
             database.engine, LEASE_NAME, ttl=self.config.lease_seconds, holder=holder, clock=clock
         )
         self.grace = dt.timedelta(minutes=self.config.missed_grace_minutes)
-        self.scheduler = AsyncIOScheduler(timezone=TIMEZONE)
+        # The process's one scheduler when given (it starts and stops it), else one of its own.
+        self.own_scheduler = scheduler is None
+        self.scheduler = scheduler or AsyncIOScheduler(timezone=TIMEZONE)
         self.planned: dict[str, dt.datetime] = {}  # campaign id -> the fire time its job waits for
         self._fingerprint: str | None = None
 
@@ -77,7 +81,8 @@ class CampaignScheduler:
 
     async def start(self) -> None:
         """Start APScheduler; the first tick (at once) takes the lease and catches up."""
-        self.scheduler.start()
+        if self.own_scheduler:
+            self.scheduler.start()
         self.scheduler.add_job(
             self.tick,
             IntervalTrigger(seconds=max(1.0, self.config.lease_seconds / 3)),
@@ -89,8 +94,10 @@ class CampaignScheduler:
         )
 
     async def stop(self) -> None:
-        if self.scheduler.running:
+        if self.own_scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        elif self.scheduler.get_job("scheduler:tick") is not None:
+            self.scheduler.remove_job("scheduler:tick")
         self._clear_jobs()
         try:
             await self.lease.release()

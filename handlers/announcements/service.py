@@ -23,10 +23,11 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.clock import TIMEZONE, as_utc, local
 from bot.content import template
-from bot.content.loader import TIMEZONE
 from bot.content.model import CHANNELS
 from bot.messages import Button, Reply
+from bot.ports import ZALO, push_channels
 from bot.storage.models import (
     Broadcast,
     BroadcastDelivery,
@@ -37,10 +38,10 @@ from bot.storage.models import (
 )
 
 # Channels that can message a citizen first. The web chat and the console only answer.
-PUSH_CHANNELS = ("telegram", "zalo")
+PUSH_CHANNELS = push_channels()
 DEFAULT_CHANNELS = PUSH_CHANNELS
 LIMITS = {"telegram": 4096, "zalo": 2000}  # characters per message after rendering
-ZALO_WINDOW = dt.timedelta(days=7)  # Zalo: free messages only this long after the user wrote
+ZALO_WINDOW = ZALO.push_window  # Zalo: free messages only this long after the user wrote
 # The same "☰ Menu" button as the conversation's (handlers.common.MENU).
 MENU_BUTTON = Button("☰ Menu", payload="menu")
 
@@ -78,19 +79,6 @@ DELIVERY_LABELS = {
 
 class BroadcastError(Exception):
     """A request that cannot be done; the message is for the official, in Vietnamese."""
-
-
-def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
-    """Aware UTC. SQLite gives times back naive (they were stored in UTC)."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
-
-
-def local(moment: dt.datetime) -> dt.datetime:
-    return as_utc(moment).astimezone(TIMEZONE)  # type: ignore[union-attr]
 
 
 def parse_local_time(text: str) -> dt.datetime:

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.storage.db import dialect_insert
-from bot.storage.models import ChannelUser, Subscription, utcnow
+from bot.storage.models import Subscription, utcnow
 
 
 async def active_topics(session: AsyncSession, channel_user_id: int) -> set[str]:
@@ -72,16 +72,3 @@ async def unsubscribe_all(
         .values(unsubscribed_at=now or utcnow())
     )
     return result.rowcount or 0
-
-
-async def mark_unreachable(
-    session: AsyncSession, channel_user_id: int, reason: str, now: dt.datetime | None = None
-) -> int:
-    """They blocked the bot or left: never send to them again, and end their subscriptions."""
-    now = now or utcnow()
-    await session.exec(  # type: ignore[call-overload]
-        update(ChannelUser)
-        .where(col(ChannelUser.id) == channel_user_id)
-        .values(reachable=False, unreachable_reason=reason[:32], unreachable_at=now)
-    )
-    return await unsubscribe_all(session, channel_user_id, now)

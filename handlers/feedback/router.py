@@ -25,7 +25,6 @@ import time
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
-from handlers.feedback import service as fb
 from bot import text as vtext
 from bot.messages import Button, Incoming, Reply, Response
 from bot.routing import Context, Route, Router, row_id
@@ -37,6 +36,7 @@ from bot.storage.models import (
     utcnow,
 )
 from handlers.common import MENU, audit
+from handlers.feedback import service as fb
 
 log = logging.getLogger(__name__)
 router = Router("feedback")
@@ -492,15 +492,14 @@ async def _answer(ctx: Context, ticket: Ticket, body: str) -> Response:
                                            body, ctx.user_key)
     await audit(ctx, "ticket.answer", True, ticket=ticket.number, delivery=status)
     where = fb.CHANNEL_NAMES.get(ticket.channel, ticket.channel)
-    if status == "sent":
-        text = f"✅ Đã gửi câu trả lời phản ánh {ticket.number} tới người dân ({where})."
+    if status == fb.QUEUED:  # delivered after this turn commits; a failure is reported here
+        text = (f"✅ Đã lưu câu trả lời phản ánh {ticket.number} và đang gửi tới người dân ({where}). "
+                "Nếu không gửi được, em sẽ báo lại trong nhóm này.")
     elif status == "not_pushed":
         text = (f"✅ Đã lưu câu trả lời phản ánh {ticket.number}. Người dân gửi qua {where} nên sẽ "
                 "thấy câu trả lời khi hỏi tình trạng phản ánh.")
     else:
-        text = (f"⚠️ Đã lưu câu trả lời phản ánh {ticket.number} nhưng chưa gửi được tới người dân "
-                f"({where}: {status}{', ' + error if error else ''}). Người dân vẫn xem được khi hỏi "
-                "tình trạng phản ánh" + ("; có số điện thoại để gọi lại trên phiếu." if ticket.phone else "."))
+        text = fb.undelivered_text(ticket, status, error)
     return _respond(text, outcome="ticket_answer")
 
 

@@ -24,9 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.content.loader import TIMEZONE
+from bot.clock import TIMEZONE, aware, local
 from bot.messages import Button, Reply
-from bot.outbox.messages import enqueue
+from bot.outbox.messages import AfterSent, enqueue
 from bot.storage.models import (
     ChannelUser,
     OutboxMessage,
@@ -38,8 +38,8 @@ from bot.storage.models import (
 
 if TYPE_CHECKING:
     from bot.app import BotApp
-    from bot.ports import Channel, Delivery
     from bot.config import Feedback, Settings
+    from bot.ports import Channel
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,11 @@ SATISFIED = (5, 4)
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "web": "Trang web", "console": "Dòng lệnh"}
 TICKET_NUMBER = re.compile(r"PA-(\d{4})-(\d{6})")
 FORWARD_GRACE = dt.timedelta(minutes=5)  # a fresh ticket's card is queued by its own turn
-CARD = "ticket_card"
+CARD = "ticket_card"  # the outbox's kinds of feedback messages
+ANSWER = "ticket_answer"
+NOTE = "officials_note"
 OVERDUE = "overdue_flag"
+QUEUED = "queued"  # an answer's delivery until the outbox knows it
 _STILL_QUEUED = ("pending", "sending", "sent", "unknown")
 
 # Vietnamese numbers: mobiles 0[35789]x xxx xxxx, landlines 02xx xxx xxxx; +84 / 84 for the 0.
@@ -87,17 +90,6 @@ def normalize_phone(raw: str) -> str | None:
 def format_phone(phone: str) -> str:
     """0912345678 → 0912 345 678, 02373123456 → 0237 312 3456 (easier to read on a call)."""
     return f"{phone[:4]} {phone[4:7]} {phone[7:]}"
-
-
-def local(moment: dt.datetime) -> dt.datetime:
-    """A stored UTC time (SQLite returns it naive) in Vietnam's time."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(TIMEZONE)
-
-
-def aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def add_working_days(start: dt.date, days: int, holidays: Iterable[dt.date] = ()) -> dt.date:
@@ -211,16 +203,17 @@ def queue_card(session: AsyncSession, settings: Settings, ticket: Ticket) -> boo
     return True
 
 
-async def card_sent(session: AsyncSession, row: OutboxMessage) -> None:
-    """A card reached the officials: replying to that message answers the ticket."""
-    ticket = await session.get(Ticket, int((row.ref or ":").partition(":")[2] or 0))
+def _ref_id(row: OutboxMessage) -> int:
+    return int((row.ref or ":").partition(":")[2] or 0)
+
+
+async def card_delivered(session: AsyncSession, row: OutboxMessage) -> None:
+    """A card reached the officials: replying to that message answers the ticket. (An
+    undelivered card is queued again by the periodic check.)"""
+    ticket = await session.get(Ticket, _ref_id(row)) if row.status == "sent" else None
     if ticket is not None:
         ticket.forwarded_chat_id, ticket.forwarded_message_id = row.platform_id, row.message_id
         session.add(ticket)
-
-
-# What the outbox's sender does once a feedback message is delivered.
-OUTBOX_EFFECTS = {"ticket_card": card_sent}
 
 
 def satisfaction_buttons(suffix: str) -> tuple[tuple[Button, ...], ...]:
@@ -234,24 +227,15 @@ async def has_rating(session: AsyncSession, ticket_id: int) -> bool:
     return found is not None
 
 
-async def send_to_citizen(
-    session: AsyncSession, channels: Mapping[str, Channel], ticket: Ticket, replies: list[Reply]
-) -> tuple[str, str | None]:
-    """Deliver to the citizen on the channel they used: (delivery status, error)."""
-    channel = channels.get(ticket.channel)
-    if channel is None:
-        return "not_pushed", f"kênh {ticket.channel} không gửi tin chủ động được"
-    if ticket.channel_user_id is None:
-        return "failed", "không còn địa chỉ người gửi"
-    user = await session.get(ChannelUser, ticket.channel_user_id)
+async def _citizen_address(session: AsyncSession, channels: Mapping[str, Channel],
+                           ticket: Ticket) -> tuple[str | None, str, str | None]:
+    """Where the citizen can be messaged first: (platform id, or None with the status and why)."""
+    if ticket.channel not in channels:
+        return None, "not_pushed", f"kênh {ticket.channel} không gửi tin chủ động được"
+    user = await session.get(ChannelUser, ticket.channel_user_id) if ticket.channel_user_id else None
     if user is None:
-        return "failed", "không còn địa chỉ người gửi"
-    try:
-        delivery = await channel.send(user.platform_id, replies)
-    except Exception as exc:  # reported to the official, never raised into the turn
-        log.exception("could not send the answer to ticket %s", ticket.number)
-        return "failed", type(exc).__name__
-    return delivery.status, delivery.error
+        return None, "failed", "không còn địa chỉ người gửi"
+    return user.platform_id, QUEUED, None
 
 
 async def answer_ticket(
@@ -262,28 +246,56 @@ async def answer_ticket(
     body: str,
     author_key: str,
 ) -> tuple[str, str | None]:
-    """An official's answer: sent to the citizen on their channel, recorded, the ticket answered.
-
-    Officials answer from the Telegram chat and from the dashboard; both come here. Returns the
-    delivery (status, error); the caller commits.
-    """
+    """An official's answer: recorded, the ticket answered, and the answer (with the
+    satisfaction question) queued for the citizen on the channel they used, delivered after the
+    caller's commit. Officials answer from the Telegram chat and from the dashboard; both come
+    here. Returns the delivery so far (``queued``, or why it cannot be pushed) and its error."""
     assert ticket.id is not None
     now = utcnow()
     replies = [Reply(f"📬 **Trả lời phản ánh {ticket.number}**\n\n{body}\n\n— {office_name}")]
     if not await has_rating(session, ticket.id):
         replies.append(Reply("Dạ, Anh/Chị có hài lòng với việc giải quyết phản ánh này không ạ?",
                              satisfaction_buttons(f"t:{ticket.id}")))
-    await session.commit()  # no write lock held while the channel sends
-    status, error = await send_to_citizen(session, channels, ticket, replies)
-    session.add(TicketMessage(ticket_id=ticket.id, created_at=now, author="official",
-                              author_key=author_key[:64], body=body[:4000], delivery=status,
-                              delivery_error=error[:512] if error else None))
+    platform_id, status, error = await _citizen_address(session, channels, ticket)
+    message = TicketMessage(ticket_id=ticket.id, created_at=now, author="official",
+                            author_key=author_key[:64], body=body[:4000], delivery=status,
+                            delivery_error=error[:512] if error else None)
+    session.add(message)
+    await session.flush()
+    if platform_id is not None:
+        enqueue(session, ANSWER, ticket.channel, platform_id, replies, ref=f"answer:{message.id}")
     if ticket.status in OPEN:
         ticket.status = "answered"
     ticket.answered_at = ticket.answered_at or now
     ticket.updated_at = now
     session.add(ticket)
     return status, error
+
+
+def undelivered_text(ticket: Ticket, status: str, error: str | None) -> str:
+    """What officials are told when an answer cannot reach the citizen."""
+    where = CHANNEL_NAMES.get(ticket.channel, ticket.channel)
+    return (f"⚠️ Đã lưu câu trả lời phản ánh {ticket.number} nhưng chưa gửi được tới người dân "
+            f"({where}: {status}{', ' + error if error else ''}). Người dân vẫn xem được khi hỏi "
+            "tình trạng phản ánh" + ("; có số điện thoại để gọi lại trên phiếu." if ticket.phone else "."))
+
+
+def outbox_effects(settings: Settings) -> dict[str, AfterSent]:
+    """What the outbox's sender records once the delivery of a feedback message is known."""
+
+    async def answer_delivered(session: AsyncSession, row: OutboxMessage) -> None:
+        """On the ticket's message (the dashboard shows it); officials hear of a failure."""
+        message = await session.get(TicketMessage, _ref_id(row))
+        if message is None:
+            return
+        message.delivery, message.delivery_error = row.status, row.error
+        session.add(message)
+        ticket = await session.get(Ticket, message.ticket_id)
+        chat = officials_chat(settings)
+        if row.status != "sent" and ticket is not None and chat is not None:
+            enqueue(session, NOTE, "telegram", chat, [Reply(undelivered_text(ticket, row.status, row.error))])
+
+    return {CARD: card_delivered, ANSWER: answer_delivered}
 
 
 # --- the periodic check (bot/server.py runs it) ---------------------------------------------

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli_support import load as _settings
 
-
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.content.model import FaqEntry
+    from handlers.lookups.dossiers import DossierRow, ImportResult
 
 
 @click.group()
@@ -51,9 +56,9 @@ def dossiers_import(ctx: click.Context, file: Path, dry_run: bool) -> None:
                    "dõi sẽ được bot nhắn tin báo (trong vài phút khi bot đang chạy).")
 
 
-async def _import(settings, rows):
-    from handlers.lookups.dossiers import upsert
+async def _import(settings: Settings, rows: Sequence[DossierRow]) -> ImportResult:
     from bot.storage import db as storage
+    from handlers.lookups.dossiers import upsert
 
     storage.upgrade(settings.database.url)
     database = storage.Database(settings.database.url)
@@ -71,7 +76,7 @@ def qr() -> None:
     """Mã QR dẫn tới câu trả lời: áp phích dán tại Bộ phận Một cửa, tờ rơi."""
 
 
-def _entries(ctx: click.Context, ids: list[str]):
+def _entries(ctx: click.Context, ids: list[str]) -> tuple[Settings, list[FaqEntry]]:
     from bot.content.loader import load_pack
 
     settings = _settings(ctx)

@@ -23,7 +23,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from bot.config import Settings
-from handlers.lookups import dossiers
 from bot.messages import Button, Reply
 from bot.storage.models import (
     ChannelUser,
@@ -33,6 +32,7 @@ from bot.storage.models import (
     LookupAttempt,
     utcnow,
 )
+from handlers.lookups import dossiers
 
 if TYPE_CHECKING:
     from bot.ports import Channel, Delivery
@@ -157,16 +157,9 @@ async def purge_attempts(database: Database, settings: Settings, now: dt.datetim
     return result.rowcount or 0
 
 
-async def notice_loop(database: Database, channels: Mapping[str, Channel], settings: Settings) -> None:
-    """The server's background job: status-change messages, then old rate-limit rows; until cancelled."""
-    import asyncio
-
-    while True:
-        try:
-            stats = await send_status_notices(database, channels, settings)
-            if stats.sent or stats.undelivered or stats.retry:
-                log.info("dossier notices: %s", stats)
-            await purge_attempts(database, settings)
-        except Exception:  # a bad pass must never stop the loop
-            log.exception("dossier notice pass failed")
-        await asyncio.sleep(settings.lookup.notify_interval)
+async def notice_pass(database: Database, channels: Mapping[str, Channel], settings: Settings) -> None:
+    """One pass of the periodic job: status-change messages, then old rate-limit rows."""
+    stats = await send_status_notices(database, channels, settings)
+    if stats.undelivered or stats.retry:
+        log.info("dossier notices: %s", stats)
+    await purge_attempts(database, settings)

@@ -25,17 +25,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import text as vtext
 from bot.content.model import FaqEntry
-from handlers.lookups import dossiers, fees, qr
 from bot.matching import Candidate
 from bot.messages import Button, Incoming, Reply, Response
+from bot.ports import push_channels
 from bot.routing import Context, Route, Router
 from bot.storage.models import Dossier, DossierWatch, QuestionLog
 from handlers.common import MENU, label
+from handlers.lookups import dossiers, fees, qr
 
 log = logging.getLogger(__name__)
 router = Router("lookup")
 
-PUSH_CHANNELS = {"telegram": "Telegram", "zalo": "Zalo"}  # channels that can message first
+PUSH_CHANNELS = {name: name.capitalize() for name in push_channels()}  # Telegram, Zalo
 FLOW = "dossier_last4"
 VERIFIED_FOR = 24 * 3600  # seconds a confirmed "last 4 digits" stays valid in a conversation
 

@@ -10,10 +10,7 @@ from pathlib import Path
 import click
 
 from bot.cli_support import build as _build
-
 from bot.content.loader import TIMEZONE
-
-
 
 
 @click.command("report")

@@ -27,7 +27,6 @@ from sqlmodel import col, select
 
 from bot import text as vtext
 from bot.content.loader import TIMEZONE
-from handlers.feedback.service import CHANNEL_NAMES, LEVELS, SATISFIED, STATUSES, SUBJECTS, aware
 from bot.storage.models import (
     AnswerVote,
     Broadcast,
@@ -38,8 +37,11 @@ from bot.storage.models import (
     Ticket,
     utcnow,
 )
+from handlers.feedback.service import CHANNEL_NAMES, LEVELS, SATISFIED, STATUSES, SUBJECTS, aware
 
 if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
     from bot.content.model import ContentPack
     from bot.matching import Matcher
     from bot.storage.db import Database
@@ -278,7 +280,7 @@ async def build_report(database: Database, pack: ContentPack, office: str, perio
     return Report(office, period, now, sections, sorted(daily.items()))
 
 
-async def _deliveries(session, broadcast_ids: list[int]) -> dict[int, Counter] | None:
+async def _deliveries(session: AsyncSession, broadcast_ids: list[int]) -> dict[int, Counter] | None:
     """Delivery outcomes per broadcast, or None when the outbox table is not there."""
     if BroadcastDelivery is None:
         return None
