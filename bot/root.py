@@ -64,7 +64,7 @@ def build_app(settings: Settings, *, persistent: bool = True,
         dispatcher=build_dispatcher(),
         salt=pseudonym_salt(settings, DATA_DIR) if persistent else os.urandom(32),
         fetch=http.fetch,
-        outbox_effects=feedback.outbox_effects(settings),
+        outbox_effects={**feedback.outbox_effects(settings), **notices.OUTBOX_EFFECTS},
         limiter=UserRateLimiter(settings.server.user_messages_per_minute, settings.server.user_burst),
     )
 

@@ -1,13 +1,13 @@
 """Status-change messages for citizens who asked "Báo cho tôi khi có kết quả".
 
 After an import changes a dossier's status, each open watch on it is due exactly one message.
-``send_status_notices`` (called by the server's background loop) sends them through the
-channel layer. Per watch, one transaction: lock the watch (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, so several workers never pick the same one), send, then record the channel's answer
-(``DossierNotice``) and move ``last_notified_status`` on in the same commit. A "retry" answer
-rolls back and the next pass tries again; a crash after sending and before the commit can repeat
-a message once, never lose one. (On SQLite, the conditional update still stops a second commit,
-but run one worker there.)
+``send_status_notices`` (a periodic job of every process) decides them. Per watch, one
+transaction: lock the watch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers never
+pick the same one), record the notice (``DossierNotice``, delivery ``queued``), queue the message
+in the outbox and move ``last_notified_status`` on, in one commit. The outbox's sender delivers
+it afterwards and records the delivery on the notice: a crash anywhere loses no message and
+sends none twice. (On SQLite, the conditional update still stops a second commit, but run one
+worker there.)
 """
 
 from __future__ import annotations
@@ -24,28 +24,34 @@ from sqlmodel import select
 
 from bot.config import Settings
 from bot.messages import Button, Reply
+from bot.outbox.messages import enqueue
 from bot.storage.models import (
     ChannelUser,
     Dossier,
     DossierNotice,
     DossierWatch,
     LookupAttempt,
+    OutboxMessage,
     utcnow,
 )
 from handlers.lookups import dossiers
 
 if TYPE_CHECKING:
-    from bot.ports import Channel, Delivery
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from bot.ports import Channel
     from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
 
 
+NOTICE = "dossier_notice"  # the outbox's kind
+
+
 @dataclass
 class NoticeStats:
-    sent: int = 0
-    undelivered: int = 0  # failed, blocked, ineligible: recorded, not retried
-    retry: int = 0
+    queued: int = 0  # for the outbox's sender
+    undelivered: int = 0  # the user is unreachable: recorded, not sent
     skipped: int = 0  # no channel for the user's platform in this process
 
 
@@ -95,8 +101,6 @@ async def _notify_one(
     database: Database, watch_id: int, channels: Mapping[str, Channel], settings: Settings,
     now: dt.datetime, stats: NoticeStats,
 ) -> None:
-    from bot.ports import Delivery
-
     async with database.session() as session:
         watch = (await session.exec(
             select(DossierWatch).where(DossierWatch.id == watch_id,
@@ -114,18 +118,6 @@ async def _notify_one(
             stats.skipped += 1
             return
         seen = watch.last_notified_status
-        if not user.reachable:
-            delivery: Delivery = Delivery("blocked", error=user.unreachable_reason)
-        else:
-            try:
-                delivery = await channel.send(user.platform_id, [notice_reply(dossier, settings)])
-            except Exception as exc:  # a channel bug must not stop the other notices
-                log.exception("sending a dossier notice on %s failed", user.channel)
-                delivery = Delivery("retry", error=type(exc).__name__)
-        if delivery.status == "retry":
-            await session.rollback()
-            stats.retry += 1
-            return
         final = dossiers.status_kind(dossier.status, settings.lookup.status_aliases) in dossiers.DONE
         result = await session.exec(
             update(DossierWatch)
@@ -136,15 +128,29 @@ async def _notify_one(
         if result.rowcount != 1:  # another worker got there first (SQLite only)
             await session.rollback()
             return
-        session.add(DossierNotice(watch_id=watch_id, status=dossier.status, delivery=delivery.status,
-                                  message_id=delivery.message_id,
-                                  error=(delivery.error or None) and delivery.error[:512],
-                                  created_at=now))
-        await session.commit()
-        if delivery.status == "sent":
-            stats.sent += 1
+        notice = DossierNotice(watch_id=watch_id, status=dossier.status, created_at=now,
+                               delivery="queued" if user.reachable else "blocked",
+                               error=None if user.reachable else user.unreachable_reason)
+        session.add(notice)
+        await session.flush()
+        if user.reachable:
+            enqueue(session, NOTICE, user.channel, user.platform_id, [notice_reply(dossier, settings)],
+                    ref=f"notice:{notice.id}")
+            stats.queued += 1
         else:
             stats.undelivered += 1
+        await session.commit()
+
+
+async def notice_delivered(session: AsyncSession, row: OutboxMessage) -> None:
+    """What became of a notice, on its DossierNotice row."""
+    notice = await session.get(DossierNotice, int((row.ref or ":").partition(":")[2] or 0))
+    if notice is not None:
+        notice.delivery, notice.message_id, notice.error = row.status, row.message_id, row.error
+        session.add(notice)
+
+
+OUTBOX_EFFECTS = {NOTICE: notice_delivered}
 
 
 async def purge_attempts(database: Database, settings: Settings, now: dt.datetime | None = None) -> int:
@@ -159,7 +165,5 @@ async def purge_attempts(database: Database, settings: Settings, now: dt.datetim
 
 async def notice_pass(database: Database, channels: Mapping[str, Channel], settings: Settings) -> None:
     """One pass of the periodic job: status-change messages, then old rate-limit rows."""
-    stats = await send_status_notices(database, channels, settings)
-    if stats.undelivered or stats.retry:
-        log.info("dossier notices: %s", stats)
+    await send_status_notices(database, channels, settings)
     await purge_attempts(database, settings)
