@@ -42,7 +42,7 @@ DATA_DIR = Path("data")
 
 
 # Outcomes whose reply tells the citizen something was stored: if the turn's commit fails they
-# are replaced by NOT_SAVED_TEXT (issue 10: nothing half-written, nothing falsely claimed).
+# are replaced by NOT_SAVED_TEXT (nothing half-written, nothing falsely claimed).
 CLAIMED_WRITES = frozenset({"subscribed", "unsubscribed", "ticket_created", "dossier_watch",
                             "dossier_unwatch"})
 NOT_SAVED_TEXT = ("Dạ, hệ thống đang gặp sự cố nên em chưa lưu được yêu cầu của Anh/Chị. "

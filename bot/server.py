@@ -61,7 +61,7 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:  # any failure means "not ready", reported, never raised
         database = f"lỗi: {type(exc).__name__}"
     content_errors = sum(1 for p in bot.content.last_problems if not p.warning)
-    # Without the database the bot still answers from the in-memory content (issue 10):
+    # Without the database the bot still answers from the in-memory content:
     # degraded, not unavailable; it reconnects by itself.
     ready = bool(snapshot.pack.entries)
     degraded = bool(content_errors) or database != "ok"

@@ -36,7 +36,7 @@ STATIC = Path(__file__).parent / "web"
 SESSION_COOKIE = "cchc_sid"
 SESSION_HEADER = "X-CCHC-Session"
 SESSION_MAX_AGE = 180 * 86400
-WEB_BACKLOG_KEY = web.AppKey("web_backlog", Backlog)  # questions being answered (issue 10)
+WEB_BACKLOG_KEY = web.AppKey("web_backlog", Backlog)  # questions being answered
 
 
 def _valid_sid(sid: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""Property-based fuzzing of every parser that reads outside data (issue 10), shared by the
+"""Property-based fuzzing of every parser that reads outside data, shared by the
 test suite (tests/test_fuzz.py: a quick count) and the benchmark (bench/fuzz.py: the full count).
 
 Each target runs hypothesis for ``examples`` inputs and counts them; a target fails on the

@@ -1,4 +1,4 @@
-"""Faults under traffic (issue 10): the database going away and coming back, Telegram and Zalo
+"""Faults under traffic: the database going away and coming back, Telegram and Zalo
 failing or slow for a while, a content edit that breaks a file.
 
 The database outage is real: for SQLite the folder holding the file disappears (and the

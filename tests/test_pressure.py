@@ -1,4 +1,4 @@
-"""Under pressure (issue 10): bounded backlogs that refuse before acknowledging, oversized
+"""Under pressure: bounded backlogs that refuse before acknowledging, oversized
 bodies refused before they are read whole, and per-user rate limits with a polite answer."""
 
 from __future__ import annotations

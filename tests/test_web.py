@@ -105,7 +105,7 @@ async def test_widget_js_is_served_and_loads_nothing_from_elsewhere(client: Test
 
 
 async def test_health_is_degraded_when_the_database_is_unreachable(client: TestClient, bot: BotApp) -> None:
-    """Without the database the bot still answers from its in-memory content (issue 10): it
+    """Without the database the bot still answers from its in-memory content: it
     stays ready (200) and says "degraded", so a load balancer keeps sending citizens to it."""
     healthy = await client.get("/healthz")
     body = await healthy.json()

@@ -1,4 +1,4 @@
-"""``cchc-bot run --workers N`` (issue 10, past one core): real worker processes on one port and
+"""``cchc-bot run --workers N`` (past one core): real worker processes on one port and
 a real PostgreSQL; what must run once per deployment runs once; the supervisor restarts a
 worker that dies, gives up when they keep dying, and stops them all gracefully on SIGTERM."""
 

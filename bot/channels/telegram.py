@@ -228,7 +228,7 @@ class TelegramChannel:
         self.application.add_error_handler(self._on_error)
         self._accepting = False
         self._stopping = asyncio.Event()  # set by stop(): replies stop waiting out an outage
-        # Webhook updates accepted and not yet handled (issue 10): beyond server.max_backlog
+        # Webhook updates accepted and not yet handled: beyond server.max_backlog
         # the route answers 503 before acknowledging, and Telegram delivers the update again.
         self.backlog = Backlog(settings.server.max_backlog, settings.server.backlog_degraded)
         self._recent = RecentIds()  # update ids seen lately, for redeliveries while the database is down

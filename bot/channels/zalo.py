@@ -154,7 +154,7 @@ class ZaloChannel:
         self.max_inline_wait = max_inline_wait
         self._http: aiohttp.ClientSession | None = None
         self.tokens = TokenManager(bot.database, settings, self._session)
-        # Events accepted and not yet answered are bounded by server.max_backlog (issue 10),
+        # Events accepted and not yet answered are bounded by server.max_backlog,
         # shared out among the workers' queues; a full queue refuses with 503 before acknowledging.
         server = settings.server
         if queue_size is None:
@@ -495,7 +495,7 @@ class ZaloChannel:
     async def _send_one(self, user: str, message: dict[str, Any], path: str,
                         deadline: float = 0.0) -> Delivery:
         """Up to SEND_ATTEMPTS tries; a reply in a conversation turn (``deadline`` set) goes on
-        trying through an outage, with growing pauses, until ``deadline`` (issue 10)."""
+        trying through an outage, with growing pauses, until ``deadline``."""
         delivery = Delivery("failed", error="not sent")
         attempt = 0
         while True:

@@ -331,7 +331,7 @@ async def calendar(request: web.Request) -> web.StreamResponse:
 # --- the feedback inbox ------------------------------------------------------------------
 
 
-def _feedback():  # noqa: ANN202 - the feedback module (issue 8), imported when used
+def _feedback():  # noqa: ANN202 - the feedback module, imported when used
     from handlers.feedback import service as feedback
 
     return feedback

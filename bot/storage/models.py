@@ -165,7 +165,7 @@ class OAuthToken(SQLModel, table=True):
     version: int = 0  # bumped on every refresh: optimistic check against a concurrent refresh
 
 
-# --- Lookups (issue 7): dossiers imported from the one-stop system, watches, rate limit ---
+# --- Lookups: dossiers imported from the one-stop system, watches, rate limit ---
 
 
 class Dossier(SQLModel, table=True):
@@ -240,7 +240,7 @@ class LookupAttempt(SQLModel, table=True):
     found: bool
 
 
-# --- Broadcasts (issue 6): one delivery row per recipient, leases, the outbox ---
+# --- Broadcasts: one delivery row per recipient, leases, the outbox ---
 
 
 class BroadcastDelivery(SQLModel, table=True):
@@ -286,7 +286,7 @@ class Lease(SQLModel, table=True):
     expires_at: dt.datetime = Field(sa_column=_ts(nullable=False))
 
 
-# --- Feedback (issue 8): tickets ("phản ánh, kiến nghị"), replies, satisfaction -----------
+# --- Feedback: tickets ("phản ánh, kiến nghị"), replies, satisfaction -----------
 
 
 class Ticket(SQLModel, table=True):
@@ -369,7 +369,7 @@ class SatisfactionResponse(SQLModel, table=True):
     campaign_id: str | None = Field(default=None, max_length=64)
 
 
-# --- The officials' dashboard (issue 9): accounts, web sessions, login attempts ----------
+# --- The officials' dashboard: accounts, web sessions, login attempts ----------
 
 
 class AdminUser(SQLModel, table=True):

@@ -31,7 +31,7 @@ class ImageError(Exception):
 
 def decode_qr(data: bytes) -> list[str]:
     """The texts of the QR codes in an image (a photo or a screenshot), best first."""
-    # The imaging libraries load with the first photo, not in every server (~3 MB, issue 10).
+    # The imaging libraries load with the first photo, not in every server (~3 MB).
     import zxingcpp
     from PIL import Image, ImageOps, UnidentifiedImageError
 

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from bot.matching import Matcher
     from bot.storage.db import Database
 
-try:  # the broadcasts' outbox (issue 6); reports say so when it is not there
+try:  # the broadcasts' outbox; reports say so when it is not there
     from bot.storage.models import BroadcastDelivery
 except ImportError:  # pragma: no cover - depends on the deployment's version
     BroadcastDelivery = None  # type: ignore[assignment,misc]
