@@ -36,12 +36,15 @@ from bot.dashboard.web import (
 from bot.messages import Incoming
 from bot.render import to_plain
 from bot.storage.models import (
+    WAITING_BROADCAST,
     AdminUser,
     Broadcast,
     QuestionLog,
     Ticket,
     TicketMessage,
+    open_ticket,
     utcnow,
+    waiting_broadcast,
 )
 from bot.webchat import reply_json
 from handlers.announcements import service as broadcasts
@@ -84,13 +87,12 @@ async def home(request: web.Request) -> web.StreamResponse:
                     QuestionLog.outcome == "not_sure",
                     QuestionLog.created_at >= now - dt.timedelta(days=7)))).one()
             figures["open_tickets"] = (await session.exec(
-                select(func.count()).select_from(Ticket).where(col(Ticket.status).in_(("new", "in_progress"))))).one()
+                select(func.count()).select_from(Ticket).where(open_ticket()))).one()
             figures["overdue_tickets"] = (await session.exec(
                 select(func.count()).select_from(Ticket).where(
-                    col(Ticket.status).in_(("new", "in_progress")), Ticket.deadline < now))).one()
+                    open_ticket(), Ticket.deadline < now))).one()
             figures["waiting_broadcasts"] = (await session.exec(
-                select(func.count()).select_from(Broadcast).where(
-                    col(Broadcast.status).in_(("draft", "scheduled", "sending"))))).one()
+                select(func.count()).select_from(Broadcast).where(waiting_broadcast()))).one()
     except SQLAlchemyError:
         log.exception("dashboard: overview figures")
         figures = {}
@@ -232,7 +234,7 @@ def _progress_json(item: broadcasts.Progress) -> dict[str, Any]:
         "total": item.total, "finished": item.finished, "open": item.open,
         "percent": round(100 * item.share), "counts": item.counts, "by_channel": item.by_channel,
         "labels": broadcasts.DELIVERY_LABELS,
-        "active": row.status in ("draft", "scheduled", "sending"),
+        "active": row.status in WAITING_BROADCAST,
     }
 
 
@@ -344,7 +346,7 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     now = utcnow()
     query = select(Ticket)
     if show == "open":
-        query = query.where(col(Ticket.status).in_(fb.OPEN)).order_by(Ticket.deadline)
+        query = query.where(open_ticket()).order_by(Ticket.deadline)
     else:
         show = "all"
         query = query.order_by(col(Ticket.id).desc()).limit(200)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import JSON, Column, ColumnElement, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel, col
 
 
 def utcnow() -> dt.datetime:
@@ -438,3 +438,17 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     message_id: str | None = Field(default=None, max_length=64)
     error: str | None = Field(default=None, max_length=512)
+
+
+# --- Shared definitions: /stats, the dashboard, the report and /metrics count the same rows ---
+
+OPEN_TICKET = ("new", "in_progress")  # a ticket still waiting for its answer
+WAITING_BROADCAST = ("draft", "scheduled", "sending")  # a broadcast not yet done or cancelled
+
+
+def open_ticket() -> ColumnElement[bool]:
+    return col(Ticket.status).in_(OPEN_TICKET)
+
+
+def waiting_broadcast() -> ColumnElement[bool]:
+    return col(Broadcast.status).in_(WAITING_BROADCAST)

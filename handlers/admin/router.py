@@ -26,9 +26,9 @@ from bot.content.loader import TIMEZONE
 from bot.content.model import Topic
 from bot.messages import Button, Incoming, Reply, Response
 from bot.routing import Context, Route, Router
-from bot.storage.models import Broadcast, QuestionLog, Subscription
+from bot.storage.models import Broadcast, QuestionLog, Subscription, waiting_broadcast
 from handlers.announcements import service
-from handlers.common import MENU, audit, label
+from handlers.common import MENU, audit, label, lose_session, officials_only
 
 log = logging.getLogger(__name__)
 router = Router("admin")
@@ -94,9 +94,8 @@ async def _cancel(ctx: Context) -> Response:
 
 
 @router.command("broadcast", menu="Soạn thông báo gửi người dân", officials=True)
+@officials_only("broadcast", _refuse)
 async def broadcast(ctx: Context, message: Incoming, route: Route) -> Response:
-    if not ctx.is_admin:
-        return await _refuse(ctx, "broadcast")
     if not ctx.content.pack.topics:
         text = ("Dạ, bộ nội dung chưa có chủ đề thông báo nào (content/topics.yaml), nên chưa soạn "
                 "được thông báo. Anh/Chị nhờ người biên tập nội dung bổ sung chủ đề ạ.")
@@ -185,9 +184,7 @@ async def _record_broadcast(ctx: Context, draft: dict) -> Response:
         ctx.state[FLOW] = {"step": "text", "topic": topic.id}
         return Response([Reply(f"Dạ, {exc}. Anh/Chị gõ lại nội dung ạ.", ((CANCEL,),))], "admin")
     except SQLAlchemyError:
-        log.exception("could not record a broadcast")
-        await ctx.session.rollback()
-        ctx.session = None
+        await lose_session(ctx, "could not record a broadcast")
         text = ("Dạ, em chưa ghi nhận được thông báo do lỗi hệ thống. "
                 "Anh/Chị vui lòng bấm **Xác nhận** lại sau ít phút ạ.")
         return Response([Reply(text, ((Button("✅ Xác nhận", payload="bc:confirm"), CANCEL),))], "admin")
@@ -204,9 +201,8 @@ async def _record_broadcast(ctx: Context, draft: dict) -> Response:
 
 
 @router.command("stats", menu="Thống kê câu hỏi hôm nay", officials=True)
+@officials_only("stats", _refuse)
 async def stats(ctx: Context, message: Incoming, route: Route) -> Response:
-    if not ctx.is_admin:
-        return await _refuse(ctx, "stats")
     if ctx.session is None:
         text = "Dạ, hiện không đọc được cơ sở dữ liệu nên chưa có thống kê. Anh/Chị thử lại sau ít phút ạ."
         return Response([Reply(text, ((MENU,),))], "admin")
@@ -226,13 +222,11 @@ async def stats(ctx: Context, message: Incoming, route: Route) -> Response:
             select(Subscription.topic, func.count()).where(active).group_by(Subscription.topic)
         )).all())
         waiting = (await ctx.session.exec(
-            select(func.count()).select_from(Broadcast).where(col(Broadcast.status).in_(["draft", "scheduled"]))
+            select(func.count()).select_from(Broadcast).where(waiting_broadcast())
         )).one()
         recent = await service.recent(ctx.session, 3)
     except SQLAlchemyError:
-        log.exception("could not compute statistics")
-        await ctx.session.rollback()
-        ctx.session = None
+        await lose_session(ctx, "could not compute statistics")
         text = "Dạ, hiện không đọc được cơ sở dữ liệu nên chưa có thống kê. Anh/Chị thử lại sau ít phút ạ."
         return Response([Reply(text, ((MENU,),))], "admin")
     await audit(ctx, "stats", True)
@@ -255,9 +249,8 @@ async def stats(ctx: Context, message: Incoming, route: Route) -> Response:
 
 
 @router.command("reload", menu="Nạp lại nội dung, báo lỗi nếu có", officials=True)
+@officials_only("reload", _refuse)
 async def reload_content(ctx: Context, message: Incoming, route: Route) -> Response:
-    if not ctx.is_admin:
-        return await _refuse(ctx, "reload")
     if ctx.services is None:
         text = "Dạ, ở chế độ này em không nạp lại được nội dung ạ."
         return Response([Reply(text, ((MENU,),))], "admin")

@@ -17,7 +17,7 @@ from bot.messages import Button, Incoming, Reply, Response
 from bot.routing import Context, Route, Router
 from handlers.announcements import subscriptions as subs
 from handlers.announcements.service import PUSH_CHANNELS
-from handlers.common import MENU, label
+from handlers.common import MENU, label, lose_session
 
 log = logging.getLogger(__name__)
 router = Router("subscriptions")
@@ -72,9 +72,7 @@ async def _subscribed(ctx: Context) -> set[str] | None:
     try:
         return await subs.active_topics(ctx.session, ctx.channel_user_id)
     except SQLAlchemyError:
-        log.exception("could not read subscriptions")
-        await ctx.session.rollback()
-        ctx.session = None
+        await lose_session(ctx, "could not read subscriptions")
         return None
 
 
@@ -103,9 +101,7 @@ async def _change(ctx: Context, topic: Topic, on: bool) -> Response:
             await subs.unsubscribe(ctx.session, ctx.channel_user_id, topic.id)
         subscribed = await subs.active_topics(ctx.session, ctx.channel_user_id)
     except SQLAlchemyError:
-        log.exception("could not change a subscription")
-        await ctx.session.rollback()
-        ctx.session = None
+        await lose_session(ctx, "could not change a subscription")
         return _unavailable()
     if on:
         head = (
@@ -125,9 +121,7 @@ async def _unsubscribe_all(ctx: Context) -> Response:
     try:
         ended = await subs.unsubscribe_all(ctx.session, ctx.channel_user_id)
     except SQLAlchemyError:
-        log.exception("could not end subscriptions")
-        await ctx.session.rollback()
-        ctx.session = None
+        await lose_session(ctx, "could not end subscriptions")
         return _unavailable()
     again = ((Button("🔔 Đăng ký lại", payload="sub"),), (MENU,))
     if not ended:

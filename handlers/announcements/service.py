@@ -29,12 +29,14 @@ from bot.content.model import CHANNELS
 from bot.messages import Button, Reply
 from bot.ports import ZALO, push_channels
 from bot.storage.models import (
+    WAITING_BROADCAST,
     Broadcast,
     BroadcastDelivery,
     ChannelUser,
     Lease,
     Subscription,
     utcnow,
+    waiting_broadcast,
 )
 
 # Channels that can message a citizen first. The web chat and the console only answer.
@@ -216,7 +218,7 @@ async def cancel_broadcast(session: AsyncSession, broadcast_id: int) -> tuple[Br
     row = await session.get(Broadcast, broadcast_id)
     if row is None:
         raise BroadcastError(f"không có thông báo số {broadcast_id}")
-    if row.status not in ("draft", "scheduled", "sending"):
+    if row.status not in WAITING_BROADCAST:
         raise BroadcastError(
             f"thông báo số {broadcast_id} đã ở trạng thái "
             f"'{STATUS_LABELS.get(row.status, row.status)}', không hủy được"
@@ -226,7 +228,7 @@ async def cancel_broadcast(session: AsyncSession, broadcast_id: int) -> tuple[Br
         update(Broadcast)
         .where(
             col(Broadcast.id) == broadcast_id,
-            col(Broadcast.status).in_(["draft", "scheduled", "sending"]),
+            waiting_broadcast(),
         )
         .values(status="cancelled")
     )

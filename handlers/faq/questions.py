@@ -17,7 +17,7 @@ from bot.matching import Match
 from bot.messages import Button, Incoming, Reply, Response
 from bot.routing import Context, Route, Router, row_id
 from bot.storage.models import AnswerVote, QuestionLog, utcnow
-from handlers.common import MENU, answer_reply, contact_line, insert_row, label
+from handlers.common import MENU, answer_reply, contact_line, insert_row, label, lose_session
 
 log = logging.getLogger(__name__)
 router = Router("faq")
@@ -101,9 +101,7 @@ async def _mark(ctx: Context, question_id: int, **changes: object) -> None:
                 setattr(row, key, value)
             ctx.session.add(row)
     except SQLAlchemyError:
-        log.exception("could not update question %s", question_id)
-        await ctx.session.rollback()
-        ctx.session = None
+        await lose_session(ctx, "could not update question %s", question_id)
 
 
 @router.payload("none")
@@ -185,6 +183,4 @@ async def _save_vote(ctx: Context, faq_id: str, question_id: int | None, helpful
                                        user_key=ctx.user_key, helpful=helpful))
         await ctx.session.flush()
     except SQLAlchemyError:
-        log.exception("could not record a vote on %s", faq_id)
-        await ctx.session.rollback()
-        ctx.session = None
+        await lose_session(ctx, "could not record a vote on %s", faq_id)

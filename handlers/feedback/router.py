@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from bot import text as vtext
+from bot.intents import Intent
 from bot.messages import Button, Incoming, Reply, Response
 from bot.routing import Context, Route, Router, row_id
 from bot.storage.models import (
@@ -33,9 +34,10 @@ from bot.storage.models import (
     SatisfactionResponse,
     Ticket,
     TicketMessage,
+    open_ticket,
     utcnow,
 )
-from handlers.common import MENU, audit
+from handlers.common import MENU, audit, lose_session, officials_only
 from handlers.feedback import service as fb
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,6 @@ SUBJECT_BUTTONS = {
     "gop_y": "💡 Góp ý, kiến nghị",
     "khac": "📝 Nội dung khác",
 }
-_NUMBERED = re.compile(r"PA[-\s.]?(\d{4})[-\s.]?(\d{1,6})", re.IGNORECASE)
 _TRALOI = re.compile(r"/\S+\s+(\S+)\s*(.*)", re.DOTALL)
 
 
@@ -69,9 +70,12 @@ def _respond(text: str, *rows: tuple[Button, ...], outcome: str = "feedback") ->
     return Response([Reply(text, tuple(rows))], outcome)
 
 
-def _ticket_number(raw: str) -> str | None:
-    match = _NUMBERED.search(raw)
-    return f"PA-{match.group(1)}-{int(match.group(2)):06d}" if match else None
+@router.recogniser
+def ticket_number(text: str) -> Intent | None:
+    """A message holding a ticket number asks about that ticket (before it looks like a dossier
+    code to the lookups)."""
+    number = fb.parse_ticket_number(text)
+    return Intent("ticket_number", number) if number else None
 
 
 def _in_officials_chat(ctx: Context, message: Incoming) -> bool:
@@ -201,7 +205,7 @@ async def start_flow(ctx: Context, question_id: int | None = None, question: str
 
 @router.command("phananh", "gopy", menu="Gửi phản ánh, kiến nghị")
 async def command(ctx: Context, message: Incoming, route: Route) -> Response:
-    number = _ticket_number(" ".join(route.args)) if route.args else None
+    number = fb.parse_ticket_number(" ".join(route.args)) if route.args else None
     if _in_officials_chat(ctx, message):
         return await (_officials_ticket(ctx, number) if number else _open_tickets(ctx))
     if route.args:
@@ -222,7 +226,7 @@ async def button(ctx: Context, message: Incoming, route: Route) -> Response:
     if action == "cancel":
         return _cancelled(ctx)
     if action == "n" and len(route.args) > 1:
-        number = _ticket_number(route.args[1])
+        number = fb.parse_ticket_number(route.args[1])
         return await (_ticket_status(ctx, number) if number else _my_tickets(ctx))
     draft = _draft(ctx)
     if draft is None:  # an old button of a finished (or expired) flow
@@ -384,8 +388,8 @@ async def _own_question(ctx: Context, question_id: object) -> int | None:
 
 
 @router.intent("ticket_number")
-async def ticket_number(ctx: Context, message: Incoming, route: Route) -> Response:
-    number = route.intent.value if route.intent else _ticket_number(message.text)
+async def ticket_status(ctx: Context, message: Incoming, route: Route) -> Response:
+    number = route.intent.value if route.intent else fb.parse_ticket_number(message.text)
     if number is None:
         return await _my_tickets(ctx)
     if _in_officials_chat(ctx, message):
@@ -464,14 +468,13 @@ async def official_reply(ctx: Context, message: Incoming) -> Response | None:
 
 
 @router.command("traloi")
+@officials_only("ticket.answer", _refuse)
 async def answer_command(ctx: Context, message: Incoming, route: Route) -> Response:
     """/traloi PA-2026-000123 <nội dung>: the same as replying to the ticket's card."""
-    if not ctx.is_admin:
-        return await _refuse(ctx, "ticket.answer")
     if ctx.session is None:
         return _respond(_unavailable() + " ạ.", outcome="ticket_answer")
     match = _TRALOI.match(message.text.strip())
-    number = _ticket_number(match.group(1)) if match else None
+    number = fb.parse_ticket_number(match.group(1)) if match else None
     if match is None or number is None:
         return _respond("Cú pháp: /traloi <số phản ánh> <nội dung trả lời>, ví dụ:\n"
                         "/traloi PA-2026-000123 Dạ, hồ sơ của Anh/Chị đã được giải quyết...",
@@ -504,10 +507,9 @@ async def _answer(ctx: Context, ticket: Ticket, body: str) -> Response:
 
 
 @router.payload("tk")
+@officials_only("ticket.update", _refuse)
 async def ticket_button(ctx: Context, message: Incoming, route: Route) -> Response:
     """The card's buttons: tk:prog:<id> (take it), tk:close:<id>."""
-    if not ctx.is_admin:
-        return await _refuse(ctx, "ticket.update")
     if ctx.session is None:
         return _respond(_unavailable() + " ạ.", outcome="ticket_update")
     action = route.args[0] if route.args else ""
@@ -536,7 +538,7 @@ async def ticket_button(ctx: Context, message: Incoming, route: Route) -> Respon
 async def _open_tickets(ctx: Context) -> Response:
     if ctx.session is None:
         return _respond(_unavailable() + " ạ.", outcome="ticket_list")
-    tickets = (await ctx.session.exec(select(Ticket).where(col(Ticket.status).in_(fb.OPEN))
+    tickets = (await ctx.session.exec(select(Ticket).where(open_ticket())
                                       .order_by(Ticket.deadline))).all()
     if not tickets:
         return _respond("Không có phản ánh nào đang chờ trả lời.", outcome="ticket_list")
@@ -595,9 +597,7 @@ async def rate(ctx: Context, message: Incoming, route: Route) -> Response:
     try:
         row = await _save_rating(ctx, level, args[1:])
     except SQLAlchemyError:
-        log.exception("could not record a satisfaction response")
-        await ctx.session.rollback()
-        ctx.session = None
+        await lose_session(ctx, "could not record a satisfaction response")
         return _respond(f"{_unavailable()} ạ.", (MENU,), outcome="rating")
     if row is None:
         return _respond("Dạ, nút bấm này không còn dùng được ạ.", (MENU,), outcome="stale")
@@ -676,9 +676,7 @@ async def rating_comment(ctx: Context, message: Incoming, route: Route) -> Respo
                 ctx.session.add(row)
                 await ctx.session.flush()
         except SQLAlchemyError:
-            log.exception("could not record a satisfaction comment")
-            await ctx.session.rollback()
-            ctx.session = None
+            await lose_session(ctx, "could not record a satisfaction comment")
     text = "Dạ, em đã ghi nhận góp ý của Anh/Chị. Em cảm ơn Anh/Chị ạ."
     return _respond(text, (MENU,), outcome="rating_done")
 

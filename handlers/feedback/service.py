@@ -28,11 +28,13 @@ from bot.clock import TIMEZONE, aware, local
 from bot.messages import Button, Reply
 from bot.outbox.messages import AfterSent, enqueue
 from bot.storage.models import (
+    OPEN_TICKET,
     ChannelUser,
     OutboxMessage,
     SatisfactionResponse,
     Ticket,
     TicketMessage,
+    open_ticket,
     utcnow,
 )
 
@@ -55,7 +57,7 @@ STATUSES: dict[str, str] = {
     "answered": "Đã trả lời",
     "closed": "Đã đóng",
 }
-OPEN = ("new", "in_progress")
+OPEN = OPEN_TICKET
 # The standard five-level question, best first.
 LEVELS: dict[int, str] = {
     5: "Rất hài lòng",
@@ -66,7 +68,14 @@ LEVELS: dict[int, str] = {
 }
 SATISFIED = (5, 4)
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "web": "Trang web", "console": "Dòng lệnh"}
-TICKET_NUMBER = re.compile(r"PA-(\d{4})-(\d{6})")
+# A ticket's number however typed: PA-2026-000123, pa 2026 123, PA.2026.000123.
+_TICKET_NUMBER = re.compile(r"(?<![\w-])PA[-\s.]?(20\d{2})[-\s.]?(\d{1,6})(?![\w-])", re.IGNORECASE)
+
+
+def parse_ticket_number(text: str) -> str | None:
+    """The one reading of a ticket number in a message: as the ticket carries it, or None."""
+    match = _TICKET_NUMBER.search(text)
+    return f"PA-{match.group(1)}-{int(match.group(2)):06d}" if match else None
 FORWARD_GRACE = dt.timedelta(minutes=5)  # a fresh ticket's card is queued by its own turn
 CARD = "ticket_card"  # the outbox's kinds of feedback messages
 ANSWER = "ticket_answer"
@@ -327,14 +336,14 @@ async def check_tickets(bot: BotApp, now: dt.datetime | None = None) -> dict[str
                     OutboxMessage.kind == CARD, col(OutboxMessage.status).in_(_STILL_QUEUED),
                     OutboxMessage.ref == literal("ticket:") + cast(col(Ticket.id), String))
                 pending = (await session.exec(select(Ticket).where(
-                    col(Ticket.forwarded_message_id).is_(None), col(Ticket.status).in_(OPEN),
+                    col(Ticket.forwarded_message_id).is_(None), open_ticket(),
                     Ticket.created_at < now - FORWARD_GRACE, ~queued.exists()).order_by(Ticket.id))).all()
                 for ticket in pending:  # filed while no officials' chat was set up, or undelivered
                     queue_card(session, bot.settings, ticket)
                     done["forwarded"] += 1
             again = now - dt.timedelta(hours=config.overdue_repeat_hours)
             overdue = (await session.exec(select(Ticket).where(
-                col(Ticket.status).in_(OPEN), Ticket.deadline < now).order_by(Ticket.id))).all()
+                open_ticket(), Ticket.deadline < now).order_by(Ticket.id))).all()
             due = [t for t in overdue
                    if t.overdue_notified_at is None or aware(t.overdue_notified_at) <= again]
             if due and reachable:

@@ -30,7 +30,7 @@ from bot.messages import Button, Incoming, Reply, Response
 from bot.ports import push_channels
 from bot.routing import Context, Route, Router
 from bot.storage.models import Dossier, DossierWatch, QuestionLog
-from handlers.common import MENU, label
+from handlers.common import MENU, label, lose_session
 from handlers.lookups import dossiers, fees, qr
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,7 @@ async def _log_question(ctx: Context, message: Incoming, outcome: str, faq_id: s
         ))
         await ctx.session.flush()
     except SQLAlchemyError:
-        log.exception("could not record a fee question")
-        await ctx.session.rollback()
-        ctx.session = None
+        await lose_session(ctx, "could not record a fee question")
 
 
 def fee_response(ctx: Context, entry: FaqEntry, candidates: tuple[Candidate, ...] = ()) -> Response:
@@ -263,9 +261,7 @@ async def lookup_codes(ctx: Context, guesses: list[dossiers.CodeGuess]) -> Respo
         try:
             return await _lookup(ctx, ctx.session, guesses, recording=True)
         except SQLAlchemyError:
-            log.exception("dossier lookup failed")
-            await ctx.session.rollback()
-            ctx.session = None
+            await lose_session(ctx, "dossier lookup failed")
             return unavailable_response(ctx)
     if not _store_exists(ctx):
         return unknown_response(ctx, guesses[0])
@@ -384,9 +380,7 @@ async def last4_step(ctx: Context, message: Incoming, route: Route) -> Response 
                 return unknown_response(ctx, dossiers.CodeGuess(key, key))
             return await _check_last4(ctx, ctx.session, dossier, digits[-4:], recording=True)
         except SQLAlchemyError:
-            log.exception("dossier check failed")
-            await ctx.session.rollback()
-            ctx.session = None
+            await lose_session(ctx, "dossier check failed")
             return unavailable_response(ctx)
     _clear_flow(ctx)
     return None  # not an answer to the step: routed as any message
@@ -463,9 +457,7 @@ async def watch(ctx: Context, message: Incoming, route: Route) -> Response:
         await session.rollback()
         ctx.session = None
     except SQLAlchemyError:
-        log.exception("could not record a dossier watch")
-        await session.rollback()
-        ctx.session = None
+        await lose_session(ctx, "could not record a dossier watch")
         return unavailable_response(ctx)
     text = (
         f"Dạ, em đã ghi nhận. Khi tình trạng hồ sơ **{dossiers.literal(dossier.display_code)}** thay đổi, em sẽ nhắn "
@@ -487,9 +479,7 @@ async def unwatch(ctx: Context, message: Incoming, route: Route) -> Response:
                 await ctx.session.delete(row)
             await ctx.session.flush()
         except SQLAlchemyError:
-            log.exception("could not delete a dossier watch")
-            await ctx.session.rollback()
-            ctx.session = None
+            await lose_session(ctx, "could not delete a dossier watch")
             return unavailable_response(ctx)
     text = "Dạ, em đã hủy theo dõi hồ sơ này. Anh/Chị vẫn có thể gửi mã hồ sơ để tra cứu bất cứ lúc nào ạ."
     return Response([Reply(text, ((MENU,),))], "dossier_unwatch", faq_id=key or None)
