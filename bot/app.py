@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Executable, bindparam, delete, null, select, true
+from sqlalchemy import Executable, bindparam, delete, func, literal, null, select, true
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -58,6 +58,10 @@ class TurnStatements:
     load_state: Executable
     touch_user: Executable  # an upsert: they wrote again, so they can be reached again
     save_state: Executable
+    # PostgreSQL: the three above as one round trip (data-modifying CTEs), with and without an
+    # event id: (new event rows, the channel user's id, the state). None elsewhere.
+    begin: Executable | None = None
+    begin_event: Executable | None = None
 
 
 @functools.cache
@@ -67,17 +71,37 @@ def turn_statements(dialect: str) -> TurnStatements:
                              ConversationState.__table__)  # type: ignore[attr-defined]
     touch = insert(users)
     upsert_state = insert(states)
-    return TurnStatements(
-        record_event=insert(events).on_conflict_do_nothing().returning(events.c.event_id),
-        load_state=select(states.c.state).where(states.c.user_key == bindparam("user_key")),
-        touch_user=touch.on_conflict_do_update(
+    record_event = insert(events).on_conflict_do_nothing().returning(events.c.event_id)
+    load_state = select(states.c.state).where(states.c.user_key == bindparam("user_key"))
+    touch_user = touch.on_conflict_do_update(
+        index_elements=["channel", "platform_id"],
+        set_={"last_seen_at": touch.excluded.last_seen_at, "reachable": true(),
+              "unreachable_reason": null(), "unreachable_at": null()},
+    ).returning(users.c.id)
+    begin = begin_event = None
+    if dialect == "postgresql":  # in a CTE an INSERT names its values: bound by column name
+        def bound(table: Any, *names: str) -> Any:
+            return insert(table).values({name: bindparam(name) for name in names})
+
+        user_row = bound(users, "channel", "platform_id", "user_key", "first_seen_at", "last_seen_at",
+                         "reachable", "unreachable_reason", "unreachable_at")
+        user = user_row.on_conflict_do_update(
             index_elements=["channel", "platform_id"],
-            set_={"last_seen_at": touch.excluded.last_seen_at, "reachable": true(),
+            set_={"last_seen_at": user_row.excluded.last_seen_at, "reachable": true(),
                   "unreachable_reason": null(), "unreachable_at": null()},
-        ).returning(users.c.id),
+        ).returning(users.c.id).cte("touched")
+        state = load_state.scalar_subquery()
+        begin = select(literal(1), select(user.c.id).scalar_subquery(), state)
+        event = bound(events, "channel", "event_id", "received_at").on_conflict_do_nothing() \
+            .returning(events.c.event_id).cte("recorded")
+        begin_event = select(select(func.count()).select_from(event).scalar_subquery(),
+                             select(user.c.id).scalar_subquery(), state)
+    return TurnStatements(
+        record_event=record_event, load_state=load_state, touch_user=touch_user,
         save_state=upsert_state.on_conflict_do_update(
             index_elements=["user_key"],
             set_={"state": upsert_state.excluded.state, "updated_at": upsert_state.excluded.updated_at}),
+        begin=begin, begin_event=begin_event,
     )
 
 
@@ -133,7 +157,8 @@ class BotApp:
                 seconds = max(1, math.ceil(verdict.retry_after))
                 return Response([Reply(RATE_LIMITED_TEXT.format(seconds=seconds))], "flood_limited")
         async with self.database.session() as session:
-            state, duplicate = await self._begin(session, key, message.channel, event_id)
+            state, duplicate, channel_user_id = await self._begin(
+                session, key, message.channel, message.user_id, event_id)
             if duplicate:
                 metrics.observe_turn(message.channel, "duplicate", time.perf_counter() - started)
                 return Response([], "duplicate")
@@ -149,7 +174,8 @@ class BotApp:
                 services=Services(content=self.content, channels=self.channels, fetch=self.fetch),
             )
             if ctx.session is not None:
-                ctx.channel_user_id = await self._touch_user(ctx, message.user_id)
+                ctx.channel_user_id = channel_user_id if channel_user_id is not None else \
+                    await self._touch_user(ctx, message.user_id)
             before = dict(ctx.state)
             response = await self.dispatcher.dispatch(ctx, message)
             saved = ctx.session is not None and await self._save(ctx, before)
@@ -162,24 +188,37 @@ class BotApp:
         metrics.observe_turn(message.channel, response.outcome, time.perf_counter() - started)  # /metrics
         return response
 
-    async def _begin(self, session: AsyncSession, key: str, channel: str,
-                     event_id: str | None) -> tuple[dict | None, bool]:
-        """The user's state ({} for a new user, None when the database is unreachable), and
-        whether ``event_id`` was recorded before (then nothing else is read)."""
+    async def _begin(self, session: AsyncSession, key: str, channel: str, platform_id: str,
+                     event_id: str | None) -> tuple[dict | None, bool, int | None]:
+        """The user's state ({} for a new user, None when the database is unreachable), whether
+        ``event_id`` was recorded before (then the turn answers nothing), and the channel user's
+        id when it was touched here already (PostgreSQL: all in one round trip)."""
         statements = turn_statements(self.database.dialect)
+        now = utcnow()
         try:
+            if statements.begin is not None and statements.begin_event is not None:
+                params = {"user_key": key, "channel": channel, "platform_id": platform_id,
+                          "first_seen_at": now, "last_seen_at": now, "reachable": True,
+                          "unreachable_reason": None, "unreachable_at": None}
+                if event_id is not None:
+                    params.update(event_id=event_id, received_at=now)
+                row = (await session.exec(statements.begin_event if event_id is not None
+                                          else statements.begin, params=params)).one()
+                if not row[0]:
+                    return None, True, None
+                return (dict(row[2]) if row[2] is not None else {}), False, row[1]
             if event_id is not None:
                 new = (await session.exec(statements.record_event, params={
-                    "channel": channel, "event_id": event_id, "received_at": utcnow()})).first()
+                    "channel": channel, "event_id": event_id, "received_at": now})).first()
                 if new is None:
-                    return None, True
+                    return None, True, None
             state = (await session.exec(statements.load_state, params={"user_key": key})).scalar()
         except SQLAlchemyError:
             log.exception("database unavailable: answering without conversation state")
             with contextlib.suppress(SQLAlchemyError):
                 await session.rollback()
-            return None, False
-        return (dict(state) if state is not None else {}), False
+            return None, False, None
+        return (dict(state) if state is not None else {}), False, None
 
     async def _touch_user(self, ctx: Context, platform_id: str) -> int | None:
         """Remember where to reach this user and when they last wrote to us: one statement,
