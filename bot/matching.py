@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from bot import question as asked_of
 from bot.content.model import FaqEntry
 from bot.lexicon import Lexicon
 
@@ -53,6 +54,11 @@ class MatchParams:
     clarify_coverage: float = 0.25
     clarify_similarity: float = 0.55
     clarify_count: int = 3
+    # A long message: the story around the question sentences counts this much of them.
+    story_weight: float = 0.3
+    # A sibling (khai-sinh-le-phi of khai-sinh) is answered instead of the general entry only
+    # when the question has words of its own (idf-weighted) that the general entry lacks.
+    sibling_distinct: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,11 @@ class Match:
     outcome: Outcome
     candidates: tuple[Candidate, ...]
     query_key: str
+    # The answered (or first) entry's siblings: the general entry and its fee, late and
+    # special-case entries, offered as related buttons.
+    related: tuple[Candidate, ...] = ()
+    # What the question asks about the procedure: papers, fee, time, place, conditions, online.
+    aspects: frozenset[str] = frozenset()
 
     @property
     def best(self) -> Candidate | None:
@@ -78,10 +89,13 @@ class _Query:
     tokens: list[str]
     key: str
     terms: dict[str, float]  # term -> weight toward the "how much of the query is covered" total
-    expansion_terms: set[str]
+    expansion_terms: dict[str, float]  # expansion term -> its weight (the written part's)
     # The written terms that lexicon expansions stand for: an expansion found in an entry can
     # make up for these, and only these, being absent from it.
     expanded_terms: set[str]
+    ranking: dict[str, float]  # every term -> how much its BM25 weight counts (story < question)
+    deciding: frozenset[int]  # the lexicon's deciding words the message contains
+    aspects: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -179,7 +193,14 @@ class Matcher:
         terms: dict[str, int] = {}
         rows_term, rows_tf, postings_of = array("i"), array("i"), array("i")
         lengths = array("d")
+        # The deciding words each entry mentions, and those a query without diacritics cannot
+        # tell apart from another word in the content (lexicon.Lexicon.deciding_in).
+        self._deciding: list[frozenset[int]] = []
+        ambiguous: set[int] = set()
         for entry in self.entries:
+            accented, stripped = lexicon.deciding_of_entry([*entry.questions, *entry.tags, entry.body])
+            self._deciding.append(_interned(accented))
+            ambiguous |= stripped - accented
             counts: Counter[str] = Counter()
             keys = []
             for question in (*entry.questions, *entry.tags):
@@ -197,6 +218,36 @@ class Matcher:
         hashes = np.fromiter((_term_hash(term) for term in terms), dtype=np.int64, count=len(terms))
         del terms  # the strings: the index keeps their hashes (_Vocabulary)
         self._build_index(hashes, rows_term, rows_tf, postings_of, lengths)
+        self._stripped_ok = frozenset(range(len(lexicon.deciding))) - ambiguous
+        self._general, self._family = _families([e.id for e in self.entries])
+        # A special entry's own words: in its questions and tags, not in its general entry's
+        # (an aspect word only when its title or tags name it: "lệ phí", not a stray "bao lâu").
+        # An aspect named in a special entry's title or tags and not in its general entry's
+        # ("Đăng ký khai sinh có mất lệ phí không?") is its own too.
+        self._distinct: dict[int, frozenset[str]] = {}
+        self._distinct_aspects: dict[int, frozenset[str]] = {}
+        for head, docs in self._family.items():
+            general_terms = self._terms_of([*self.entries[head].questions, *self.entries[head].tags])
+            general_aspects = self._aspects_of([self.entries[head].title, *self.entries[head].tags])
+            for doc in docs[1:]:
+                entry = self.entries[doc]
+                named = self._terms_of([entry.title, *entry.tags])
+                self._distinct_aspects[doc] = self._aspects_of([entry.title, *entry.tags]) - general_aspects
+                self._distinct[doc] = frozenset(
+                    g for g in self._terms_of([*entry.questions, *entry.tags]) - general_terms
+                    if not asked_of.filler(g) and (not asked_of.aspect_term(g) or g in named))
+
+    def _aspects_of(self, texts: list[str]) -> frozenset[str]:
+        return frozenset().union(*(asked_of.aspects(self.lexicon.tokenize(text)) for text in texts))
+
+    def _terms_of(self, texts: list[str]) -> set[str]:
+        terms: set[str] = set()
+        for text in texts:
+            toks = self.lexicon.tokenize(text)
+            terms.update(_grams(toks))
+            for extra in self.lexicon.expand(toks):
+                terms.update(_grams(extra))
+        return terms
 
     def _build_index(self, hashes: np.ndarray, rows_term: array, rows_tf: array,
                      postings_of: array, doc_lengths: array) -> None:
@@ -245,22 +296,44 @@ class Matcher:
         self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
 
     def _query(self, text: str) -> _Query:
-        toks = self.lexicon.tokenize(text)[:MAX_QUERY_TOKENS]
+        parts = asked_of.split(text, self.lexicon.tokenize)
+        asked, story = parts.question[:MAX_QUERY_TOKENS], parts.story[:MAX_QUERY_TOKENS]
         terms: dict[str, float] = {}
-        for gram in _grams(toks):
-            if gram in self._idf:
-                terms[gram] = self._idf[gram]
-            elif " " not in gram:
-                terms[gram] = self._unknown_idf  # an unknown word is evidence of another topic
-        expansion_terms: set[str] = set()
+        ranking: dict[str, float] = {}
+        expansion_terms: dict[str, float] = {}
         expanded_terms: set[str] = set()
-        for written, meaning in self.lexicon.expansions(toks):
-            expansion_terms.update(g for g in _grams(meaning) if g in self._idf)
-            expanded_terms.update(g for g in _grams(written) if g in terms)
-        return _Query(toks, " ".join(toks), terms, expansion_terms - set(terms), expanded_terms)
+        meanings: list[tuple[str, ...]] = []
+        for toks, weight in ((asked, 1.0), (story, self.params.story_weight)):
+            for gram in _grams(toks):
+                if ranking.get(gram, 0.0) >= weight:
+                    continue
+                if gram in self._idf:
+                    idf = self._idf[gram]
+                elif " " not in gram:
+                    idf = self._unknown_idf  # an unknown word is evidence of another topic
+                else:
+                    continue
+                ranking[gram] = weight
+                # Filler and the aspect asked ("cần gì", "ở đâu") neither cover nor miss.
+                terms[gram] = 0.0 if asked_of.neutral(gram) else idf * weight
+            for written, meaning in self.lexicon.expansions(toks):
+                meanings.append(meaning)
+                for g in _grams(meaning):
+                    if g in self._idf and expansion_terms.get(g, 0.0) < weight:
+                        expansion_terms[g] = weight
+                expanded_terms.update(g for g in _grams(written) if terms.get(g))
+        for gram in list(expansion_terms):
+            if gram in terms:
+                del expansion_terms[gram]
+            else:
+                ranking[gram] = expansion_terms[gram]
+        deciding = self.lexicon.deciding_in(text, meanings, self._stripped_ok)
+        return _Query(asked + story, " ".join(asked), terms, expansion_terms, expanded_terms,
+                      ranking, deciding, asked_of.aspects(asked or story))
 
-    def _scores(self, query: _Query) -> tuple[np.ndarray, np.ndarray]:
-        """BM25 per entry, and the idf weight of the query each entry covers.
+    def _scores(self, query: _Query) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """BM25 per entry, the weight of the query each entry covers, and each covering term's
+        entries (sorted indexes).
 
         Coverage counts the written terms an entry contains, plus its expansion terms up to the
         weight of the written terms they stand for that it lacks: "bao nhiêu tiền" → "lệ phí"
@@ -269,39 +342,43 @@ class Matcher:
         zeros = np.zeros(self._n_docs, dtype=np.float64)
         bm25_parts: list[tuple[np.ndarray, np.ndarray]] = []
         covered = {"written": zeros.copy(), "expanded": zeros.copy(), "expansion": zeros.copy()}
-        for term in (*query.terms, *query.expansion_terms):
+        found: dict[str, np.ndarray] = {}
+        for term, rank_weight in query.ranking.items():
             posting = self._postings.get(term)
             if posting is None:
                 continue
             docs, weights = posting
-            bm25_parts.append((docs, weights))
-            idf = self._idf[term]
+            bm25_parts.append((docs, weights * rank_weight if rank_weight != 1.0 else weights))
             if term in query.expansion_terms:
-                covered["expansion"][docs] += idf
-            else:
-                covered["written"][docs] += idf
+                weight = self._idf[term] * rank_weight
+                covered["expansion"][docs] += weight
+                found[term] = docs
+            elif query.terms.get(term):
+                weight = query.terms[term]
+                covered["written"][docs] += weight
+                found[term] = docs
                 if term in query.expanded_terms:
-                    covered["expanded"][docs] += idf
+                    covered["expanded"][docs] += weight
         if not bm25_parts:
-            return zeros, zeros
+            return zeros, zeros, found
         index = np.concatenate([d for d, _ in bm25_parts])
         bm25 = np.bincount(index, weights=np.concatenate([w for _, w in bm25_parts]),
                            minlength=self._n_docs)
         expanded_total = sum(query.terms[t] for t in query.expanded_terms)
         make_up = np.minimum(covered["expansion"], expanded_total - covered["expanded"])
-        return bm25, covered["written"] + make_up
+        return bm25, covered["written"] + make_up, found
 
     def bm25_top(self, text: str, k: int) -> list[tuple[str, float]]:
         """The ``k`` best entries by BM25 alone (the benchmark's baseline)."""
-        bm25, _ = self._scores(self._query(text))
+        bm25, _, _ = self._scores(self._query(text))
         order = np.argsort(-bm25)[:k]
         return [(self.entries[i].id, float(bm25[i])) for i in order.tolist() if bm25[i] > 0]
 
-    def _candidates(self, text: str) -> tuple[str, list[_Scored]]:
+    def _candidates(self, text: str) -> tuple[_Query, list[_Scored], dict[str, np.ndarray]]:
         query = self._query(text)
         if not query.tokens or self._n_docs == 0:
-            return query.key, []
-        bm25, covered = self._scores(query)
+            return query, [], {}
+        bm25, covered, found = self._scores(query)
         top_k = min(self.params.top_k, self._n_docs)
         if top_k < self._n_docs:
             top = np.argpartition(-bm25, top_k - 1)[:top_k]
@@ -309,7 +386,7 @@ class Matcher:
             top = np.arange(self._n_docs)
         top = top[bm25[top] > 0]
         if len(top) == 0:
-            return query.key, []
+            return query, [], found
         docs = top.tolist()
         questions = [self._question_keys[d].split("\n") for d in docs]
         keys = [k for q in questions for k in q]
@@ -329,12 +406,12 @@ class Matcher:
                           + w_sort * float(token_sort[i]) / 100) / scale
             scored.append(_Scored(doc, rank_score, min(1.0, float(covered[doc]) / total), similarity))
         scored.sort(key=lambda s: s.score, reverse=True)
-        return query.key, scored
+        return query, scored, found
 
     def rank(self, text: str, limit: int | None = None) -> tuple[str, list[Candidate]]:
         """Candidates best first, each with its blended ranking score in [0, 1]."""
-        key, scored = self._candidates(text)
-        return key, [self._candidate(s) for s in scored[: limit or len(scored)]]
+        query, scored, _ = self._candidates(text)
+        return query.key, [self._candidate(s) for s in scored[: limit or len(scored)]]
 
     def _candidate(self, scored: _Scored) -> Candidate:
         entry = self.entries[scored.doc]
@@ -353,17 +430,89 @@ class Matcher:
 
     def match_fresh(self, text: str) -> Match:
         """The whole computation, memo bypassed: what a question never seen before costs."""
+        return self._decide(*self._candidates(text))
+
+    def _decide(self, query: _Query, scored: list[_Scored], found: dict[str, np.ndarray]) -> Match:
         p = self.params
-        key, scored = self._candidates(text)
+        key = query.key
         if not scored:
-            return Match("not_sure", (), key)
+            return Match("not_sure", (), key, aspects=query.aspects)
         best = scored[0]
-        runner_up = scored[1].score if len(scored) > 1 else 0.0
-        if (best.score - runner_up >= p.answer_margin and best.coverage >= p.answer_coverage
-                and best.similarity >= p.answer_similarity):
-            return Match("answer", tuple(self._candidate(s) for s in scored[:p.clarify_count]), key)
+        general = self._general[best.doc]
+        chosen = self._sibling_for(query, scored, found, general) if general in self._family else best
+        rival = next((s for s in scored if self._general[s.doc] != general), None)
+        margin = best.score - (rival.score if rival is not None else 0.0)
+        similarity = max(s.similarity for s in scored if self._general[s.doc] == general)
+        decided = query.deciding <= self._deciding[chosen.doc]
+        related = self._related(chosen.doc)
+        if (decided and margin >= p.answer_margin and chosen.coverage >= p.answer_coverage
+                and similarity >= p.answer_similarity):
+            rest = [s for s in scored[:p.clarify_count + 1] if s is not chosen][:p.clarify_count - 1]
+            return Match("answer", tuple(self._candidate(s) for s in (chosen, *rest)), key,
+                         related, query.aspects)
+        # Not sure enough to answer: offer what fits, the deciding words included.
         shortlist = [s for s in scored[: p.clarify_count]
-                     if s.coverage >= p.clarify_coverage and s.similarity >= p.clarify_similarity]
-        if shortlist and shortlist[0] is best:
-            return Match("clarify", tuple(self._candidate(s) for s in shortlist), key)
-        return Match("not_sure", tuple(self._candidate(s) for s in scored[: p.clarify_count]), key)
+                     if s.coverage >= p.clarify_coverage and s.similarity >= p.clarify_similarity
+                     and query.deciding <= self._deciding[s.doc]]
+        if shortlist and (shortlist[0] is best or not decided):
+            return Match("clarify", tuple(self._candidate(s) for s in shortlist), key,
+                         self._related(shortlist[0].doc), query.aspects)
+        return Match("not_sure", tuple(self._candidate(s) for s in scored[: p.clarify_count]), key,
+                     aspects=query.aspects)
+
+    def _sibling_for(self, query: _Query, scored: list[_Scored], found: dict[str, np.ndarray],
+                     general: int) -> _Scored:
+        """Which of a family answers: a special entry when the question has words of its own
+        that the general entry lacks ("lệ phí", "quá hạn"), otherwise the general one."""
+        members = [s for s in scored if self._general[s.doc] == general]
+        for s in members:
+            if s.doc == general:
+                continue
+            # What the citizen wrote, or a lexicon meaning of two words or more ("bao lâu" →
+            # "thời hạn" must not make "Hàn Quốc" a word of the question).
+            weight = sum(self._idf[term] * query.ranking[term]
+                         for term in self._distinct[s.doc] & query.ranking.keys()
+                         if query.terms.get(term) or (term in query.expansion_terms and " " in term))
+            if query.aspects & self._distinct_aspects[s.doc]:
+                weight += self.params.sibling_distinct
+            if weight >= self.params.sibling_distinct:
+                return s  # the best ranked of the specials the question names
+        return next((s for s in members if s.doc == general), members[0])
+
+    def _related(self, doc: int) -> tuple[Candidate, ...]:
+        """The other entries of ``doc``'s family, general entry first."""
+        general = self._general[doc]
+        return tuple(Candidate(self.entries[d].id, self.entries[d].title, 0.0)
+                     for d in self._family.get(general, ()) if d != doc)
+
+
+@functools.lru_cache(maxsize=1024)
+def _interned(words: frozenset[int]) -> frozenset[int]:
+    """One shared set per distinct value: most entries mention no deciding word at all."""
+    return words
+
+
+def _families(ids: list[str]) -> tuple[list[int], dict[int, tuple[int, ...]]]:
+    """Each entry's general entry, and each family with more than one member.
+
+    An entry whose id extends another's (``khai-sinh-le-phi``, ``khai-sinh-qua-han`` of
+    ``khai-sinh``) is a sibling of it: its fee, late or special case, not a rival.
+    """
+    doc_of = {faq_id: doc for doc, faq_id in enumerate(ids)}
+    general = list(range(len(ids)))
+    members: dict[int, list[int]] = {}
+    for doc, faq_id in enumerate(ids):
+        parts = faq_id.split("-")
+        for cut in range(len(parts) - 1, 0, -1):
+            head = doc_of.get("-".join(parts[:cut]))
+            if head is not None:
+                general[doc] = head
+                members.setdefault(head, [head]).append(doc)
+                break
+    return general, {head: tuple(docs) for head, docs in members.items()}
+
+
+def _has(docs: np.ndarray, doc: int) -> bool:
+    """Whether a term's sorted postings hold ``doc``."""
+    i = int(np.searchsorted(docs, doc))
+    return i < len(docs) and int(docs[i]) == doc

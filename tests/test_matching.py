@@ -56,10 +56,19 @@ def test_tone_placement_and_legacy_characters_do_not_change_the_answer(bundled: 
         assert bundled.match(variant).best == plain.best
 
 
-def test_ambiguous_short_query_asks_instead_of_guessing(small: Matcher) -> None:
+def test_a_general_entry_answers_and_offers_its_siblings(small: Matcher) -> None:
+    """khai-sinh-le-phi is khai-sinh's fee case, not its rival: "khai sinh" alone is the
+    general entry, with the fee entry offered beside it."""
     match = small.match("khai sinh")
-    assert match.outcome == "clarify"
-    assert {c.id for c in match.candidates} == {"khai-sinh", "khai-sinh-le-phi"}
+    assert match.outcome == "answer" and match.best is not None and match.best.id == "khai-sinh"
+    assert [c.id for c in match.related] == ["khai-sinh-le-phi"]
+
+
+def test_a_sibling_answers_when_the_question_names_its_aspect(small: Matcher) -> None:
+    match = small.match("làm khai sinh có mất tiền không")
+    assert match.outcome == "answer" and match.best is not None
+    assert match.best.id == "khai-sinh-le-phi"
+    assert [c.id for c in match.related] == ["khai-sinh"]
 
 
 def test_out_of_scope_is_not_answered(bundled: Matcher) -> None:

@@ -258,8 +258,12 @@ def _read_lexicon(path: Path, rel: str, problems: list[Problem]) -> Lexicon:
         problems.append(Problem(rel, 1, "tệp phải có hai mục 'abbreviations:' và 'synonyms:'"))
         return Lexicon()
     seen: dict[str, int] = {}
+    deciding: list[str] = []
     for section, mapping in data.items():
         line = _line_of(lines, (section,), 1)
+        if section == "deciding":
+            deciding = _deciding_words(mapping, rel, lines, problems)
+            continue
         if section not in sections:
             problems.append(Problem(rel, line, f"mục '{section}' không được hỗ trợ"))
             continue
@@ -286,7 +290,29 @@ def _read_lexicon(path: Path, rel: str, problems: list[Problem]) -> Lexicon:
                 continue
             seen[stripped] = key_line
             sections[section][str(key)] = meanings
-    return Lexicon.from_mapping(sections["abbreviations"], sections["synonyms"])
+    return Lexicon.from_mapping(sections["abbreviations"], sections["synonyms"], deciding)
+
+
+def _deciding_words(raw: object, rel: str, lines: dict, problems: list[Problem]) -> list[str]:
+    """The lexicon's 'deciding:' list: words, each once (compared with their diacritics)."""
+    if not isinstance(raw, list):
+        problems.append(Problem(rel, _line_of(lines, ("deciding",), 1),
+                                "'deciding' phải là danh sách từ, ví dụ: [mục đích, tạm vắng]"))
+        return []
+    words: list[str] = []
+    seen: dict[str, int] = {}
+    for index, word in enumerate(raw):
+        line = _line_of(lines, ("deciding", index), 1)
+        if not isinstance(word, str) or not vtext.strip_key(word):
+            problems.append(Problem(rel, line, f"'deciding' mục {index + 1}: phải là một từ hoặc cụm từ"))
+            continue
+        key = vtext.normalize(word)
+        if key in seen:
+            problems.append(Problem(rel, line, f"'{word}' trùng với dòng {seen[key]}"))
+            continue
+        seen[key] = line
+        words.append(word)
+    return words
 
 
 def _fingerprint(root: Path) -> str:
