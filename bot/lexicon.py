@@ -10,6 +10,7 @@ the citizen wrote is not answered with confidence ("chuyển mục đích sử d
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ class Lexicon:
             heads.setdefault(phrase[0], []).append(phrase)
         object.__setattr__(self, "_phrases_by_head", {k: tuple(v) for k, v in heads.items()})
 
-    @property
+    @functools.cached_property
     def protected(self) -> frozenset[str]:
         """Tokens that must survive letter squeezing (cccd)."""
         return frozenset(self.abbreviations)
@@ -105,10 +106,12 @@ class Lexicon:
         everything = range(len(self.deciding))
         usable = everything if stripped_ok is None else stripped_ok
         side = 0 if accented else 1
+        words = set(toks)
         found = {i for i in (everything if accented else usable)
-                 if _contains(toks, self.deciding[i][side])}
+                 if self.deciding[i][side][0] in words and _contains(toks, self.deciding[i][side])}
         for meaning in expansions:
-            found.update(i for i in usable if _contains(meaning, self.deciding[i][1]))
+            found.update(i for i in usable if self.deciding[i][1][0] in meaning
+                         and _contains(meaning, self.deciding[i][1]))
         return frozenset(found)
 
     def deciding_of_entry(self, texts: list[str]) -> tuple[frozenset[int], frozenset[int]]:

@@ -26,7 +26,9 @@ from bot.content.model import FaqEntry
 from bot.lexicon import Lexicon
 
 Outcome = Literal["answer", "clarify", "not_sure"]
-MAX_QUERY_TOKENS = 64  # long rambling messages: the first 64 syllables carry the question
+MAX_QUERY_TOKENS = 64  # of the question sentences, and as many of the story around them
+SHORT_QUERY = 16  # up to this many syllables, the question is compared as typed...
+LIKENESS_TOKENS = 24  # ...past it, by its first 24 words that are not filler
 
 
 _BLOCK = 1 << 16  # postings weighted at a time while building
@@ -41,7 +43,7 @@ class MatchParams:
 
     k1: float = 1.2
     b: float = 0.5
-    top_k: int = 30
+    top_k: int = 12  # candidates re-scored with rapidfuzz (30 bought nothing on tests/eval)
     # Ranking blend: BM25 relative to the best candidate, and rapidfuzz against the entry's
     # questions (token_set_ratio forgives extra words, token_sort_ratio rewards same length).
     rank_weights: tuple[float, float, float] = (1.0, 1.0, 0.25)
@@ -59,6 +61,12 @@ class MatchParams:
     # A sibling (khai-sinh-le-phi of khai-sinh) is answered instead of the general entry only
     # when the question has words of its own (idf-weighted) that the general entry lacks.
     sibling_distinct: float = 1.0
+    # Or clearly ahead in what it covers: a long message matches many questions word for
+    # word, so the ranking blend alone rarely leaves a wide margin there.
+    answer_lead: float = 1.0
+    # Two subjects in one message ("làm khai tử, và có được tiền mai táng không"): when the
+    # rival alone covers this share of the question, ask which one instead of answering.
+    second_subject: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,9 @@ class _Query:
     ranking: dict[str, float]  # every term -> how much its BM25 weight counts (story < question)
     deciding: frozenset[int]  # the lexicon's deciding words the message contains
     aspects: frozenset[str]
+    # What is compared with the entries' questions (rapidfuzz): the question part; of a long
+    # one, its words that are not filler, the first LIKENESS_TOKENS of them.
+    likeness: str
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,7 @@ class _Scored:
     score: float  # the ranking blend
     coverage: float  # idf-weighted share of the query found in the entry
     similarity: float  # best token_set_ratio against the entry's questions, 0..1
+    sort: float = 0.0  # best token_sort_ratio, 0..1 (the same words, in the same number)
 
 
 def _grams(toks: Sequence[str]) -> list[str]:
@@ -328,8 +340,9 @@ class Matcher:
             else:
                 ranking[gram] = expansion_terms[gram]
         deciding = self.lexicon.deciding_in(text, meanings, self._stripped_ok)
+        likeness = asked[:LIKENESS_TOKENS]
         return _Query(asked + story, " ".join(asked), terms, expansion_terms, expanded_terms,
-                      ranking, deciding, asked_of.aspects(asked or story))
+                      ranking, deciding, asked_of.aspects(asked or story), " ".join(likeness))
 
     def _scores(self, query: _Query) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """BM25 per entry, the weight of the query each entry covers, and each covering term's
@@ -392,9 +405,9 @@ class Matcher:
         keys = [k for q in questions for k in q]
         bounds = np.cumsum([0] + [len(q) for q in questions[:-1]])
         token_set = np.maximum.reduceat(
-            process.cdist([query.key], keys, scorer=fuzz.token_set_ratio, dtype=np.float32)[0], bounds)
+            process.cdist([query.likeness], keys, scorer=fuzz.token_set_ratio, dtype=np.float32)[0], bounds)
         token_sort = np.maximum.reduceat(
-            process.cdist([query.key], keys, scorer=fuzz.token_sort_ratio, dtype=np.float32)[0], bounds)
+            process.cdist([query.likeness], keys, scorer=fuzz.token_sort_ratio, dtype=np.float32)[0], bounds)
         best_bm25 = float(bm25[top].max())
         total = sum(query.terms.values()) or 1.0
         w_bm25, w_set, w_sort = self.params.rank_weights
@@ -404,7 +417,8 @@ class Matcher:
             similarity = float(token_set[i]) / 100
             rank_score = (w_bm25 * float(bm25[doc]) / best_bm25 + w_set * similarity
                           + w_sort * float(token_sort[i]) / 100) / scale
-            scored.append(_Scored(doc, rank_score, min(1.0, float(covered[doc]) / total), similarity))
+            scored.append(_Scored(doc, rank_score, min(1.0, float(covered[doc]) / total), similarity,
+                                  float(token_sort[i]) / 100))
         scored.sort(key=lambda s: s.score, reverse=True)
         return query, scored, found
 
@@ -438,18 +452,16 @@ class Matcher:
         if not scored:
             return Match("not_sure", (), key, aspects=query.aspects)
         best = scored[0]
-        general = self._general[best.doc]
-        chosen = self._sibling_for(query, scored, found, general) if general in self._family else best
-        rival = next((s for s in scored if self._general[s.doc] != general), None)
-        margin = best.score - (rival.score if rival is not None else 0.0)
-        similarity = max(s.similarity for s in scored if self._general[s.doc] == general)
+        chosen, rival, similarity = self._assess(query, scored, found)
         decided = query.deciding <= self._deciding[chosen.doc]
-        related = self._related(chosen.doc)
-        if (decided and margin >= p.answer_margin and chosen.coverage >= p.answer_coverage
-                and similarity >= p.answer_similarity):
+        margin = best.score - (rival.score if rival is not None else 0.0)
+        lead = chosen.coverage - (rival.coverage if rival is not None else 0.0)
+        if (decided and (margin >= p.answer_margin or lead >= p.answer_lead)
+                and chosen.coverage >= p.answer_coverage and similarity >= p.answer_similarity
+                and (rival is None or self._only_in(query, found, rival.doc, chosen.doc) < p.second_subject)):
             rest = [s for s in scored[:p.clarify_count + 1] if s is not chosen][:p.clarify_count - 1]
             return Match("answer", tuple(self._candidate(s) for s in (chosen, *rest)), key,
-                         related, query.aspects)
+                         self._related(chosen.doc), query.aspects)
         # Not sure enough to answer: offer what fits, the deciding words included.
         shortlist = [s for s in scored[: p.clarify_count]
                      if s.coverage >= p.clarify_coverage and s.similarity >= p.clarify_similarity
@@ -459,6 +471,26 @@ class Matcher:
                          self._related(shortlist[0].doc), query.aspects)
         return Match("not_sure", tuple(self._candidate(s) for s in scored[: p.clarify_count]), key,
                      aspects=query.aspects)
+
+    def _assess(self, query: _Query, scored: list[_Scored],
+                found: dict[str, np.ndarray]) -> tuple[_Scored, _Scored | None, float]:
+        """The entry that would answer (its family's pick), the first candidate of another
+        family (the rival), and the family's best similarity."""
+        general = self._general[scored[0].doc]
+        chosen = (self._sibling_for(query, scored, found, general) if general in self._family
+                  else scored[0])
+        rival = next((s for s in scored if self._general[s.doc] != general), None)
+        similarity = max(s.similarity for s in scored if self._general[s.doc] == general)
+        return chosen, rival, similarity
+
+    def _only_in(self, query: _Query, found: dict[str, np.ndarray], doc: int, other: int) -> float:
+        """The share of the question's weight that ``doc`` covers and ``other`` does not."""
+        total = sum(query.terms.values())
+        if not total:
+            return 0.0
+        alone = sum(weight for term, weight in query.terms.items()
+                    if weight and term in found and _has(found[term], doc) and not _has(found[term], other))
+        return alone / total
 
     def _sibling_for(self, query: _Query, scored: list[_Scored], found: dict[str, np.ndarray],
                      general: int) -> _Scored:

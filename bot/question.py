@@ -17,14 +17,14 @@ from bot import text as vtext
 # framing of a letter, and the question words themselves (diacritics stripped, as matched).
 # They neither count toward an entry nor against it; bigrams made with them still do.
 FILLER = frozenset("""
-a ah ak ad admin anh ba bac ban be bo bu ca cac cai cam can chau chi cho chu chung co con cu cua
-cung da dang day de den deu di do du duoc e gan gi giup gui ha hay he het hien hoi hom hong hok
-hon hu j ja k kia kinh khi khong kho ko la lai lam len lieu luat luc ma mai minh mo moi mot muon
-nao nay ne neu nghe ngai nguoi nhe nhen nho nhung ni no noi nua o oi ong  ra rang roi rua rat
-se su ta tai the thi thoi thua tu toi tren trong truoc tui uh um va vay vi voi vua xa xin xong y
-chao vo ck vk hai bon nam dzay vs v r rui thui ui zay z nhiu bit biet hieu ranh tuan thang
-ngay ntn em phai gio bay nha que nen them ay sap dua chut lo trai gai chong ai sau tuoi nghin
-dem ve an huyen khac nhau biet thuc cau dzay sap tung luon lun bi nhiu hoac
+a ah ak ad admin anh ba bac ban be bo bu ca cac cai cam chau chi cho chu co con cu cua cung da
+dang day de den deu di do du duoc e gan gi giup gui ha hay he het hien hoi hom hong hok hon hu j
+ja k kia kinh khi khong kho ko la lai lam len lieu luat luc ma minh mo moi mot muon nao nay ne
+neu nghe ngai nguoi nhe nhen nho nhung ni no noi nua o oi ong ra rang roi rua rat se su ta tai
+the thi thoi thua toi tren trong truoc tui uh um va vay vi voi vua xa xin xong y chao vo ck vk
+hai bon nam dzay vs v r rui thui ui zay z nhiu bit biet hieu ranh tuan thang ngay ntn em phai
+gio bay nha que nen them ay sap dua chut lo trai gai chong ai sau tuoi nghin dem ve an huyen
+khac nhau thuc cau tung luon lun bi hoac sao
 """.split())
 
 # What a question asks about a procedure, keyed by aspect: stripped word runs.
@@ -66,9 +66,13 @@ class Parts:
     story: list[str]
 
 
-def _has_run(toks: list[str], run: tuple[str, ...]) -> bool:
-    n = len(run)
-    return any(tuple(toks[i:i + n]) == run for i in range(len(toks) - n + 1))
+def _runs(toks: list[str]) -> set[str]:
+    """Every run of one to three words in ``toks``, space-joined: what the cues are looked up in."""
+    return {" ".join(toks[i:i + n]) for n in (1, 2, 3) for i in range(len(toks) - n + 1)}
+
+
+_QUESTION_CUES = frozenset(" ".join(run) for run in _QUESTION_RUNS)
+_ASPECT_KEYS = {aspect: frozenset(" ".join(run) for run in runs) for aspect, runs in ASPECT_CUES.items()}
 
 
 def split(message: str, tokenize=vtext.tokens) -> Parts:
@@ -83,7 +87,7 @@ def split(message: str, tokenize=vtext.tokens) -> Parts:
         toks = tokenize(sentence)
         if not toks or set(toks) <= _GREETING:
             continue  # "Xin chào cán bộ xã.", "Xin cảm ơn."
-        asks = "?" in sentence or any(_has_run(toks, run) for run in _QUESTION_RUNS)
+        asks = "?" in sentence or not _QUESTION_CUES.isdisjoint(_runs(toks))
         (question if asks else story).extend(toks)
     if not question:
         return Parts(story, [])
@@ -92,7 +96,8 @@ def split(message: str, tokenize=vtext.tokens) -> Parts:
 
 def aspects(toks: list[str]) -> frozenset[str]:
     """The aspects a question asks about (papers, fee, time, place, conditions, online)."""
-    return frozenset(a for a, runs in ASPECT_CUES.items() if any(_has_run(toks, r) for r in runs))
+    runs = _runs(toks)
+    return frozenset(a for a, keys in _ASPECT_KEYS.items() if not keys.isdisjoint(runs))
 
 
 # Terms that neither cover nor miss: filler words, and the aspect cues (the aspect of a
@@ -108,8 +113,8 @@ _ASPECT_GRAMS = frozenset(
 
 
 def filler(gram: str) -> bool:
-    """A filler word, a bigram with one in it ("cho cháu", "ở xã"), or a number (an age)."""
-    return any(w in FILLER or w.isdigit() for w in gram.split(" "))
+    """A filler word, a bigram of two ("cho cháu", "ở xã"), or a number (an age)."""
+    return all(w in FILLER or w.isdigit() for w in gram.split(" "))
 
 
 def aspect_term(gram: str) -> bool:
