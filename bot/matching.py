@@ -27,8 +27,8 @@ from bot.lexicon import Lexicon
 
 Outcome = Literal["answer", "clarify", "not_sure"]
 MAX_QUERY_TOKENS = 64  # of the question sentences, and as many of the story around them
-SHORT_QUERY = 16  # up to this many syllables, the question is compared as typed...
-LIKENESS_TOKENS = 24  # ...past it, by its first 24 words that are not filler
+LIKENESS_TOKENS = 24  # the question's first words compared with the entries' questions
+THIN_QUESTION = 2  # a question part with this few words of its own takes its subject from the story
 
 
 _BLOCK = 1 << 16  # postings weighted at a time while building
@@ -49,24 +49,26 @@ class MatchParams:
     rank_weights: tuple[float, float, float] = (1.0, 1.0, 0.25)
     # Answer only when the best is clearly ahead, covers enough of what was asked (idf-weighted
     # share of the query's words found in the entry) and resembles one of its questions.
-    answer_margin: float = 0.10
-    answer_coverage: float = 0.60
+    answer_margin: float = 0.08
+    answer_coverage: float = 0.50
     answer_similarity: float = 0.80
     # Below these, not even "did you mean…?": the honest "not sure".
-    clarify_coverage: float = 0.25
-    clarify_similarity: float = 0.55
+    clarify_coverage: float = 0.15
+    clarify_similarity: float = 0.40
     clarify_count: int = 3
     # A long message: the story around the question sentences counts this much of them.
     story_weight: float = 0.3
     # A sibling (khai-sinh-le-phi of khai-sinh) is answered instead of the general entry only
     # when the question has words of its own (idf-weighted) that the general entry lacks.
     sibling_distinct: float = 1.0
-    # Or clearly ahead in what it covers: a long message matches many questions word for
-    # word, so the ranking blend alone rarely leaves a wide margin there.
-    answer_lead: float = 1.0
-    # Two subjects in one message ("làm khai tử, và có được tiền mai táng không"): when the
-    # rival alone covers this share of the question, ask which one instead of answering.
-    second_subject: float = 0.25
+    # Or far ahead of every other family: then less coverage and likeness do (a long letter
+    # covers less of itself; "tao tk dvc" resembles no question closely).
+    lead_margin: float = 0.20
+    lead_coverage: float = 0.50
+    lead_similarity: float = 0.70
+    # And some of the question (this share) is covered by it and not by the rival: "thủ tục
+    # đăng ký" names no procedure, however well "đăng ký" matches.
+    answer_own: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,8 @@ class _Query:
     ranking: dict[str, float]  # every term -> how much its BM25 weight counts (story < question)
     deciding: frozenset[int]  # the lexicon's deciding words the message contains
     aspects: frozenset[str]
-    # What is compared with the entries' questions (rapidfuzz): the question part; of a long
-    # one, its words that are not filler, the first LIKENESS_TOKENS of them.
+    # What is compared with the entries' questions (rapidfuzz): the question part's first
+    # LIKENESS_TOKENS words (past that, rapidfuzz costs more than it tells).
     likeness: str
 
 
@@ -238,6 +240,7 @@ class Matcher:
         # ("Đăng ký khai sinh có mất lệ phí không?") is its own too.
         self._distinct: dict[int, frozenset[str]] = {}
         self._distinct_aspects: dict[int, frozenset[str]] = {}
+        self._distinct_general: dict[int, frozenset[str]] = {}  # the general's words, not the special's
         for head, docs in self._family.items():
             general_terms = self._terms_of([*self.entries[head].questions, *self.entries[head].tags])
             general_aspects = self._aspects_of([self.entries[head].title, *self.entries[head].tags])
@@ -245,9 +248,12 @@ class Matcher:
                 entry = self.entries[doc]
                 named = self._terms_of([entry.title, *entry.tags])
                 self._distinct_aspects[doc] = self._aspects_of([entry.title, *entry.tags]) - general_aspects
+                self._distinct_general[doc] = frozenset(
+                    g for g in general_terms - self._terms_of([*entry.questions, *entry.tags])
+                    if not asked_of.with_filler(g) and not asked_of.aspect_term(g))
                 self._distinct[doc] = frozenset(
                     g for g in self._terms_of([*entry.questions, *entry.tags]) - general_terms
-                    if not asked_of.filler(g) and (not asked_of.aspect_term(g) or g in named))
+                    if not asked_of.with_filler(g) and (not asked_of.aspect_term(g) or g in named))
 
     def _aspects_of(self, texts: list[str]) -> frozenset[str]:
         return frozenset().union(*(asked_of.aspects(self.lexicon.tokenize(text)) for text in texts))
@@ -315,6 +321,7 @@ class Matcher:
         expansion_terms: dict[str, float] = {}
         expanded_terms: set[str] = set()
         meanings: list[tuple[str, ...]] = []
+        asked_meanings = 0
         for toks, weight in ((asked, 1.0), (story, self.params.story_weight)):
             for gram in _grams(toks):
                 if ranking.get(gram, 0.0) >= weight:
@@ -334,12 +341,18 @@ class Matcher:
                     if g in self._idf and expansion_terms.get(g, 0.0) < weight:
                         expansion_terms[g] = weight
                 expanded_terms.update(g for g in _grams(written) if terms.get(g))
+            if weight == 1.0:
+                asked_meanings = len(meanings)
         for gram in list(expansion_terms):
             if gram in terms:
                 del expansion_terms[gram]
             else:
                 ranking[gram] = expansion_terms[gram]
-        deciding = self.lexicon.deciding_in(text, meanings, self._stripped_ok)
+        # The deciding words of the question; of the story too when the question names no
+        # subject of its own ("Nhà tôi nuôi hai con chó. Đăng ký ở đâu?").
+        deciding = self.lexicon.deciding_in(parts.question_text, meanings[:asked_meanings], self._stripped_ok)
+        if parts.story_text and sum(1 for g in asked if not asked_of.neutral(g)) <= THIN_QUESTION:
+            deciding |= self.lexicon.deciding_in(parts.story_text, meanings[asked_meanings:], self._stripped_ok)
         likeness = asked[:LIKENESS_TOKENS]
         return _Query(asked + story, " ".join(asked), terms, expansion_terms, expanded_terms,
                       ranking, deciding, asked_of.aspects(asked or story), " ".join(likeness))
@@ -455,10 +468,12 @@ class Matcher:
         chosen, rival, similarity = self._assess(query, scored, found)
         decided = query.deciding <= self._deciding[chosen.doc]
         margin = best.score - (rival.score if rival is not None else 0.0)
-        lead = chosen.coverage - (rival.coverage if rival is not None else 0.0)
-        if (decided and (margin >= p.answer_margin or lead >= p.answer_lead)
-                and chosen.coverage >= p.answer_coverage and similarity >= p.answer_similarity
-                and (rival is None or self._only_in(query, found, rival.doc, chosen.doc) < p.second_subject)):
+        sure = (margin >= p.answer_margin and chosen.coverage >= p.answer_coverage
+                and similarity >= p.answer_similarity)
+        far_ahead = (margin >= p.lead_margin and chosen.coverage >= p.lead_coverage
+                     and similarity >= p.lead_similarity)
+        own = rival is None or self._only_in(query, found, chosen.doc, rival.doc) >= p.answer_own
+        if decided and ((sure and own) or far_ahead):
             rest = [s for s in scored[:p.clarify_count + 1] if s is not chosen][:p.clarify_count - 1]
             return Match("answer", tuple(self._candidate(s) for s in (chosen, *rest)), key,
                          self._related(chosen.doc), query.aspects)
@@ -466,7 +481,7 @@ class Matcher:
         shortlist = [s for s in scored[: p.clarify_count]
                      if s.coverage >= p.clarify_coverage and s.similarity >= p.clarify_similarity
                      and query.deciding <= self._deciding[s.doc]]
-        if shortlist and (shortlist[0] is best or not decided):
+        if shortlist:
             return Match("clarify", tuple(self._candidate(s) for s in shortlist), key,
                          self._related(shortlist[0].doc), query.aspects)
         return Match("not_sure", tuple(self._candidate(s) for s in scored[: p.clarify_count]), key,
@@ -486,11 +501,9 @@ class Matcher:
     def _only_in(self, query: _Query, found: dict[str, np.ndarray], doc: int, other: int) -> float:
         """The share of the question's weight that ``doc`` covers and ``other`` does not."""
         total = sum(query.terms.values())
-        if not total:
-            return 0.0
         alone = sum(weight for term, weight in query.terms.items()
                     if weight and term in found and _has(found[term], doc) and not _has(found[term], other))
-        return alone / total
+        return alone / total if total else 0.0
 
     def _sibling_for(self, query: _Query, scored: list[_Scored], found: dict[str, np.ndarray],
                      general: int) -> _Scored:
@@ -504,10 +517,14 @@ class Matcher:
             # "thời hạn" must not make "Hàn Quốc" a word of the question).
             weight = sum(self._idf[term] * query.ranking[term]
                          for term in self._distinct[s.doc] & query.ranking.keys()
-                         if query.terms.get(term) or (term in query.expansion_terms and " " in term))
+                         if term not in query.expansion_terms or " " in term)
             if query.aspects & self._distinct_aspects[s.doc]:
                 weight += self.params.sibling_distinct
-            if weight >= self.params.sibling_distinct:
+            # ...and more of its own than the general entry has against it.
+            against = sum(self._idf[term] * query.ranking[term]
+                          for term in self._distinct_general[s.doc] & query.ranking.keys()
+                          if term not in query.expansion_terms or " " in term)
+            if weight >= self.params.sibling_distinct and weight > against:
                 return s  # the best ranked of the specials the question names
         return next((s for s in members if s.doc == general), members[0])
 
@@ -527,20 +544,26 @@ def _interned(words: frozenset[int]) -> frozenset[int]:
 def _families(ids: list[str]) -> tuple[list[int], dict[int, tuple[int, ...]]]:
     """Each entry's general entry, and each family with more than one member.
 
-    An entry whose id extends another's (``khai-sinh-le-phi``, ``khai-sinh-qua-han`` of
-    ``khai-sinh``) is a sibling of it: its fee, late or special case, not a rival.
+    An entry whose id contains another's whole (``khai-sinh-le-phi``, ``khai-sinh-qua-han``,
+    ``lien-thong-khai-sinh`` of ``khai-sinh``; the longest such id if several) is a sibling of
+    it: its fee, late or special case, not a rival.
     """
     doc_of = {faq_id: doc for doc, faq_id in enumerate(ids)}
     general = list(range(len(ids)))
     members: dict[int, list[int]] = {}
     for doc, faq_id in enumerate(ids):
         parts = faq_id.split("-")
-        for cut in range(len(parts) - 1, 0, -1):
-            head = doc_of.get("-".join(parts[:cut]))
-            if head is not None:
-                general[doc] = head
-                members.setdefault(head, [head]).append(doc)
-                break
+        runs = ("-".join(parts[i:i + n]) for n in range(len(parts) - 1, 0, -1)
+                for i in range(len(parts) - n + 1))
+        head = next((doc_of[run] for run in runs if run in doc_of), None)
+        if head is not None:
+            general[doc] = head
+    for doc, head in enumerate(general):
+        while general[head] != head:  # a sibling of a sibling: the family's root
+            head = general[head]
+        general[doc] = head
+        if head != doc:
+            members.setdefault(head, [head]).append(doc)
     return general, {head: tuple(docs) for head, docs in members.items()}
 
 

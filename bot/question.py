@@ -44,8 +44,9 @@ ASPECT_CUES: dict[str, tuple[tuple[str, ...], ...]] = {
 ASPECT_WORDS = frozenset(w for runs in ASPECT_CUES.values() for run in runs for w in run)
 
 # Sentence cues that make a sentence a question (besides "?").
+_CLOSING = frozenset({"khong", "ko", "k", "hong", "hok", "chua", "ha", "hem"})
 _QUESTION_RUNS = (
-    ("khong",), ("ko",), ("k",), ("hong",), ("hok",), ("chua",), ("the", "nao"), ("ntn",),
+    ("the", "nao"), ("ntn",),
     ("lam", "sao"), ("ra", "sao"), ("o", "dau"), ("bao", "lau"), ("bao", "nhieu"), ("can", "gi"),
     ("gi",), ("j",), ("nao",), ("thu", "tuc"), ("hoi",), ("rang",), ("mo",), ("chi",), ("may",),
     ("duoc", "khong"), ("sao",), ("dau",), ("co", "phai"),
@@ -64,6 +65,8 @@ class Parts:
 
     question: list[str]  # tokens
     story: list[str]
+    question_text: str  # the sentences as written (diacritics kept)
+    story_text: str = ""
 
 
 def _runs(toks: list[str]) -> set[str]:
@@ -80,18 +83,31 @@ def split(message: str, tokenize=vtext.tokens) -> Parts:
     question (a short chat message usually is one)."""
     sentences = [s for s in _SENTENCE.split(message) if s.strip()]
     if len(sentences) <= 1:
-        return Parts(tokenize(message), [])
+        return Parts(tokenize(message), [], message)
     question: list[str] = []
     story: list[str] = []
+    asked: list[str] = []
+    told: list[str] = []
     for sentence in sentences:
         toks = tokenize(sentence)
         if not toks or set(toks) <= _GREETING:
             continue  # "Xin chào cán bộ xã.", "Xin cảm ơn."
-        asks = "?" in sentence or not _QUESTION_CUES.isdisjoint(_runs(toks))
-        (question if asks else story).extend(toks)
+        if _asks(sentence, toks):
+            question.extend(toks)
+            asked.append(sentence)
+        else:
+            story.extend(toks)
+            told.append(sentence)
     if not question:
-        return Parts(story, [])
-    return Parts(question, story)
+        return Parts(story, [], " ".join(told))
+    return Parts(question, story, " ".join(asked), " ".join(told))
+
+
+def _asks(sentence: str, toks: list[str]) -> bool:
+    """A question: "?", a question word, or "không" / "chưa" closing it ("có được không")."""
+    if "?" in sentence or not _QUESTION_CUES.isdisjoint(_runs(toks)):
+        return True
+    return not _CLOSING.isdisjoint(toks[-3:])
 
 
 def aspects(toks: list[str]) -> frozenset[str]:
@@ -115,6 +131,11 @@ _ASPECT_GRAMS = frozenset(
 def filler(gram: str) -> bool:
     """A filler word, a bigram of two ("cho cháu", "ở xã"), or a number (an age)."""
     return all(w in FILLER or w.isdigit() for w in gram.split(" "))
+
+
+def with_filler(gram: str) -> bool:
+    """A term with a filler word in it: no word of a procedure's own."""
+    return any(w in FILLER for w in gram.split(" "))
 
 
 def aspect_term(gram: str) -> bool:

@@ -1,15 +1,19 @@
 """The quality floor of the answer engine on the labelled citizen queries in tests/eval/.
 
-The floor sits a little under the figures bench/matching.py measures, so a change that makes
-matching worse fails here; the benchmark prints the exact figures.
+Every set (chat-style, long-form, near-miss, out-of-scope) has a floor, checked on both
+halves: the thresholds in bot.matching.MatchParams are tuned on the even positions of each set
+and this checks the odd ones too. The floors sit a little under what bench/matching.py
+measures, so a change that makes matching worse fails here; the benchmark prints the figures.
 """
 
 from __future__ import annotations
 
+import pytest
+
 from bot import intents
 from bot.config import BUNDLED_CONTENT, Office
 from bot.content.loader import load_pack
-from bot.evaluation import load_eval_set, score
+from bot.evaluation import load_eval_set, load_eval_sets, score
 from bot.matching import Matcher
 
 
@@ -23,6 +27,13 @@ def decide(matcher: Matcher):
     return run
 
 
+@pytest.fixture(scope="module")
+def engine():
+    pack, _ = load_pack(BUNDLED_CONTENT, Office().template_values())
+    assert pack is not None
+    return decide(Matcher(pack.entries.values(), pack.lexicon))
+
+
 def test_eval_set_covers_every_entry_with_enough_queries() -> None:
     pack, _ = load_pack(BUNDLED_CONTENT, Office().template_values())
     assert pack is not None
@@ -33,20 +44,41 @@ def test_eval_set_covers_every_entry_with_enough_queries() -> None:
     assert len(evalset.out_of_scope) >= 60
 
 
-def test_quality_floor() -> None:
+def test_long_form_and_near_miss_sets_are_big_enough_and_labelled_with_real_entries() -> None:
     pack, _ = load_pack(BUNDLED_CONTENT, Office().template_values())
     assert pack is not None
-    scores = score(decide(Matcher(pack.entries.values(), pack.lexicon)), load_eval_set())
-    summary = scores.summary()
-    assert summary["correct_among_answered"] >= FLOOR["correct_among_answered"], scores.wrong
-    assert summary["wrong_share_of_in_scope"] <= FLOOR["wrong_share_of_in_scope"], scores.wrong
-    assert summary["answered_rate"] >= FLOOR["answered_rate"], summary
-    assert summary["out_of_scope_answered"] <= FLOOR["out_of_scope_answered"], scores.oos_wrongly_answered
+    sets = load_eval_sets()
+    assert len(sets["long-form"].in_scope) >= 250
+    assert len(sets["near-miss"].out_of_scope) >= 80
+    labelled = {faq_id for _, faq_id in sets["long-form"].in_scope}
+    assert labelled <= set(pack.entries), labelled - set(pack.entries)
+    chat = {q for q, _ in (*sets["chat-style"].in_scope, *sets["out-of-scope"].out_of_scope)}
+    assert not chat & {q for q, _ in (*sets["long-form"].in_scope, *sets["near-miss"].out_of_scope)}
 
 
-FLOOR = {  # the issue's aims; measured: 0.990, 0.007, 0.653, 0.000
-    "correct_among_answered": 0.97,
-    "wrong_share_of_in_scope": 0.02,
-    "answered_rate": 0.62,
-    "out_of_scope_answered": 0.03,
+# Per set: the least share answered correctly among answered, the most wrong answers (share of
+# in-scope queries), the least answered directly and correctly, the least with the right entry
+# answered or shortlisted, the most out-of-scope queries answered. Measured (even / odd half):
+# chat-style 98.9% / 96.5%, 0.9% / 2.2%, 79.4% / 62.3%, 98.2% / 94.2%;
+# long-form 97.9% / 97.9%, 1.6% / 1.6%, 74.0% / 74.0%, 94.5% / 95.3%; near-miss and
+# out-of-scope answered 0.0%.
+FLOOR = {
+    "chat-style": {"correct_among_answered": 0.95, "wrong_share_of_in_scope": 0.03,
+                   "direct_correct": 0.58, "answer_or_shortlist": 0.92},
+    "long-form": {"correct_among_answered": 0.95, "wrong_share_of_in_scope": 0.03,
+                  "direct_correct": 0.68, "answer_or_shortlist": 0.92},
+    "near-miss": {"out_of_scope_answered": 0.03},
+    "out-of-scope": {"out_of_scope_answered": 0.02},
 }
+
+
+@pytest.mark.parametrize("parity", [0, 1], ids=["even-half-tuned", "odd-half-checked"])
+@pytest.mark.parametrize("name", list(FLOOR))
+def test_quality_floor(engine, name: str, parity: int) -> None:
+    scores = score(engine, load_eval_sets()[name].half(parity))
+    summary = scores.summary()
+    for figure, floor in FLOOR[name].items():
+        if figure in ("wrong_share_of_in_scope", "out_of_scope_answered"):
+            assert summary[figure] <= floor, (figure, summary, scores.wrong, scores.oos_wrongly_answered)
+        else:
+            assert summary[figure] >= floor, (figure, summary, scores.wrong)
