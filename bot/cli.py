@@ -204,15 +204,24 @@ def campaigns() -> None:
 @click.option("--count", default=3, show_default=True, help="số lần gửi sắp tới của mỗi chiến dịch")
 @click.pass_context
 def campaigns_list(ctx: click.Context, count: int) -> None:
-    """Các chiến dịch và những lần gửi sắp tới (giờ Việt Nam)."""
+    """Các chiến dịch, những lần gửi sắp tới (giờ Việt Nam) và các ngày nghỉ lễ không gửi."""
     from bot.campaigns import next_fire_times
+    from bot.content.loader import TIMEZONE
 
     app = _build(ctx, persistent=False)
     now = dt.datetime.now(dt.UTC)
+    holidays = app.settings.holidays
     for campaign in app.content.current.pack.campaigns.values():
-        times = next_fire_times(campaign, now, count)
+        times = next_fire_times(campaign, now, count, holidays.dates())
         when = ", ".join(t.strftime("%d/%m/%Y %H:%M") for t in times) or "không còn lần gửi nào"
         click.echo(f"{campaign.id:28} [{campaign.topic}] {campaign.title}\n{'':28} {when}")
+    today = now.astimezone(TIMEZONE).date()
+    coming = holidays.upcoming(today, today + dt.timedelta(days=366))
+    if coming:
+        click.echo("Ngày nghỉ lễ, không gửi chiến dịch ([holidays]):")
+    for holiday in coming:
+        span = f"{holiday.start:%d/%m/%Y}" + (f"–{holiday.end:%d/%m/%Y}" if holiday.end else "")
+        click.echo(f"  {span:23} {holiday.name}")
 
 
 @main.group()
