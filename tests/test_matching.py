@@ -72,7 +72,7 @@ def test_a_sibling_answers_when_the_question_names_its_aspect(small: Matcher) ->
 
 
 def test_out_of_scope_is_not_answered(bundled: Matcher) -> None:
-    for query in ("làm hộ chiếu ở đâu", "thời tiết hôm nay thế nào", "qwerty zxcv"):
+    for query in ("làm visa ở đâu", "thời tiết hôm nay thế nào", "qwerty zxcv"):
         assert bundled.match(query).outcome != "answer", query
 
 
