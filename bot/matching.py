@@ -61,6 +61,8 @@ class MatchParams:
     # A sibling (khai-sinh-le-phi of khai-sinh) is answered instead of the general entry only
     # when the question has words of its own (idf-weighted) that the general entry lacks.
     sibling_distinct: float = 1.0
+    # ...and ranks at least this far above the general entry.
+    sibling_margin: float = 0.0
     # Or far ahead of every other family: then less coverage and likeness do (a long letter
     # covers less of itself; "tao tk dvc" resembles no question closely).
     lead_margin: float = 0.20
@@ -510,6 +512,7 @@ class Matcher:
         """Which of a family answers: a special entry when the question has words of its own
         that the general entry lacks ("lệ phí", "quá hạn"), otherwise the general one."""
         members = [s for s in scored if self._general[s.doc] == general]
+        general_score = next((s.score for s in members if s.doc == general), 0.0)
         for s in members:
             if s.doc == general:
                 continue
@@ -524,7 +527,8 @@ class Matcher:
             against = sum(self._idf[term] * query.ranking[term]
                           for term in self._distinct_general[s.doc] & query.ranking.keys()
                           if term not in query.expansion_terms or " " in term)
-            if weight >= self.params.sibling_distinct and weight > against:
+            if (weight >= self.params.sibling_distinct and weight > against
+                    and s.score >= general_score + self.params.sibling_margin):
                 return s  # the best ranked of the specials the question names
         return next((s for s in members if s.doc == general), members[0])
 
