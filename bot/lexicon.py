@@ -108,7 +108,7 @@ class Lexicon:
         side = 0 if accented else 1
         words = set(toks)
         found = {i for i in (everything if accented else usable)
-                 if self.deciding[i][side][0] in words and _contains(toks, self.deciding[i][side])}
+                 if self.deciding[i][side][0] in words and _asserted(toks, self.deciding[i][side])}
         for meaning in expansions:
             found.update(i for i in usable if self.deciding[i][1][0] in meaning
                          and _contains(meaning, self.deciding[i][1]))
@@ -138,6 +138,17 @@ def _present(words: tuple, texts: list[list[str]], side: int) -> frozenset[int]:
 def accented_tokens(text: str) -> list[str]:
     """Lowercase words with their diacritics (one tone placement): for deciding words only."""
     return [w for w in _SPLIT.split(vtext.normalize(text)) if w]
+
+
+_NEGATION = frozenset({"không", "chưa", "khong", "chua", "ko", "k", "kg"})
+
+
+def _asserted(toks: list[str], run: tuple[str, ...]) -> bool:
+    """``run`` occurs in ``toks`` and not just after a negation ("không để lại di chúc",
+    "không có lương hưu" say what the case is not)."""
+    n = len(run)
+    return any(tuple(toks[i:i + n]) == run and _NEGATION.isdisjoint(toks[max(0, i - 3):i])
+               for i in range(len(toks) - n + 1) if toks[i] == run[0])
 
 
 def _has_diacritics(text: str) -> bool:

@@ -71,6 +71,7 @@ class MatchParams:
     # And some of the question (this share) is covered by it and not by the rival: "thủ tục
     # đăng ký" names no procedure, however well "đăng ký" matches.
     answer_own: float = 0.05
+    specific_idf: float = 1.5  # ...unless it covers a word this rare (idf): "tạm trú" names one
 
 
 @dataclass(frozen=True)
@@ -430,10 +431,10 @@ class Matcher:
         scored = []
         for i, doc in enumerate(docs):
             similarity = float(token_set[i]) / 100
+            coverage = min(1.0, float(covered[doc]) / total)
             rank_score = (w_bm25 * float(bm25[doc]) / best_bm25 + w_set * similarity
                           + w_sort * float(token_sort[i]) / 100) / scale
-            scored.append(_Scored(doc, rank_score, min(1.0, float(covered[doc]) / total), similarity,
-                                  float(token_sort[i]) / 100))
+            scored.append(_Scored(doc, rank_score, coverage, similarity, float(token_sort[i]) / 100))
         scored.sort(key=lambda s: s.score, reverse=True)
         return query, scored, found
 
@@ -474,7 +475,8 @@ class Matcher:
                 and similarity >= p.answer_similarity)
         far_ahead = (margin >= p.lead_margin and chosen.coverage >= p.lead_coverage
                      and similarity >= p.lead_similarity)
-        own = rival is None or self._only_in(query, found, chosen.doc, rival.doc) >= p.answer_own
+        own = (rival is None or self._specific(query, found, chosen.doc)
+               or self._only_in(query, found, chosen.doc, rival.doc) >= p.answer_own)
         if decided and ((sure and own) or far_ahead):
             rest = [s for s in scored[:p.clarify_count + 1] if s is not chosen][:p.clarify_count - 1]
             return Match("answer", tuple(self._candidate(s) for s in (chosen, *rest)), key,
@@ -499,6 +501,13 @@ class Matcher:
         rival = next((s for s in scored if self._general[s.doc] != general), None)
         similarity = max(s.similarity for s in scored if self._general[s.doc] == general)
         return chosen, rival, similarity
+
+    def _specific(self, query: _Query, found: dict[str, np.ndarray], doc: int) -> bool:
+        """Whether ``doc`` covers a word of the question that few entries have ("tạm trú",
+        not "đăng ký")."""
+        return any(weight >= self.params.specific_idf * query.ranking[term]
+                   for term, weight in query.terms.items()
+                   if weight and term in found and _has(found[term], doc))
 
     def _only_in(self, query: _Query, found: dict[str, np.ndarray], doc: int, other: int) -> float:
         """The share of the question's weight that ``doc`` covers and ``other`` does not."""

@@ -58,26 +58,52 @@ def test_long_form_and_near_miss_sets_are_big_enough_and_labelled_with_real_entr
 
 # Per set: the least share answered correctly among answered, the most wrong answers (share of
 # in-scope queries), the least answered directly and correctly, the least with the right entry
-# answered or shortlisted, the most out-of-scope queries answered. Measured (even / odd half):
-# chat-style 98.9% / 96.5%, 0.9% / 2.2%, 79.4% / 62.3%, 98.2% / 94.2%;
-# long-form 97.9% / 97.9%, 1.6% / 1.6%, 74.0% / 74.0%, 94.5% / 95.3%; near-miss and
-# out-of-scope answered 0.0%.
-FLOOR = {
-    "chat-style": {"correct_among_answered": 0.95, "wrong_share_of_in_scope": 0.03,
-                   "direct_correct": 0.58, "answer_or_shortlist": 0.92},
-    "long-form": {"correct_among_answered": 0.95, "wrong_share_of_in_scope": 0.03,
+# answered or shortlisted. Measured on the bundled pack of 90 entries (even / odd half):
+# chat-style 98.1% / 96.2%, 1.5% / 2.5%, 77.5% / 66.3%, 97.2% / 94.7%;
+# long-form 100% / 96.0%, 0.0% / 3.0%, 72.0% / 72.0%, 96.2% / 93.2%.
+FLOORS = {
+    "chat-style": {"correct_among_answered": 0.95, "wrong_share_of_in_scope": 0.035,
+                   "direct_correct": 0.62, "answer_or_shortlist": 0.92},
+    "long-form": {"correct_among_answered": 0.95, "wrong_share_of_in_scope": 0.035,
                   "direct_correct": 0.68, "answer_or_shortlist": 0.92},
+    # a half of these small sets: one query is 2.3-2.4%; the whole sets are held to the
+    # issue's 3% and 2% below
     "near-miss": {"out_of_scope_answered": 0.03},
-    "out-of-scope": {"out_of_scope_answered": 0.02},
+    "out-of-scope": {"out_of_scope_answered": 0.025},
 }
 
 
+# The chat-style set with its out-of-scope queries, as a whole (tests/test_lookups_fees.py holds
+# the fee routing to it too).
+FLOOR = {
+    "correct_among_answered": FLOORS["chat-style"]["correct_among_answered"],
+    "wrong_share_of_in_scope": FLOORS["chat-style"]["wrong_share_of_in_scope"],
+    "answered_rate": 0.68,  # measured 73.5%
+    "out_of_scope_answered": 0.02,
+}
+
+
+def test_quality_floor_of_the_chat_style_set(engine) -> None:
+    scores = score(engine, load_eval_set())
+    summary = scores.summary()
+    assert summary["correct_among_answered"] >= FLOOR["correct_among_answered"], scores.wrong
+    assert summary["wrong_share_of_in_scope"] <= FLOOR["wrong_share_of_in_scope"], scores.wrong
+    assert summary["answered_rate"] >= FLOOR["answered_rate"], summary
+    assert summary["out_of_scope_answered"] <= FLOOR["out_of_scope_answered"], scores.oos_wrongly_answered
+
+
+@pytest.mark.parametrize(("name", "most"), [("near-miss", 0.03), ("out-of-scope", 0.02)])
+def test_out_of_pack_questions_are_rarely_answered(engine, name: str, most: float) -> None:
+    scores = score(engine, load_eval_sets()[name])
+    assert scores.oos_answered_share <= most, scores.oos_wrongly_answered
+
+
 @pytest.mark.parametrize("parity", [0, 1], ids=["even-half-tuned", "odd-half-checked"])
-@pytest.mark.parametrize("name", list(FLOOR))
+@pytest.mark.parametrize("name", list(FLOORS))
 def test_quality_floor(engine, name: str, parity: int) -> None:
     scores = score(engine, load_eval_sets()[name].half(parity))
     summary = scores.summary()
-    for figure, floor in FLOOR[name].items():
+    for figure, floor in FLOORS[name].items():
         if figure in ("wrong_share_of_in_scope", "out_of_scope_answered"):
             assert summary[figure] <= floor, (figure, summary, scores.wrong, scores.oos_wrongly_answered)
         else:

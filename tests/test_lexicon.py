@@ -117,3 +117,10 @@ def test_deciding_section_errors_name_the_line(tmp_path) -> None:
     write_pack(root, lexicon=LEXICON + "deciding:\n  mục đích: x\n")
     _, problems = load_pack(root, Office().template_values())
     assert [p.line for p in problems] == [start]
+
+
+def test_a_negated_deciding_word_does_not_decide() -> None:
+    lx = Lexicon.from_mapping({}, {}, ["di chúc", "lương hưu"])
+    assert lx.deciding_in("bố tôi mất không để lại di chúc, chia đất thế nào") == set()
+    assert lx.deciding_in("lập di chúc ở đâu") == {0}
+    assert lx.deciding_in("mẹ tôi không có lương hưu") == set()
