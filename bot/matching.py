@@ -63,6 +63,9 @@ class MatchParams:
     sibling_distinct: float = 1.0
     # ...and ranks at least this far above the general entry.
     sibling_margin: float = 0.0
+    # (the margin, or this lead in coverage over the rival: a long message matches many
+    # questions word for word, so the ranking blend there rarely leaves a wide margin)
+    answer_lead: float = 0.15
     # Or far ahead of every other family: then less coverage and likeness do (a long letter
     # covers less of itself; "tao tk dvc" resembles no question closely).
     lead_margin: float = 0.20
@@ -471,8 +474,9 @@ class Matcher:
         chosen, rival, similarity = self._assess(query, scored, found)
         decided = query.deciding <= self._deciding[chosen.doc]
         margin = best.score - (rival.score if rival is not None else 0.0)
-        sure = (margin >= p.answer_margin and chosen.coverage >= p.answer_coverage
-                and similarity >= p.answer_similarity)
+        lead = chosen.coverage - (rival.coverage if rival is not None else 0.0)
+        sure = ((margin >= p.answer_margin or lead >= p.answer_lead)
+                and chosen.coverage >= p.answer_coverage and similarity >= p.answer_similarity)
         far_ahead = (margin >= p.lead_margin and chosen.coverage >= p.lead_coverage
                      and similarity >= p.lead_similarity)
         own = (rival is None or self._specific(query, found, chosen.doc)
