@@ -19,10 +19,40 @@ class EvalSet:
     in_scope: list[tuple[str, str]]  # (query, expected id)
     out_of_scope: list[tuple[str, str]]  # (query, kind)
 
+    def half(self, parity: int) -> EvalSet:
+        """The queries at even (0) or odd (1) positions: thresholds are tuned on the even
+        half of every set and checked on the odd one."""
+        return EvalSet(self.in_scope[parity::2], self.out_of_scope[parity::2])
+
+
+# The sets bench/matching.py and tests/test_eval.py report, each a file (or two) of tests/eval/:
+# chat-style (short messages), long-form (letters to a hotline), near-miss (procedures the pack
+# lacks, worded like one it has), out-of-scope (anything else).
+SETS = {
+    "chat-style": ("in_scope.yaml", None),
+    "long-form": ("long_form.yaml", None),
+    "near-miss": (None, "near_miss.yaml"),
+    "out-of-scope": (None, "out_of_scope.yaml"),
+}
+
+
+def _read(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
 
 def load_eval_set(directory: Path = EVAL_DIR) -> EvalSet:
-    in_scope_raw = yaml.safe_load((directory / "in_scope.yaml").read_text(encoding="utf-8"))
-    oos_raw = yaml.safe_load((directory / "out_of_scope.yaml").read_text(encoding="utf-8"))
+    """The short chat-style set: in-scope and out-of-scope queries."""
+    return _load(directory, "in_scope.yaml", "out_of_scope.yaml")
+
+
+def load_eval_sets(directory: Path = EVAL_DIR) -> dict[str, EvalSet]:
+    """Every set by name (SETS)."""
+    return {name: _load(directory, labelled, unlabelled) for name, (labelled, unlabelled) in SETS.items()}
+
+
+def _load(directory: Path, labelled: str | None, unlabelled: str | None) -> EvalSet:
+    in_scope_raw = _read(directory / labelled) if labelled else {}
+    oos_raw = _read(directory / unlabelled) if unlabelled else {}
     return EvalSet(
         in_scope=[(str(q), faq_id) for faq_id, queries in in_scope_raw.items() for q in queries],
         out_of_scope=[(str(q), kind) for kind, queries in oos_raw.items() for q in queries],
@@ -59,6 +89,16 @@ class Scores:
         return self.not_sure / self.in_scope if self.in_scope else 0.0
 
     @property
+    def direct_correct(self) -> float:
+        """Answered directly and correctly, as a share of the in-scope queries."""
+        return self.correct / self.in_scope if self.in_scope else 0.0
+
+    @property
+    def answer_or_shortlist(self) -> float:
+        """The right entry answered, or offered in "did you mean…?"."""
+        return (self.correct + self.clarified_with_right_choice) / self.in_scope if self.in_scope else 0.0
+
+    @property
     def answered_rate(self) -> float:
         return self.answered / self.in_scope if self.in_scope else 0.0
 
@@ -76,6 +116,8 @@ class Scores:
                 self.clarified_with_right_choice / self.clarified if self.clarified else 0.0, 4
             ),
             "not_sure_rate": round(self.not_sure_rate, 4),
+            "direct_correct": round(self.direct_correct, 4),
+            "answer_or_shortlist": round(self.answer_or_shortlist, 4),
             "out_of_scope_answered": round(self.oos_answered_share, 4),
         }
 

@@ -50,8 +50,21 @@ def answer_reply(ctx: Context, entry: FaqEntry, question_id: int | None) -> Repl
     ref = f"{entry.id}:{question_id}" if question_id is not None else entry.id
     rows.append((Button("👍 Hữu ích", payload=f"v:1:{ref}"), Button("👎 Chưa hữu ích", payload=f"v:0:{ref}")))
     rows.append((MENU,))
-    text = answer_text(entry, ctx.office) + "\n\nCâu trả lời có hữu ích không ạ?"
+    text = _in_language(ctx, entry) + "\n\nCâu trả lời có hữu ích không ạ?"
     return Reply(text, tuple(rows))
+
+
+def _in_language(ctx: Context, entry: FaqEntry) -> str:
+    """The answer in the citizen's chosen language when translated, else Vietnamese with a note."""
+    pack = ctx.content.pack
+    language = pack.language(ctx.state.get("lang") or "")
+    if language is None:
+        return answer_text(entry, ctx.office)
+    translation = pack.translation(entry, language.code)
+    if translation is not None:
+        return answer_text(entry, ctx.office, translation)
+    note = f"_(Mục này chưa có bản {language.name}, em trả lời bằng tiếng Việt ạ.)_"
+    return note + "\n\n" + answer_text(entry, ctx.office)
 
 
 async def record(ctx: Context, row: object) -> bool:

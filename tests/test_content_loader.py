@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from bot.config import BUNDLED_CONTENT, Office
-from bot.content.loader import Problem, load_pack
-from bot.content.model import ContentPack
+from bot.content.loader import Problem, load_pack, today
+from bot.content.model import ContentPack, in_force
 from tests.packs import (
     BAN_TIN,
     CUOC_THI,
@@ -446,11 +446,15 @@ def test_problem_string_form() -> None:
 
 
 def test_an_entry_gives_back_what_its_file_says() -> None:
-    """Entries keep their cold text compressed: it reads back unchanged."""
-    pack, _ = load_pack(BUNDLED_CONTENT, Office().template_values())
+    """Entries keep their cold text compressed: it reads back unchanged.
+
+    An entry is the version of its id in force today, and its fees are those in force today
+    (a fee halved until 31/12/2026 gives way to the full fee from 01/01/2027)."""
+    day = today()
+    pack, _ = load_pack(BUNDLED_CONTENT, Office().template_values(), day)
     assert pack is not None
     for entry in pack.entries.values():
-        text = (BUNDLED_CONTENT / "faq" / f"{entry.id}.md").read_text(encoding="utf-8-sig")
+        text = (BUNDLED_CONTENT.parent / entry.path).read_text(encoding="utf-8-sig")
         head, body = text.removeprefix("---\n").split("\n---\n", 1)
         front = yaml.safe_load(head)
         assert entry.body == body.strip()
@@ -468,4 +472,5 @@ def test_an_entry_gives_back_what_its_file_says() -> None:
             procedure.get("code"), procedure.get("where"), procedure.get("processing_time"))
         assert entry.procedure.online == procedure.get("online")
         assert [(f.case, f.amount, f.note) for f in entry.procedure.fees] == [
-            (f["case"], f["amount"], f.get("note", "")) for f in procedure.get("fees", ())]
+            (f["case"], f["amount"], f.get("note", "")) for f in procedure.get("fees", ())
+            if in_force(day, f.get("valid_from"), f.get("valid_until"))]

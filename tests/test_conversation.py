@@ -108,10 +108,10 @@ async def test_helpful_vote_is_recorded_once_per_question(
 async def test_did_you_mean_then_choice_records_the_choice(
     fixture_bot: BotApp, database_url: str
 ) -> None:
-    response = await say(fixture_bot, "khai sinh")
+    response = await say(fixture_bot, "đăng ký")  # khai sinh or kết hôn?
     assert response.outcome == "clarify"
     choices = [p for p in payloads(response) if p.startswith("faq:")]
-    assert {c.split(":")[1] for c in choices} == {"khai-sinh", "khai-sinh-le-phi"}
+    assert {c.split(":")[1] for c in choices} == {"ket-hon", "khai-sinh", "khai-sinh-le-phi"}
     assert any(p.startswith("none") for p in payloads(response))
     chosen = next(c for c in choices if c.split(":")[1] == "khai-sinh-le-phi")
     answer = await say(fixture_bot, payload=chosen)
@@ -241,3 +241,18 @@ async def test_a_turn_that_fails_to_commit_leaves_its_event_unrecorded(fixture_b
     again = await fixture_bot.handle(subscribe, event_id="902")
     assert again.outcome == "subscribed"
     assert [e["event_id"] for e in rows(database_url, InboundEvent)] == ["902"]
+
+
+def test_an_answer_offers_the_entrys_siblings_before_the_vote() -> None:
+    """khai-sinh's siblings it does not link itself still come as buttons, above 👍 / 👎."""
+    from bot.matching import Candidate, Match
+    from bot.messages import Button, Reply
+    from handlers.faq import _with_siblings
+
+    reply = Reply("…", ((Button("Lệ phí", payload="faq:khai-sinh-le-phi"),),
+                        (Button("👍", payload="v:1:khai-sinh"), Button("👎", payload="v:0:khai-sinh"))))
+    match = Match("answer", (Candidate("khai-sinh", "Khai sinh", 1.0),), "khai sinh",
+                  related=(Candidate("khai-sinh-le-phi", "Lệ phí", 0.0),
+                           Candidate("khai-sinh-qua-han", "Quá hạn", 0.0)))
+    rows = [[b.payload for b in row] for row in _with_siblings(reply, match).buttons]
+    assert rows == [["faq:khai-sinh-le-phi"], ["faq:khai-sinh-qua-han"], ["v:1:khai-sinh", "v:0:khai-sinh"]]

@@ -81,3 +81,46 @@ def test_protected_tokens_are_the_abbreviation_keys() -> None:
 def test_empty_lexicon_expands_nothing() -> None:
     lx = Lexicon.from_mapping({}, {})
     assert lx.expand(lx.tokenize("sổ đỏ cccd dk")) == []
+
+
+def test_deciding_words_compare_with_diacritics_when_typed_with_them() -> None:
+    lx = Lexicon.from_mapping({}, {"mất sổ": ["cấp lại giấy chứng nhận"]}, ["đổi", "cấp lại"])
+    doi, cap_lai = 0, 1
+    assert lx.deciding_in("đổi thẻ căn cước") == {doi}
+    assert lx.deciding_in("đợi bao lâu thì có") == set()  # "đợi" is not "đổi"
+    assert lx.deciding_in("doi the can cuoc") == {doi}  # typed without: stripped
+    assert lx.deciding_in("doi the", stripped_ok=frozenset()) == set()  # ...unless ambiguous
+    assert lx.deciding_in("mất sổ", lx.expand(lx.tokenize("mất sổ"))) == {cap_lai}
+
+
+def test_an_entry_mentions_a_deciding_word_in_its_own_text() -> None:
+    lx = Lexicon.from_mapping({}, {}, ["thuế", "đổi"])
+    present, stripped = lx.deciding_of_entry(["Đăng ký tạm trú", "hợp đồng thuê nhà", "doi cccd"])
+    assert present == {1}  # "doi cccd", typed without diacritics, says "đổi"
+    assert stripped == {0}  # "thuê" strips to "thue": a stripped query cannot tell it apart
+
+
+def test_deciding_section_errors_name_the_line(tmp_path) -> None:
+    from bot.config import Office
+    from bot.content.loader import load_pack
+    from tests.packs import LEXICON, write_pack
+
+    root = tmp_path / "content"
+    write_pack(root, lexicon=LEXICON + "deciding:\n  - mục đích\n  - ''\n  - Mục đích\n")
+    pack, problems = load_pack(root, Office().template_values())
+    assert pack is None
+    start = LEXICON.count("\n") + 1
+    assert [str(p) for p in problems if not p.warning] == [
+        f"content/lexicon.yaml:{start + 2}: 'deciding' mục 2: phải là một từ hoặc cụm từ",
+        f"content/lexicon.yaml:{start + 3}: 'Mục đích' trùng với dòng {start + 1}",
+    ]
+    write_pack(root, lexicon=LEXICON + "deciding:\n  mục đích: x\n")
+    _, problems = load_pack(root, Office().template_values())
+    assert [p.line for p in problems] == [start]
+
+
+def test_a_negated_deciding_word_does_not_decide() -> None:
+    lx = Lexicon.from_mapping({}, {}, ["di chúc", "lương hưu"])
+    assert lx.deciding_in("bố tôi mất không để lại di chúc, chia đất thế nào") == set()
+    assert lx.deciding_in("lập di chúc ở đâu") == {0}
+    assert lx.deciding_in("mẹ tôi không có lương hưu") == set()

@@ -56,14 +56,23 @@ def test_tone_placement_and_legacy_characters_do_not_change_the_answer(bundled: 
         assert bundled.match(variant).best == plain.best
 
 
-def test_ambiguous_short_query_asks_instead_of_guessing(small: Matcher) -> None:
+def test_a_general_entry_answers_and_offers_its_siblings(small: Matcher) -> None:
+    """khai-sinh-le-phi is khai-sinh's fee case, not its rival: "khai sinh" alone is the
+    general entry, with the fee entry offered beside it."""
     match = small.match("khai sinh")
-    assert match.outcome == "clarify"
-    assert {c.id for c in match.candidates} == {"khai-sinh", "khai-sinh-le-phi"}
+    assert match.outcome == "answer" and match.best is not None and match.best.id == "khai-sinh"
+    assert [c.id for c in match.related] == ["khai-sinh-le-phi"]
+
+
+def test_a_sibling_answers_when_the_question_names_its_aspect(small: Matcher) -> None:
+    match = small.match("làm khai sinh có mất tiền không")
+    assert match.outcome == "answer" and match.best is not None
+    assert match.best.id == "khai-sinh-le-phi"
+    assert [c.id for c in match.related] == ["khai-sinh"]
 
 
 def test_out_of_scope_is_not_answered(bundled: Matcher) -> None:
-    for query in ("làm hộ chiếu ở đâu", "thời tiết hôm nay thế nào", "qwerty zxcv"):
+    for query in ("làm visa ở đâu", "thời tiết hôm nay thế nào", "qwerty zxcv"):
         assert bundled.match(query).outcome != "answer", query
 
 
@@ -118,3 +127,40 @@ def test_weights_built_a_block_at_a_time_are_the_same_floats(monkeypatch: pytest
 def test_an_unknown_word_is_not_in_the_vocabulary(bundled: Matcher) -> None:
     assert "khai sinh" in bundled._idf
     assert "xyzzy" not in bundled._idf and bundled._postings.get("xyzzy") is None
+
+
+def test_a_question_about_one_aspect_gets_that_part_of_the_procedure(bundled: Matcher) -> None:
+    """"mất bao lâu": the processing time, in the entry's words and under its source."""
+    from bot.procedure_answer import procedure_part
+
+    pack, _ = load_pack(BUNDLED_CONTENT, Office().template_values())
+    match = bundled.match("làm khai sinh cho con mất bao lâu")
+    assert match.outcome == "answer" and match.best is not None and match.best.id == "khai-sinh"
+    entry = pack.entries["khai-sinh"]
+    part = procedure_part(entry, match.aspects, Office().template_values())
+    assert part is not None and entry.procedure is not None
+    assert entry.procedure.processing_time in part and entry.source in part
+    assert procedure_part(entry, bundled.match("làm khai sinh cần giấy tờ gì").aspects, {}) is None
+
+
+@pytest.mark.parametrize(
+    ("query", "neighbour"),
+    [
+        ("chuyển mục đích sử dụng đất", "dat-dai-chuyen-nhuong"),
+        ("xin cấp lại sổ đỏ bị mất", "dat-dai-cap-so"),
+        ("tra cuu ma so thue ca nhan", "tra-cuu-ho-so"),
+        ("đăng ký tạm trú cho chó mèo nuôi", "tam-tru"),
+    ],
+)
+def test_a_deciding_word_the_entry_lacks_blocks_the_neighbour(bundled: Matcher, query: str,
+                                                               neighbour: str) -> None:
+    match = bundled.match(query)
+    assert not (match.outcome == "answer" and match.best is not None and match.best.id == neighbour), match
+
+
+def test_the_question_inside_a_letter_decides(bundled: Matcher) -> None:
+    letter = ("Xin chào cán bộ xã. Tôi sinh năm 1960, quê ở Nghệ An, nay sống cùng con trai ở đây. "
+              "Mẹ tôi vừa mất tuần trước. Cho tôi hỏi đăng ký khai tử cho mẹ cần những giấy tờ gì? "
+              "Xin cảm ơn.")
+    match = bundled.match(letter)
+    assert match.outcome == "answer" and match.best is not None and match.best.id == "khai-tu"

@@ -56,7 +56,7 @@ async def test_other_sites_are_refused(client: TestClient) -> None:
 
 async def test_the_widget_keeps_its_session_in_a_header(client: TestClient, bot: BotApp) -> None:
     headers = {"Origin": PORTAL}
-    first = await client.post("/api/chat", json={"text": "khai sinh"}, headers=headers)
+    first = await client.post("/api/chat", json={"text": "đăng ký"}, headers=headers)  # did you mean
     assert first.status == 200
     assert first.headers["Access-Control-Allow-Origin"] == PORTAL
     assert SESSION_COOKIE not in first.cookies  # a third-party cookie would be blocked anyway
@@ -130,7 +130,7 @@ async def test_metrics(client: TestClient, bot: BotApp) -> None:
     from handlers.announcements.service import create_broadcast
     from bot.storage.models import BroadcastDelivery, ChannelUser
 
-    await client.post("/api/chat", json={"text": "khai sinh"})
+    await client.post("/api/chat", json={"text": "đăng ký"})  # did you mean
     await client.post("/api/chat", json={"text": "bán cho tôi một chiếc xe máy cũ"})
     async with bot.database.session() as session:
         user = ChannelUser(channel="telegram", platform_id="42", user_key="k")

@@ -12,8 +12,8 @@ import hashlib
 import re
 import sys
 import zoneinfo
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +25,21 @@ from bot.content import template
 from bot.content.answer import answer_text
 from bot.content.model import (
     Campaign,
+    in_force,
     CampaignFrontMatter,
     Category,
     ContentPack,
     FaqEntry,
     FaqFrontMatter,
     Fee,
+    Language,
+    LegalBasis,
     Link,
     Procedure,
     ProcedureSchema,
     Topic,
+    Translation,
+    TranslationFrontMatter,
 )
 from bot.lexicon import Lexicon
 
@@ -169,8 +174,9 @@ def _split_front_matter(text: str) -> tuple[str, str, int] | None:
 
 
 def _read_markdown(
-    path: Path, rel: str, schema: type[BaseModel], problems: list[Problem]
+    path: Path, rel: str, schema: type[BaseModel], problems: list[Problem], expected: str | None = None
 ) -> tuple[BaseModel, str, int, dict[tuple, int]] | None:
+    """The front matter and body; ``expected``: the id the file name gives (default its stem)."""
     try:
         text = path.read_text(encoding="utf-8-sig")  # Notepad saves UTF-8 with a BOM
     except UnicodeDecodeError as exc:
@@ -199,7 +205,7 @@ def _read_markdown(
     if not body.strip():
         problems.append(Problem(rel, body_line, "nội dung câu trả lời đang trống"))
         return None
-    expected = path.stem
+    expected = path.stem if expected is None else expected
     if getattr(model, "id", expected) != expected:
         problems.append(
             Problem(rel, _line_of(lines, ("id",), 2), f"id '{model.id}' phải trùng tên tệp '{expected}'")
@@ -208,8 +214,10 @@ def _read_markdown(
 
 
 def _read_yaml_list(
-    path: Path, rel: str, schema: type[BaseModel], problems: list[Problem]
+    path: Path, rel: str, schema: type[BaseModel], problems: list[Problem],
+    item_lines: list[int] | None = None,
 ) -> list[Any]:
+    """The items of a YAML list; ``item_lines`` receives each valid item's line."""
     if not path.exists():
         problems.append(Problem(rel, 1, "thiếu tệp"))
         return []
@@ -230,6 +238,8 @@ def _read_yaml_list(
     for index, raw in enumerate(data):
         try:
             items.append(schema.model_validate(raw))
+            if item_lines is not None:
+                item_lines.append(_line_of(lines, (index,), 1))
         except ValidationError as err:
             item_lines = {k[1:]: v for k, v in lines.items() if k and k[0] == index}
             for problem in _validation_problems(err, rel, item_lines, offset=1):
@@ -258,8 +268,12 @@ def _read_lexicon(path: Path, rel: str, problems: list[Problem]) -> Lexicon:
         problems.append(Problem(rel, 1, "tệp phải có hai mục 'abbreviations:' và 'synonyms:'"))
         return Lexicon()
     seen: dict[str, int] = {}
+    deciding: list[str] = []
     for section, mapping in data.items():
         line = _line_of(lines, (section,), 1)
+        if section == "deciding":
+            deciding = _deciding_words(mapping, rel, lines, problems)
+            continue
         if section not in sections:
             problems.append(Problem(rel, line, f"mục '{section}' không được hỗ trợ"))
             continue
@@ -286,7 +300,29 @@ def _read_lexicon(path: Path, rel: str, problems: list[Problem]) -> Lexicon:
                 continue
             seen[stripped] = key_line
             sections[section][str(key)] = meanings
-    return Lexicon.from_mapping(sections["abbreviations"], sections["synonyms"])
+    return Lexicon.from_mapping(sections["abbreviations"], sections["synonyms"], deciding)
+
+
+def _deciding_words(raw: object, rel: str, lines: dict, problems: list[Problem]) -> list[str]:
+    """The lexicon's 'deciding:' list: words, each once (compared with their diacritics)."""
+    if not isinstance(raw, list):
+        problems.append(Problem(rel, _line_of(lines, ("deciding",), 1),
+                                "'deciding' phải là danh sách từ, ví dụ: [mục đích, tạm vắng]"))
+        return []
+    words: list[str] = []
+    seen: dict[str, int] = {}
+    for index, word in enumerate(raw):
+        line = _line_of(lines, ("deciding", index), 1)
+        if not isinstance(word, str) or not vtext.strip_key(word):
+            problems.append(Problem(rel, line, f"'deciding' mục {index + 1}: phải là một từ hoặc cụm từ"))
+            continue
+        key = vtext.normalize(word)
+        if key in seen:
+            problems.append(Problem(rel, line, f"'{word}' trùng với dòng {seen[key]}"))
+            continue
+        seen[key] = line
+        words.append(word)
+    return words
 
 
 def _fingerprint(root: Path) -> str:
@@ -410,16 +446,225 @@ def cron_trigger(expression: str):  # noqa: ANN201 - APScheduler's CronTrigger
 def _procedure(schema: ProcedureSchema | None) -> Procedure | None:
     if schema is None:
         return None
-    return Procedure(schema.code, schema.processing_time, schema.online, schema.where,
-                     tuple(Fee(fee.case, fee.amount, fee.note) for fee in schema.fees))
+    return Procedure(
+        schema.code, schema.processing_time, schema.online, schema.where,
+        tuple(Fee(f.case, f.amount, f.note, f.valid_from, f.valid_until) for f in schema.fees),
+        papers=tuple(schema.papers), online_url=schema.online_url,
+        legal_basis=tuple(LegalBasis(b.title, b.number, b.effective) for b in schema.legal_basis))
 
 
-def load_pack(root: Path, values: Mapping[str, str]) -> tuple[ContentPack | None, list[Problem]]:
+# "khai-sinh.mtq.md" is a translation; "khai-sinh.2027-03-01.md" a version.
+_LANG_SUFFIX = re.compile(r"\.([a-z]{3})$")
+
+
+@dataclass
+class _Read:
+    """The FAQ files read so far, and what the later checks need to name lines."""
+
+    versions: dict[str, tuple[FaqEntry, ...]] = field(default_factory=dict)  # id -> versions
+    dated: set[str] = field(default_factory=set)  # ids whose facts depend on the day
+    unreadable: set[str] = field(default_factory=set)  # ids with a file whose own errors are reported
+    alias_owner: dict[str, tuple[str, str, int]] = field(default_factory=dict)
+    related_lines: dict[str, dict[str, int]] = field(default_factory=dict)  # path -> id -> line
+    validity_lines: dict[str, tuple[int, int]] = field(default_factory=dict)  # path -> from, until
+
+    def claim(self, question: str, entry_id: str, path: str, line: int, problems: list[Problem]) -> None:
+        """A way of asking belongs to one entry (its versions and translations share it)."""
+        key = vtext.strip_key(question)
+        owner = self.alias_owner.get(key)
+        if owner and owner[0] != entry_id:
+            problems.append(Problem(path, line, f"cách hỏi '{question}' trùng với mục '{owner[0]}' "
+                                                f"({owner[1]}:{owner[2]})"))
+        elif not owner:
+            self.alias_owner[key] = (entry_id, path, line)
+
+
+def _read_entries(files: list[Path], rel: Callable[[Path], str], category_ids: set[str],
+                  values: Mapping[str, str], problems: list[Problem]) -> _Read:
+    read = _Read()
+    for path in files:
+        name = rel(path)
+        entry_id, _, suffix = path.stem.partition(".")
+        parsed = _read_markdown(path, name, FaqFrontMatter, problems, expected=entry_id)
+        if parsed is None:
+            read.unreadable.add(entry_id)
+            continue
+        front, body, body_line, lines = parsed
+        assert isinstance(front, FaqFrontMatter)
+
+        def at(*field: str | int, _lines: dict[tuple, int] = lines) -> int:
+            return _line_of(_lines, field, 2)
+
+        versioned = front.valid_from is not None or front.valid_until is not None
+        if suffix and (front.valid_from is None or suffix != front.valid_from.isoformat()):
+            wanted = f"{front.id}.{front.valid_from.isoformat()}.md" if front.valid_from else f"{front.id}.md"
+            problems.append(Problem(name, at("valid_from") if front.valid_from else at("id"),
+                                    f"tệp phiên bản phải tên là '{wanted}' (mã + ngày valid_from)"))
+        previous = read.versions.get(front.id, ())
+        if previous and not (versioned and all(v.validity for v in previous)):
+            problems.append(Problem(name, at("id"), f"id '{front.id}' trùng với {previous[0].path} "
+                                                    "(các phiên bản cùng mã cần valid_from/valid_until)"))
+            continue
+        if front.category not in category_ids:
+            problems.append(
+                Problem(name, at("category"), f"danh mục '{front.category}' không có trong categories.yaml")
+            )
+        if len(front.aliases) < MIN_ALIASES:
+            problems.append(
+                Problem(name, at("aliases"), f"chỉ có {len(front.aliases)} cách hỏi khác (aliases), "
+                                             f"nên có ít nhất {MIN_ALIASES}", warning=True)
+            )
+        for index, question in enumerate((front.title, *front.aliases)):
+            read.claim(question, front.id, name, at("title") if index == 0 else at("aliases", index - 1),
+                       problems)
+        if front.review_by is not None and front.review_by < front.updated:
+            problems.append(Problem(name, at("review_by"), "'review_by' đứng trước 'updated'"))
+        read.related_lines[name] = {r: at("related", i) for i, r in enumerate(front.related)}
+        if versioned:
+            read.validity_lines[name] = (at("valid_from"), at("valid_until"))
+        procedure = _procedure(front.procedure)
+        if versioned or (procedure is not None and procedure.dated):
+            read.dated.add(front.id)
+        entry = FaqEntry.create(
+            id=front.id, title=front.title, aliases=tuple(front.aliases),
+            category=sys.intern(front.category), tags=tuple(front.tags), related=tuple(front.related),
+            links=tuple(Link(link.label, link.url) for link in front.links), source=front.source,
+            updated=front.updated, procedure=procedure, body=body, path=name, line=body_line,
+            review_by=front.review_by, valid_from=front.valid_from, valid_until=front.valid_until,
+        )
+        _check_body(name, body_line, body, values, problems, answer_text(entry, values))
+        read.versions[front.id] = (*previous, entry)
+    return read
+
+
+def _check_related(read: _Read, problems: list[Problem]) -> None:
+    for versions in read.versions.values():
+        for entry in versions:
+            for related in entry.related:
+                line = read.related_lines[entry.path][related]
+                if related not in read.versions and related in read.unreadable:
+                    continue  # the entry exists but is broken: its file's problems say why
+                if related not in read.versions:
+                    problems.append(Problem(entry.path, line, f"'related' trỏ tới mục không tồn tại: '{related}'"))
+                elif related == entry.id:
+                    problems.append(Problem(entry.path, line, "'related' trỏ tới chính nó"))
+
+
+def _check_versions(read: _Read, problems: list[Problem]) -> None:
+    """Versions follow each other day after day: no overlap, no gap; an end with nothing after
+    it is allowed (a procedure abolished) but said."""
+    for entry_id, versions in read.versions.items():
+        if entry_id not in read.dated or not versions[0].validity:
+            continue
+        ordered = sorted(versions, key=lambda v: v.valid_from or dt.date.min)
+        read.versions[entry_id] = tuple(ordered)
+        for before, after in zip(ordered, ordered[1:]):
+            line = read.validity_lines[after.path][0]
+            if before.valid_until is None or after.valid_from is None or after.valid_from <= before.valid_until:
+                until = f"đến hết {before.valid_until:%d/%m/%Y}" if before.valid_until else "không có valid_until"
+                problems.append(Problem(after.path, line, f"phiên bản chồng lên {before.path} ({until}): "
+                                                          "mỗi ngày chỉ được một phiên bản"))
+            elif after.valid_from > before.valid_until + dt.timedelta(days=1):
+                gap_end = after.valid_from - dt.timedelta(days=1)
+                problems.append(Problem(
+                    after.path, line,
+                    f"khoảng trống: từ {before.valid_until + dt.timedelta(days=1):%d/%m/%Y} đến hết "
+                    f"{gap_end:%d/%m/%Y} không có phiên bản nào (sau {before.path})"))
+        last = ordered[-1]
+        if last.valid_until is not None:
+            problems.append(Problem(
+                last.path, read.validity_lines[last.path][1],
+                f"phiên bản cuối hết hiệu lực sau {last.valid_until:%d/%m/%Y} mà không có phiên bản tiếp "
+                "theo: từ hôm sau bot không còn câu trả lời này", warning=True))
+
+
+def _read_languages(path: Path, rel: str, problems: list[Problem]) -> tuple[list[Language], list[int]]:
+    """The optional ``languages.yaml``: the languages the menu offers besides Vietnamese."""
+    if not path.exists():
+        return [], []
+    lines: list[int] = []
+    languages = _read_yaml_list(path, rel, Language, problems, lines)
+    seen: set[str] = set()
+    for language, line in zip(languages, lines):
+        if language.code in seen:
+            problems.append(Problem(rel, line, f"ngôn ngữ '{language.code}' được khai báo hai lần"))
+        seen.add(language.code)
+    return languages, lines
+
+
+def _read_translations(files: list[Path], rel: Callable[[Path], str], read: _Read,
+                       languages: list[Language], values: Mapping[str, str], day: dt.date,
+                       problems: list[Problem]) -> dict[str, dict[str, Translation]]:
+    codes = {language.code for language in languages}
+    out: dict[str, dict[str, Translation]] = {}
+    for path in files:
+        name = rel(path)
+        entry_id, _, suffix = path.stem.rpartition(".")
+        parsed = _read_markdown(path, name, TranslationFrontMatter, problems, expected=entry_id)
+        if parsed is None:
+            continue
+        front, body, body_line, lines = parsed
+        assert isinstance(front, TranslationFrontMatter)
+
+        def at(*field: str | int, _lines: dict[tuple, int] = lines) -> int:
+            return _line_of(_lines, field, 2)
+
+        if front.lang != suffix:
+            problems.append(Problem(name, at("lang"), f"lang '{front.lang}' phải trùng đuôi tên tệp '.{suffix}'"))
+            continue
+        if front.lang not in codes:
+            problems.append(Problem(name, at("lang"), f"ngôn ngữ '{front.lang}' chưa có trong languages.yaml"))
+        versions = read.versions.get(front.id)
+        if versions is None:
+            if front.id not in read.unreadable:
+                problems.append(Problem(name, at("id"), f"bản dịch của mục không tồn tại: '{front.id}'"))
+            continue
+        for index, question in enumerate((front.title, *front.aliases)):
+            read.claim(question, front.id, name, at("title") if index == 0 else at("aliases", index - 1),
+                       problems)
+        translation = Translation(front.id, front.lang, front.title, tuple(front.aliases), front.updated,
+                                  body, name, body_line)
+        for version in versions:
+            if (version.valid_until is None or version.valid_until >= day) and not translation.current_for(version):
+                problems.append(Problem(
+                    name, at("updated"),
+                    f"bản dịch cũ hơn bản tiếng Việt {version.path} (cập nhật {version.updated:%d/%m/%Y}): "
+                    "bot trả lời bằng tiếng Việt cho tới khi bản dịch được cập nhật", warning=True))
+        _check_body(name, body_line, body, values, problems, answer_text(versions[-1], values, translation))
+        out.setdefault(front.id, {})[front.lang] = translation
+    return out
+
+
+def _check_missing_translations(read: _Read, translations: dict[str, dict[str, Translation]],
+                                languages: list[Language], language_lines: list[int], day: dt.date,
+                                rel: str, problems: list[Problem]) -> None:
+    """One line per language: how many entries in force today it does not translate yet."""
+    if not languages:
+        return
+    in_force_ids = [i for i, versions in read.versions.items()
+                    if any(in_force(day, v.valid_from, v.valid_until) for v in versions)]
+    for language, line in zip(languages, language_lines):
+        missing = sorted(i for i in in_force_ids if language.code not in translations.get(i, {}))
+        if missing:
+            shown = ", ".join(missing[:5]) + (", …" if len(missing) > 5 else "")
+            problems.append(Problem(rel, line, f"{language.name} ({language.code}): {len(missing)} mục chưa "
+                                               f"có bản dịch: {shown}", warning=True))
+
+
+def today() -> dt.date:
+    """Today's date in Vietnam, which dates in content are."""
+    return dt.datetime.now(TIMEZONE).date()
+
+
+def load_pack(root: Path, values: Mapping[str, str], day: dt.date | None = None
+              ) -> tuple[ContentPack | None, list[Problem]]:
     """Load and validate everything under ``root``.
 
-    Returns the pack (None when any error makes it unusable) and every problem found.
-    ``values`` are the template variables available to content (``office.name`` ...).
+    Returns the pack as it reads on ``day`` (default: today in Vietnam; None when any error
+    makes it unusable) and every problem found. ``values`` are the template variables available
+    to content (``office.name`` ...).
     """
+    day = today() if day is None else day
     problems: list[Problem] = []
     fp = _fingerprint(root)
 
@@ -436,67 +681,24 @@ def load_pack(root: Path, values: Mapping[str, str]) -> tuple[ContentPack | None
     category_ids = {c.id for c in categories}
     topic_ids = {t.id for t in topics}
 
-    entries: dict[str, FaqEntry] = {}
-    related_lines: dict[str, dict[str, int]] = {}
-    unreadable: set[str] = set()  # files whose own errors are already reported
-    alias_owner: dict[str, tuple[str, str, int]] = {}
     faq_dir = root / "faq"
-    for path in sorted(faq_dir.glob("*.md")) if faq_dir.is_dir() else []:
-        name = rel(path)
-        read = _read_markdown(path, name, FaqFrontMatter, problems)
-        if read is None:
-            unreadable.add(path.stem)
-            continue
-        front, body, body_line, lines = read
-        assert isinstance(front, FaqFrontMatter)
-
-        def at(*field: str | int, _lines: dict[tuple, int] = lines) -> int:
-            return _line_of(_lines, field, 2)
-
-        if front.id in entries:
-            problems.append(Problem(name, at("id"), f"id '{front.id}' trùng với {entries[front.id].path}"))
-            continue
-        if front.category not in category_ids:
-            problems.append(
-                Problem(name, at("category"), f"danh mục '{front.category}' không có trong categories.yaml")
-            )
-        if len(front.aliases) < MIN_ALIASES:
-            problems.append(
-                Problem(name, at("aliases"), f"chỉ có {len(front.aliases)} cách hỏi khác (aliases), "
-                                             f"nên có ít nhất {MIN_ALIASES}", warning=True)
-            )
-        for index, question in enumerate((front.title, *front.aliases)):
-            line = at("title") if index == 0 else at("aliases", index - 1)
-            key = vtext.strip_key(question)
-            owner = alias_owner.get(key)
-            if owner and owner[0] != front.id:
-                problems.append(
-                    Problem(name, line, f"cách hỏi '{question}' trùng với mục '{owner[0]}' "
-                                        f"({owner[1]}:{owner[2]})")
-                )
-            elif not owner:
-                alias_owner[key] = (front.id, name, line)
-        related_lines[front.id] = {r: at("related", i) for i, r in enumerate(front.related)}
-        entry = FaqEntry.create(
-            id=front.id, title=front.title, aliases=tuple(front.aliases),
-            category=sys.intern(front.category), tags=tuple(front.tags), related=tuple(front.related),
-            links=tuple(Link(link.label, link.url) for link in front.links), source=front.source,
-            updated=front.updated, procedure=_procedure(front.procedure), body=body, path=name,
-            line=body_line,
-        )
-        _check_body(name, body_line, body, values, problems, answer_text(entry, values))
-        entries[front.id] = entry
-    for entry in entries.values():
-        for related in entry.related:
-            line = related_lines[entry.id][related]
-            if related not in entries and related in unreadable:
-                continue  # the entry exists but is broken: its file's problems say why
-            if related not in entries:
-                problems.append(Problem(entry.path, line, f"'related' trỏ tới mục không tồn tại: '{related}'"))
-            elif related == entry.id:
-                problems.append(Problem(entry.path, line, "'related' trỏ tới chính nó"))
-    if not entries:
+    files = sorted(faq_dir.glob("*.md")) if faq_dir.is_dir() else []
+    translation_files = [f for f in files if _LANG_SUFFIX.search(f.stem)]
+    faq = _read_entries([f for f in files if not _LANG_SUFFIX.search(f.stem)], rel, category_ids,
+                         values, problems)
+    languages_file = root / "languages.yaml"
+    languages, language_lines = _read_languages(languages_file, rel(languages_file), problems)
+    translations = _read_translations(translation_files, rel, faq, languages, values, day, problems)
+    if not faq.versions:
         problems.append(Problem(rel(faq_dir), 1, "không có câu hỏi nào (content/faq/*.md)"))
+    for entry_id, versions in faq.versions.items():
+        if entry_id in translations:  # matching knows the translated ways of asking too
+            asked = tuple(q for t in translations[entry_id].values() for q in (t.title, *t.aliases))
+            faq.versions[entry_id] = tuple(v.asked_also_as(asked) for v in versions)
+    _check_related(faq, problems)
+    _check_versions(faq, problems)
+    _check_missing_translations(faq, translations, languages, language_lines, day,
+                                rel(languages_file), problems)
 
     campaigns: dict[str, Campaign] = {}
     campaign_dir = root / "campaigns"
@@ -517,12 +719,17 @@ def load_pack(root: Path, values: Mapping[str, str]) -> tuple[ContentPack | None
 
     if any(not p.warning for p in problems):
         return None, sorted(problems)
+    dated = {i: v for i, v in faq.versions.items() if i in faq.dated}
     pack = ContentPack(
-        entries=entries,
+        entries={i: v[0] for i, v in faq.versions.items() if i not in dated},
         categories=tuple(sorted(categories, key=lambda c: (c.order, c.id))),
         topics=tuple(topics),
         campaigns=campaigns,
         lexicon=lexicon,
         fingerprint=fp,
+        day=dt.date.min,  # no day yet: ``on`` fills in the dated entries
+        versions=dated,
+        translations=translations,
+        languages=tuple(languages),
     )
-    return pack, sorted(problems)
+    return pack.on(day), sorted(problems)

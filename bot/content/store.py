@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import datetime as dt
 import json
 import logging
 import pickle
 import sys
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bot.child import run_python
-from bot.content.loader import Problem, fingerprint, load_pack
+from bot.content.loader import TIMEZONE, Problem, fingerprint, load_pack
 from bot.content.model import ContentPack
 from bot.matching import Matcher, MatchParams
 
@@ -51,13 +53,33 @@ class Snapshot:
     pack: ContentPack
     matcher: Matcher
 
+    def on(self, day: dt.date) -> Snapshot:
+        """The snapshot for another day: the versions in force then, the fees in force then.
+
+        The matcher is rebuilt only when another version of some entry is in force (or none
+        is): a temporary fee ending changes no way of asking.
+        """
+        pack = self.pack.on(day)
+        if pack is self.pack:
+            return self
+        old, new = self.pack.entries, pack.entries
+        same = all((old[i].path if i in old else None) == (new[i].path if i in new else None)
+                   for i in pack.versions)
+        matcher = self.matcher if same else Matcher(new.values(), pack.lexicon, self.matcher.params)
+        return Snapshot(pack, matcher)
+
 
 Built = tuple[Snapshot | None, list[Problem], str]  # the snapshot, what is wrong, the fingerprint
+Clock = Callable[[], dt.datetime]
 
 
-def build(root: Path, values: Mapping[str, str], params: MatchParams) -> Built:
+def vietnam_today(clock: Clock) -> dt.date:
+    return clock().astimezone(TIMEZONE).date()
+
+
+def build(root: Path, values: Mapping[str, str], params: MatchParams, day: dt.date | None = None) -> Built:
     seen = fingerprint(root)
-    pack, problems = load_pack(root, values)
+    pack, problems = load_pack(root, values, day)
     snapshot = None if pack is None else Snapshot(
         pack, Matcher(pack.entries.values(), pack.lexicon, params))
     return snapshot, problems, seen
@@ -67,12 +89,12 @@ def _build_main() -> None:
     """The child's side of ``build_apart``: arguments as JSON on stdin, the result to a file."""
     job = json.load(sys.stdin)
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in job["params"].items()}
-    built = build(Path(job["root"]), job["values"], MatchParams(**params))
+    built = build(Path(job["root"]), job["values"], MatchParams(**params), dt.date.fromisoformat(job["day"]))
     with open(job["into"], "wb") as out:
         pickle.dump(built, out, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def build_apart(root: Path, values: Mapping[str, str], params: MatchParams) -> Built:
+def build_apart(root: Path, values: Mapping[str, str], params: MatchParams, day: dt.date) -> Built:
     """``build`` in a fresh child process, the result read back from a file.
 
     Parsing 10,000 files leaves the heap strewn with freed YAML and validation temporaries that
@@ -83,7 +105,7 @@ def build_apart(root: Path, values: Mapping[str, str], params: MatchParams) -> B
     """
     with tempfile.NamedTemporaryFile(prefix="cchc-content-", suffix=".pickle") as result:
         job = {"root": str(root), "values": dict(values), "params": asdict(params),
-               "into": result.name}
+               "into": result.name, "day": day.isoformat()}
         code = run_python("from bot.content.store import _build_main; _build_main()", stdin=json.dumps(job))
         if code != 0:
             raise RuntimeError(f"the content loader process failed (exit {code}); the error is above")
@@ -102,10 +124,12 @@ class ReloadResult:
 
 class ContentStore:
     def __init__(self, root: Path, values: Mapping[str, str], params: MatchParams,
-                 apart_from_files: int | None = None) -> None:
+                 apart_from_files: int | None = None, clock: Clock | None = None) -> None:
         """``apart_from_files``: with this many content files or more, (re)loads run in a child
         process (``build_apart``); None: never. Small packs are quicker to load in place than a
-        child is to start."""
+        child is to start. ``clock``: what time it is (aware), for the versions in force."""
+        self.clock: Clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._day_lock = threading.Lock()
         self.root = root
         self.values = dict(values)
         self.params = params
@@ -116,18 +140,30 @@ class ContentStore:
 
     @property
     def current(self) -> Snapshot:
-        if self._current is None:
+        """The snapshot for today in Vietnam: after midnight, the next day's (no file is read)."""
+        snapshot = self._current
+        if snapshot is None:
             raise RuntimeError("content not loaded")
-        return self._current
+        day = vietnam_today(self.clock)
+        if snapshot.pack.day == day:
+            return snapshot
+        with self._day_lock:  # one thread moves to the new day; the others then find it done
+            snapshot = self._current
+            assert snapshot is not None
+            if snapshot.pack.day != day:
+                self._current = snapshot = snapshot.on(day)
+                log.info("content: serving the versions in force on %s", day.isoformat())
+        return snapshot
 
     def _build(self) -> Built:
+        day = vietnam_today(self.clock)
         if self.apart_from_files is not None and \
                 sum(1 for _ in self.root.rglob("*.md")) >= self.apart_from_files:
             try:
-                return build_apart(self.root, self.values, self.params)
+                return build_apart(self.root, self.values, self.params, day)
             except Exception:  # e.g. no process could be started: load here, as small packs do
                 log.exception("content: loading in a separate process failed; loading here")
-        built = build(self.root, self.values, self.params)
+        built = build(self.root, self.values, self.params, day)
         return_freed_memory()
         return built
 
@@ -157,10 +193,12 @@ class ContentStore:
         return ReloadResult(True, problems)
 
     async def watch(self, interval: float) -> None:
-        """Poll the content folder and reload on change, until cancelled."""
+        """Poll the content folder and reload on change, until cancelled; after midnight, move to
+        the new day's versions here rather than in the first message's turn."""
         while True:
             await asyncio.sleep(interval)
             try:
                 await asyncio.to_thread(self.reload)
+                await asyncio.to_thread(lambda: self.current)
             except Exception:  # a reload bug must never stop the watcher
                 log.exception("content reload failed")

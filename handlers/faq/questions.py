@@ -15,6 +15,7 @@ from sqlmodel import select
 from bot import text as vtext
 from bot.matching import Match
 from bot.messages import Button, Incoming, Reply, Response
+from bot.procedure_answer import procedure_part
 from bot.routing import Context, Route, Router, row_id
 from bot.storage.models import AnswerVote, QuestionLog, utcnow
 from handlers.common import MENU, answer_reply, contact_line, insert_row, label, lose_session
@@ -22,6 +23,8 @@ from handlers.common import MENU, answer_reply, contact_line, insert_row, label,
 log = logging.getLogger(__name__)
 router = Router("faq")
 _QUESTIONS = QuestionLog.__table__  # type: ignore[attr-defined]
+MAX_CHOICES = 4  # "did you mean…?": the candidates, then the first one's siblings
+MAX_SIBLINGS = 3  # beside an answer
 # Every column given, so the one statement serves both databases from the compiled cache.
 LOG_QUESTION = insert(_QUESTIONS).returning(_QUESTIONS.c.id)
 
@@ -64,16 +67,36 @@ async def question(ctx: Context, message: Incoming, route: Route) -> Response:
     if match.outcome == "answer" and best is not None:
         entry = ctx.content.pack.entries[best.id]
         response.faq_id = entry.id
-        response.replies.append(answer_reply(ctx, entry, question_id))
+        reply = answer_reply(ctx, entry, question_id)
+        part = procedure_part(entry, match.aspects, ctx.office)
+        if part is not None:  # just the part asked ("mất bao lâu"), the whole answer a tap away
+            more = (Button("📄 Xem đầy đủ hướng dẫn", payload=f"faq:{entry.id}"),)
+            reply = Reply(part + "\n\nCâu trả lời có hữu ích không ạ?", (more, *reply.buttons))
+        response.replies.append(_with_siblings(reply, match))
     elif match.outcome == "clarify":
         ref = f":{question_id}" if question_id is not None else ""
-        rows = [(Button(label(c.title), payload=f"faq:{c.id}{ref}"),) for c in match.candidates]
+        shown = [*match.candidates, *(c for c in match.related if c.id not in {m.id for m in match.candidates})]
+        rows = [(Button(label(c.title), payload=f"faq:{c.id}{ref}"),) for c in shown[:MAX_CHOICES]]
         rows.append((Button("Không phải các câu trên", payload=f"none{ref}"),))
         text = "Dạ, có phải Anh/Chị muốn hỏi một trong các nội dung dưới đây không ạ?"
         response.replies.append(Reply(text, tuple(rows)))
     else:
         response.replies.append(not_sure_reply(ctx, question_id))
     return response
+
+
+def _with_siblings(reply: Reply, match: Match) -> Reply:
+    """The answered entry's siblings (its general entry, fee, late and special cases) as
+    buttons beside its own related entries, before the vote."""
+    linked = {b.payload for row in reply.buttons for b in row}
+    extra = [(Button(label(c.title), payload=f"faq:{c.id}"),) for c in match.related
+             if f"faq:{c.id}" not in linked][:MAX_SIBLINGS]
+    if not extra:
+        return reply
+    rows = list(reply.buttons)
+    vote = next((i for i, row in enumerate(rows) if any((b.payload or "").startswith("v:") for b in row)),
+                len(rows))
+    return Reply(reply.text, (*rows[:vote], *extra, *rows[vote:]), reply.image)
 
 
 @router.payload("faq")

@@ -133,6 +133,11 @@ def find_procedure(snapshot: Snapshot, text: str) -> FeeDecision | None:
         attempts.append(matcher.match(subject))
     for match in attempts:
         if match.outcome == "answer" and match.best is not None:
+            # The subject alone ("khai sinh") names a family; the whole question's first choice
+            # in it (its fee entry, khai-sinh-le-phi) answers.
+            first = attempts[0].best
+            if first is not None and any(c.id == first.id for c in match.related):
+                return FeeDecision("fee", first.id, match.candidates)
             return FeeDecision("fee", match.best.id, match.candidates)
     for match in reversed(attempts):  # choices: what the question is about first
         if match.outcome == "clarify":

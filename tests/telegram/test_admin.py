@@ -94,7 +94,7 @@ async def test_non_admin_is_refused_and_audited(polling: Harness, citizen: dict)
 
 async def test_stats_for_today(polling: Harness, admin: dict, citizen: dict) -> None:
     await polling.say(citizen, "thủ tục kết hôn")  # answered
-    await polling.say(citizen, "khai sinh")  # did you mean
+    await polling.say(citizen, "đăng ký")  # did you mean
     await polling.say(citizen, "bán cho tôi một chiếc xe máy cũ giá rẻ")  # not sure
     engine = create_engine(sync_url(polling.database_url))
     with Session(engine) as session:
