@@ -147,8 +147,12 @@ def content_check(ctx: click.Context, path: Path | None) -> None:
     if pack is None:
         click.echo(f"Có {errors} lỗi, {warnings} cảnh báo. Bot sẽ không dùng nội dung này cho tới khi sửa xong.", err=True)
         ctx.exit(1)
+    versioned = sum(1 for versions in pack.versions.values() if len(versions) > 1)
+    translated = sum(len(by_lang) for by_lang in pack.translations.values())
+    extra = (f", {versioned} câu hỏi có phiên bản theo ngày" if versioned else "") + \
+            (f", {translated} bản dịch" if translated else "")
     click.echo(f"Nội dung hợp lệ: {len(pack.entries)} câu hỏi, {len(pack.campaigns)} chiến dịch, "
-               f"{warnings} cảnh báo.", err=True)
+               f"{warnings} cảnh báo{extra}.", err=True)
 
 
 @content.command("list")
@@ -159,15 +163,40 @@ def content_list(ctx: click.Context, as_json: bool) -> None:
     app = _build(ctx, persistent=False)
     pack = app.content.current.pack
     if as_json:
-        items = [{"id": e.id, "title": e.title, "category": e.category, "aliases": list(e.aliases),
-                  "updated": e.updated.isoformat(), "path": e.path} for e in pack.entries.values()]
-        click.echo(json.dumps(items, ensure_ascii=False, indent=2))
+        from bot.content.review import entries_json
+
+        click.echo(json.dumps(entries_json(pack), ensure_ascii=False, indent=2))
         return
     for category in pack.categories:
         entries = pack.in_category(category.id)
         click.echo(f"{category.title} ({len(entries)})")
         for e in entries:
             click.echo(f"  {e.id:28} {e.title}")
+
+
+@content.command("due")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(0, 3650),
+              help="cả những mục đến hạn rà soát trong chừng này ngày tới")
+@click.argument("path", required=False, type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.pass_context
+def content_due(ctx: click.Context, days: int, path: Path | None) -> None:
+    """Các mục đã quá hạn hoặc sắp đến hạn rà soát (review_by, mặc định một năm sau updated)."""
+    from bot.content.loader import load_pack
+    from bot.content.review import due
+
+    settings = _settings(ctx)
+    pack, problems = load_pack(path or settings.content.path, settings.office.template_values())
+    if pack is None:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        ctx.exit(1)
+    found = due(pack, days)
+    for item in found:
+        when = (f"quá hạn {-item.days_left} ngày" if item.overdue else
+                "đến hạn hôm nay" if item.days_left == 0 else f"còn {item.days_left} ngày")
+        click.echo(f"{item.entry.review_by:%d/%m/%Y}  {when:18} {item.entry.path}  {item.entry.title}")
+    overdue = sum(1 for item in found if item.overdue)
+    click.echo(f"{len(found)} mục cần rà soát trong {days} ngày tới ({overdue} mục quá hạn).", err=True)
 
 
 @main.group()
@@ -179,15 +208,24 @@ def campaigns() -> None:
 @click.option("--count", default=3, show_default=True, help="số lần gửi sắp tới của mỗi chiến dịch")
 @click.pass_context
 def campaigns_list(ctx: click.Context, count: int) -> None:
-    """Các chiến dịch và những lần gửi sắp tới (giờ Việt Nam)."""
+    """Các chiến dịch, những lần gửi sắp tới (giờ Việt Nam) và các ngày nghỉ lễ không gửi."""
     from bot.campaigns import next_fire_times
+    from bot.content.loader import TIMEZONE
 
     app = _build(ctx, persistent=False)
     now = dt.datetime.now(dt.UTC)
+    holidays = app.settings.holidays
     for campaign in app.content.current.pack.campaigns.values():
-        times = next_fire_times(campaign, now, count)
+        times = next_fire_times(campaign, now, count, holidays.dates())
         when = ", ".join(t.strftime("%d/%m/%Y %H:%M") for t in times) or "không còn lần gửi nào"
         click.echo(f"{campaign.id:28} [{campaign.topic}] {campaign.title}\n{'':28} {when}")
+    today = now.astimezone(TIMEZONE).date()
+    coming = holidays.upcoming(today, today + dt.timedelta(days=366))
+    if coming:
+        click.echo("Ngày nghỉ lễ, không gửi chiến dịch ([holidays]):")
+    for holiday in coming:
+        span = f"{holiday.start:%d/%m/%Y}" + (f"–{holiday.end:%d/%m/%Y}" if holiday.end else "")
+        click.echo(f"  {span:23} {holiday.name}")
 
 
 @main.group()

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from bot.matching import MatchParams
 
@@ -237,6 +237,61 @@ class Feedback(_Section):
     phone_retention_days: Annotated[int, Field(ge=1)] = 90  # after the answer, phones are erased
 
 
+class Holiday(_Section):
+    name: str
+    start: dt.date
+    end: dt.date | None = None  # inclusive; unset: the one day ``start``
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Holiday:
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"{self.name}: end {self.end} đứng trước start {self.start}")
+        return self
+
+    def days(self) -> list[dt.date]:
+        last = self.end or self.start
+        return [self.start + dt.timedelta(days=n) for n in range((last - self.start).days + 1)]
+
+
+def _holiday(name: str, start: str, end: str | None = None) -> Holiday:
+    return Holiday(name=name, start=dt.date.fromisoformat(start), end=dt.date.fromisoformat(end) if end else None)
+
+
+# The public holidays of Bộ luật Lao động 2019 (Điều 112) and Ngày Văn hóa Việt Nam (24/11, from
+# 2026), with the days off the Government announced for 2026; for 2027, the statutory days around
+# mùng 1 Tết (Saturday 06/02/2027) and Giỗ Tổ (10/3 âm lịch, Friday 16/04/2027) until the year's
+# announcement, which a commune copies into its own config.
+DEFAULT_HOLIDAYS = (
+    _holiday("Tết Dương lịch", "2026-01-01"),
+    _holiday("Tết Nguyên đán Bính Ngọ", "2026-02-14", "2026-02-22"),
+    _holiday("Giỗ Tổ Hùng Vương (nghỉ bù thứ Hai)", "2026-04-26", "2026-04-27"),
+    _holiday("Ngày Chiến thắng 30/4 và Quốc tế Lao động 1/5", "2026-04-30", "2026-05-01"),
+    _holiday("Quốc khánh", "2026-09-02"),
+    _holiday("Ngày Văn hóa Việt Nam", "2026-11-24"),
+    _holiday("Tết Dương lịch", "2027-01-01"),
+    _holiday("Tết Nguyên đán Đinh Mùi", "2027-02-05", "2027-02-09"),
+    _holiday("Giỗ Tổ Hùng Vương", "2027-04-16"),
+    _holiday("Ngày Chiến thắng 30/4 và Quốc tế Lao động 1/5", "2027-04-30", "2027-05-01"),
+    _holiday("Nghỉ bù Quốc tế Lao động", "2027-05-03"),
+    _holiday("Quốc khánh", "2027-09-02"),
+    _holiday("Ngày Văn hóa Việt Nam", "2027-11-24"),
+)
+
+
+class Holidays(_Section):
+    """Public holidays (Vietnam's dates): campaigns do not fire on them; the calendar shows them."""
+
+    days: list[Holiday] = Field(default_factory=lambda: list(DEFAULT_HOLIDAYS))
+
+    def dates(self) -> frozenset[dt.date]:
+        return frozenset(day for holiday in self.days for day in holiday.days())
+
+    def upcoming(self, first: dt.date, last: dt.date) -> list[Holiday]:
+        """The holidays that touch [first, last], in date order."""
+        return sorted((h for h in self.days if h.start <= last and (h.end or h.start) >= first),
+                      key=lambda h: h.start)
+
+
 class Secrets(_Section):
     """Only from the environment or a secret file, never from config.toml."""
 
@@ -262,6 +317,7 @@ class Settings(_Section):
     lookup: Lookup = Lookup()
     broadcast: Broadcasting = Broadcasting()
     feedback: Feedback = Feedback()
+    holidays: Holidays = Holidays()
     dashboard: Dashboard = Dashboard()
     secrets: Secrets = Secrets()
 

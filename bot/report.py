@@ -26,6 +26,7 @@ from sqlalchemy import inspect
 from sqlmodel import col, select
 
 from bot import text as vtext
+from bot.content import review
 from bot.content.loader import TIMEZONE
 from bot.feedback import CHANNEL_NAMES, LEVELS, SATISFIED, STATUSES, SUBJECTS, aware
 from bot.storage.models import (
@@ -270,6 +271,7 @@ async def build_report(database: Database, pack: ContentPack, office: str, perio
     sections += _broadcast_sections(broadcasts, deliveries, subscriptions, pack, period)
     gaps = group_questions(q.text for q in questions if q.outcome == "not_sure")
     sections.append(_gap_section(gaps))
+    sections.append(_review_section(pack, aware(now).astimezone(TIMEZONE).date()))
     daily: dict[dt.date, dict[str, int]] = {day: dict.fromkeys(OUTCOMES, 0) for day in period.days}
     for q in questions:
         day = aware(q.created_at).astimezone(TIMEZONE).date()
@@ -450,6 +452,18 @@ def _gap_section(gaps: list[Gap]) -> Section:
         notes.append("Không có câu hỏi nào chưa trả lời được trong kỳ.")
     return Section("V. NỘI DUNG CẦN BỔ SUNG (CÂU HỎI CHƯA TRẢ LỜI ĐƯỢC, THEO NHÓM)", 2,
                    Table(["STT", "Câu hỏi tiêu biểu", "Số lượt", "Cách hỏi khác"], rows), notes)
+
+
+def _review_section(pack: ContentPack, day: dt.date) -> Section:
+    """How many entries editors must check again (``review_by``), counted on the report's day."""
+    found = review.due(pack, review.DUE_WITHIN_DAYS, day)
+    overdue = sum(1 for item in found if item.overdue)
+    if not found:
+        notes = [f"Không có mục nào quá hạn hoặc đến hạn rà soát trong {review.DUE_WITHIN_DAYS} ngày tới."]
+    else:
+        notes = [f"Quá hạn rà soát: {num(overdue)} mục; đến hạn trong {review.DUE_WITHIN_DAYS} ngày tới: "
+                 f"{num(len(found) - overdue)} mục. Xem danh sách bằng lệnh cchc-bot content due."]
+    return Section("VI. NỘI DUNG ĐẾN HẠN RÀ SOÁT", 2, None, notes)
 
 
 # --- output --------------------------------------------------------------------------------

@@ -131,8 +131,7 @@ def test_cli_campaigns_list_on_a_pack(tmp_path: Path) -> None:
     root = write_pack(tmp_path / "content", campaigns=campaigns)
     result = run_cli(tmp_path, "campaigns", "list", "--count", "2", content=root)
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert len(lines) == 4
+    lines = result.stdout.splitlines()[:4]  # then the coming public holidays
     assert lines[0].startswith("ban-tin ")
     assert "[thong-bao-chung] Bản tin cải cách hành chính" in lines[0]
     next_two = r"\s+(01|15)/\d\d/\d{4} 08:00, (01|15)/\d\d/\d{4} 08:00"

@@ -294,3 +294,19 @@ def test_review_by_before_updated_is_refused(tmp_path: Path) -> None:
 def test_a_year_after_a_leap_day_is_the_28th() -> None:
     assert a_year_after(dt.date(2028, 2, 29)) == dt.date(2029, 2, 28)
     assert a_year_after(dt.date(2026, 11, 1)) == dt.date(2027, 11, 1)
+
+
+def test_an_overlapping_version_added_to_a_running_bot_is_refused_and_the_last_good_content_serves(
+        tmp_path: Path) -> None:
+    root = pack_with(tmp_path, {"khai-sinh": OLD, "khai-sinh.2027-03-01": NEW})
+    clock = Clock(at_vietnam(2027, 2, 20))
+    store = ContentStore(root, VALUES, MatchParams(), clock=clock)
+    store.load()
+    (root / "faq" / "khai-sinh.2027-02-15.md").write_text(entry(validity="valid_from: 2027-02-15\n"),
+                                                          encoding="utf-8")
+    result = store.reload(force=True)
+    assert not result.ok and not result.changed
+    assert any(str(p).startswith("content/faq/khai-sinh.2027-02-15.md:3: phiên bản chồng lên")
+               for p in result.problems)
+    clock.now = at_vietnam(2027, 3, 1)  # the last good content still switches at midnight
+    assert store.current.pack.entries["khai-sinh"].path.endswith("khai-sinh.2027-03-01.md")

@@ -273,6 +273,10 @@ EXPECTED_MD = """\
 | 1 | xin giấy phép karaoke | 3 | giấy phép kinh doanh karaoke cần gì |
 | 2 | đăng ký nuôi chó | 1 |  |
 
+## VI. NỘI DUNG ĐẾN HẠN RÀ SOÁT
+
+- Không có mục nào quá hạn hoặc đến hạn rà soát trong 30 ngày tới.
+
 _Số liệu lập ngày 10/11/2026 từ hệ thống trợ lý ảo._
 """
 
@@ -280,6 +284,18 @@ _Số liệu lập ngày 10/11/2026 từ hệ thống trợ lý ảo._
 async def test_markdown_report_of_a_known_month(filled: BotApp) -> None:
     report = await october(filled)
     assert to_markdown(report) == EXPECTED_MD
+
+
+async def test_the_report_counts_entries_due_for_review_on_its_day(filled: BotApp) -> None:
+    # the fixture's four entries were checked on 01/11/2026: to review by 01/11/2027
+    pack = filled.content.current.pack
+    soon = await build_report(filled.database, pack, OFFICE, parse_period("2026-10"),
+                              now=dt.datetime(2027, 10, 15, 9, tzinfo=dt.UTC))
+    assert soon.sections[-1].notes == ["Quá hạn rà soát: 0 mục; đến hạn trong 30 ngày tới: 4 mục. "
+                                       "Xem danh sách bằng lệnh cchc-bot content due."]
+    late = await build_report(filled.database, pack, OFFICE, parse_period("2026-10"),
+                              now=dt.datetime(2027, 11, 2, 9, tzinfo=dt.UTC))
+    assert late.sections[-1].notes[0].startswith("Quá hạn rà soát: 4 mục; đến hạn trong 30 ngày tới: 0 mục.")
 
 
 async def test_csv_report_of_a_known_month(filled: BotApp) -> None:

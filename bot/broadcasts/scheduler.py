@@ -64,6 +64,7 @@ class CampaignScheduler:
         self.content = content
         self.settings = settings
         self.config = settings.broadcast
+        self.holidays = settings.holidays.dates()
         self.clock = lambda: as_utc(clock())  # type: ignore[return-value]
         self.lease = DatabaseLease(
             database.engine, LEASE_NAME, ttl=self.config.lease_seconds, holder=holder, clock=clock
@@ -128,12 +129,16 @@ class CampaignScheduler:
     def _campaigns(self) -> dict[str, Campaign]:
         return self.content.current.pack.campaigns
 
+    def _next(self, campaign: Campaign, after: dt.datetime, count: int) -> list[dt.datetime]:
+        """The campaign's next fires, none on a public holiday (``[holidays]``)."""
+        return next_fire_times(campaign, after, count, self.holidays)
+
     def sync(self, now: dt.datetime | None = None) -> dict[str, dt.datetime]:
         """One job per campaign, for its next fire after ``now``; removed campaigns lose theirs."""
         now = as_utc(now) if now is not None else self.clock()
         wanted: dict[str, dt.datetime] = {}
         for campaign in self._campaigns().values():
-            upcoming = next_fire_times(campaign, now, 1)
+            upcoming = self._next(campaign, now, 1)
             if upcoming:
                 wanted[campaign.id] = upcoming[0]
         for campaign_id in list(self.planned):
@@ -184,7 +189,7 @@ class CampaignScheduler:
                 log.exception("campaign %s: fire at %s failed", campaign_id, fire_time)
         campaign = self._campaigns().get(campaign_id)
         if campaign is not None and campaign_id not in self.planned and self.lease.held:
-            upcoming = next_fire_times(campaign, max(fire_time, self.clock()), 1)
+            upcoming = self._next(campaign, max(fire_time, self.clock()), 1)
             if upcoming:
                 self._plan(campaign_id, upcoming[0])
 
@@ -193,7 +198,7 @@ class CampaignScheduler:
         now = as_utc(now) if now is not None else self.clock()
         fires = []
         for campaign in self._campaigns().values():
-            for fire_time in next_fire_times(campaign, as_utc(since), MAX_CATCH_UP):  # type: ignore[arg-type]
+            for fire_time in self._next(campaign, as_utc(since), MAX_CATCH_UP):  # type: ignore[arg-type]
                 if fire_time > now:
                     break
                 fires.append(await self.fire(campaign.id, fire_time, now=now))
@@ -216,9 +221,7 @@ class CampaignScheduler:
         fire_time = as_utc(fire_time)  # type: ignore[assignment]
         campaign = self._campaigns().get(campaign_id)
         # the campaign may have been edited since this fire was planned
-        if campaign is None or next_fire_times(
-            campaign, fire_time - dt.timedelta(microseconds=1), 1
-        ) != [fire_time]:
+        if campaign is None or self._next(campaign, fire_time - dt.timedelta(microseconds=1), 1) != [fire_time]:
             log.info(
                 "campaign %s: fire at %s dropped (campaign changed or removed)",
                 campaign_id,

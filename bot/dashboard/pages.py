@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from bot.broadcasts import service as broadcasts
 from bot.campaigns import next_fire_times
 from bot.channels import telegram_render, zalo_render
+from bot.content import review
 from bot.content.loader import TIMEZONE
 from bot.dashboard import auth, reports
 from bot.dashboard.web import (
@@ -305,9 +306,11 @@ async def calendar(request: web.Request) -> web.StreamResponse:
     until = now + dt.timedelta(days=days)
     pack = bot.content.current.pack
     titles = {t.id: t.title for t in pack.topics}
+    holidays = bot.settings.holidays
+    off = holidays.dates()
     campaigns, upcoming = [], []
     for campaign in sorted(pack.campaigns.values(), key=lambda c: c.id):
-        times = next_fire_times(campaign, now, 200)
+        times = next_fire_times(campaign, now, 200, off)
         within = [t for t in times if t <= until]
         campaigns.append({"campaign": campaign, "next": times[:3], "count": len(within)})
         upcoming.extend((t, campaign) for t in within)
@@ -320,9 +323,10 @@ async def calendar(request: web.Request) -> web.StreamResponse:
             select(Broadcast).where(col(Broadcast.campaign_id).is_not(None))
             .order_by(col(Broadcast.fire_time).desc()).limit(20))).all()
         scheduler = await broadcasts.lease_holder(session, "scheduler")
+    today = now.astimezone(TIMEZONE).date()
     return render(request, "calendar.html", campaigns=campaigns, by_day=sorted(by_day.items()), days=days,
                   titles=titles, fired=fired, labels=broadcasts.STATUS_LABELS, scheduler=scheduler,
-                  names=CHANNEL_NAMES)
+                  names=CHANNEL_NAMES, holidays=holidays.upcoming(today, (until.astimezone(TIMEZONE)).date()))
 
 
 # --- the feedback inbox ------------------------------------------------------------------
@@ -511,7 +515,7 @@ async def content_errors(request: web.Request) -> web.StreamResponse:
     pack = bot.content.current.pack
     return render(request, "content.html", errors=[p for p in problems if not p.warning],
                   warnings=[p for p in problems if p.warning], pack=pack, root=str(bot.content.root),
-                  message=request.query.get("msg", ""))
+                  message=request.query.get("msg", ""), due=review.due(pack), due_days=review.DUE_WITHIN_DAYS)
 
 
 @page("POST", "/admin/content/reload", EDITORS)
