@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp
+from bot.root import build_app
 from bot.config import Office
 from bot.content.loader import load_pack
 from bot.messages import Incoming, Response

@@ -12,7 +12,7 @@ from bot.config import Office
 from bot.content.loader import TIMEZONE, load_pack
 from bot.content.model import a_year_after
 from bot.content.store import ContentStore
-from bot.lookups import fees
+from handlers.lookups import fees
 from bot.matching import MatchParams
 from tests.packs import KET_HON, write_pack
 

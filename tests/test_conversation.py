@@ -247,7 +247,7 @@ def test_an_answer_offers_the_entrys_siblings_before_the_vote() -> None:
     """khai-sinh's siblings it does not link itself still come as buttons, above 👍 / 👎."""
     from bot.matching import Candidate, Match
     from bot.messages import Button, Reply
-    from handlers.faq import _with_siblings
+    from handlers.faq.questions import _with_siblings
 
     reply = Reply("…", ((Button("Lệ phí", payload="faq:khai-sinh-le-phi"),),
                         (Button("👍", payload="v:1:khai-sinh"), Button("👎", payload="v:0:khai-sinh"))))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import build_app
+from bot.root import build_app
 from bot.config import Holiday, Holidays, Settings
 from bot.content.loader import today
 from bot.server import make_web_app

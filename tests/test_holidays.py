@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.broadcasts.scheduler import CampaignScheduler
-from bot.campaigns import next_fire_times
+from handlers.announcements.scheduler import CampaignScheduler
+from handlers.announcements.campaigns import next_fire_times
 from bot.config import ConfigError, Holidays, load_settings
 from bot.content.loader import today
 from bot.storage.db import Database
