@@ -1,27 +1,22 @@
-"""Public holidays (``[holidays]``): campaigns do not fire on them; the calendar, ``campaigns
-list`` and the dashboard show them. Also the dashboard's list of entries due for review."""
+"""Public holidays (``[holidays]``): campaigns do not fire on them; ``campaigns list`` shows
+them (the dashboard calendar: tests/test_dashboard_content.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import build_app
 from bot.broadcasts.scheduler import CampaignScheduler
 from bot.campaigns import next_fire_times
-from bot.config import ConfigError, Holiday, Holidays, Settings, load_settings
+from bot.config import ConfigError, Holidays, load_settings
 from bot.content.loader import today
-from bot.server import make_web_app
 from bot.storage.db import Database
 from tests.conftest import make_settings
 from tests.packs import write_pack
 from tests.test_campaigns import campaign, run_cli, vn
 from tests.test_scheduler import DAILY, Clock, database, store_for  # noqa: F401 (database: a fixture)
-from tests.web_support import FIXTURE, add_user, login
 
 TET_2027 = Holidays().dates()
 
@@ -88,31 +83,3 @@ def test_campaigns_list_shows_the_coming_holidays(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     at = lines.index("Ngày nghỉ lễ, không gửi chiến dịch ([holidays]):")
     assert lines[at + 1].split() == [f"{coming:%d/%m/%Y}", "Lễ", "hội", "xã"]
-
-
-# --- the dashboard --------------------------------------------------------------------------
-
-
-def dashboard_settings(database_url: str, content: Path, holidays: list[Holiday]) -> Settings:
-    return make_settings(database_url, content=content, holidays=Holidays(days=holidays))
-
-
-async def test_the_dashboard_calendar_and_content_pages(database_url: str, tmp_path: Path) -> None:
-    content = tmp_path / "content"
-    shutil.copytree(FIXTURE, content)
-    stale = content / "faq" / "ket-hon.md"
-    stale.write_text(stale.read_text(encoding="utf-8").replace("updated: 2026-11-01", "updated: 2020-01-01"),
-                     encoding="utf-8")
-    coming = today() + dt.timedelta(days=10)
-    app = build_app(dashboard_settings(database_url, content, [Holiday(name="Lễ hội xã", start=coming)]))
-    await add_user(app, "bientap", "editor")
-    try:
-        async with TestClient(TestServer(make_web_app(app))) as client:
-            await login(client, "bientap")
-            calendar = await (await client.get("/admin/calendar?days=30")).text()
-            assert f'<time datetime="{coming.isoformat()}">{coming:%d/%m/%Y}</time> Lễ hội xã' in calendar
-            page = await (await client.get("/admin/content")).text()
-            assert "Đến hạn rà soát (1)" in page
-            assert "<code>content/faq/ket-hon.md</code>" in page and "quá hạn" in page
-    finally:
-        await app.close()

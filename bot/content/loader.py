@@ -613,6 +613,8 @@ def _check_missing_translations(read: _Read, translations: dict[str, dict[str, T
                                 languages: list[Language], language_lines: list[int], day: dt.date,
                                 rel: str, problems: list[Problem]) -> None:
     """One line per language: how many entries in force today it does not translate yet."""
+    if not languages:
+        return
     in_force_ids = [i for i, versions in read.versions.items()
                     if any(in_force(day, v.valid_from, v.valid_until) for v in versions)]
     for language, line in zip(languages, language_lines):
