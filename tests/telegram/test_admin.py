@@ -13,7 +13,7 @@ from bot.channels.telegram_render import render
 from bot.config import Office
 from bot.storage.db import sync_url
 from bot.storage.models import AuditEvent, Broadcast, ChannelUser, QuestionLog, Subscription
-from handlers.admin.router import announcement
+from handlers.announcements.compose import announcement
 from tests.telegram.conftest import ADMIN_ID, FIXTURE, Harness, rows, running
 from fakes.telegram import FakeBotApi, parse_html
 
