@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from bot.config import LOG_FORMAT, ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger("cchc_bot")
 
@@ -21,10 +21,9 @@ def _settings(ctx: click.Context) -> Settings:
         settings = load_settings(ctx.obj.get("config"))
     except ConfigError as exc:
         raise click.ClickException(f"cấu hình không hợp lệ:\n{exc}") from exc
-    logging.basicConfig(
-        level=getattr(logging, settings.logging.level),
-        format=LOG_FORMAT,  # with the pid: which worker
-    )
+    from bot.logging_setup import configure
+
+    configure(settings.logging.level, settings.logging.format)
     return settings
 
 

@@ -87,11 +87,9 @@ class Privacy(_Section):
     question_retention_days: Annotated[int, Field(ge=1)] = 365
 
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"  # the pid: which process
-
-
 class Logging(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"  # json: one object per line, for log collectors
 
 
 class Server(_Section):

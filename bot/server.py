@@ -24,6 +24,7 @@ from bot.app import BotApp
 from bot.broadcasts.lease import DatabaseLease
 from bot.broadcasts.runtime import BroadcastWorkers
 from bot.channels import Channel, build_channels
+from bot.logging_setup import announce
 from bot.lookups.notices import notice_loop
 from bot.webchat import (  # noqa: F401 - SESSION_COOKIE: re-exported
     SESSION_COOKIE,
@@ -283,10 +284,9 @@ async def serve(bot: BotApp, host: str, port: int, sock: socket.socket | None = 
     gc.freeze()
     names = ", ".join(["web", *(c.name for c in channels)])
     if worker == 0:
-        print(f"CCHC Bot đang chạy: http://{host}:{port}/  kênh: {names}  (Ctrl+C để dừng)", flush=True)
+        announce(f"CCHC Bot đang chạy: http://{host}:{port}/  kênh: {names}  (Ctrl+C để dừng)")
         if bot.settings.dashboard.enabled:
-            print(f"Trang quản trị: http://{host}:{port}/admin  (tạo tài khoản: cchc-bot admin create-user)",
-                  flush=True)
+            announce(f"Trang quản trị: http://{host}:{port}/admin  (tạo tài khoản: cchc-bot admin create-user)")
     log.info("worker %d (pid %d) serving", worker, os.getpid())
     try:
         stopping = asyncio.Event()  # SIGTERM (systemd, docker stop) stops as gracefully as Ctrl+C
@@ -308,6 +308,7 @@ async def serve(bot: BotApp, host: str, port: int, sock: socket.socket | None = 
         with contextlib.suppress(Exception):  # another process takes over at once, or on expiry
             await maintenance.release()
         await bot.close()
+        log.info("worker %d (pid %d) stopped", worker, os.getpid())
 
 
 def serve_workers(bot: BotApp, host: str, port: int, count: int) -> int:
@@ -325,6 +326,6 @@ def serve_workers(bot: BotApp, host: str, port: int, count: int) -> int:
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET  # an IPv6 address, e.g. "::"
     listening = socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
-    print(f"CCHC Bot: {count} tiến trình trên http://{host}:{port}/", flush=True)
+    announce(f"CCHC Bot: {count} tiến trình trên http://{host}:{port}/")
     return supervise(count, lambda index: asyncio.run(serve(bot, host, port, listening, index)),
                      on_stop=listening.close)

@@ -277,7 +277,7 @@ class ZaloChannel:
             return web.json_response({"error": "bad user id"}, status=400)
         event_id = self._event_id(event)
         if not self._recent.first_time(event_id):
-            log.info("zalo: duplicate event ignored")
+            log.debug("zalo: duplicate event ignored")
             return web.json_response({"ok": True, "duplicate": True})
         queue = self._queues[zlib.crc32(self._user_of(event).encode()) % len(self._queues)]
         job = _Job(event, event_id, time.monotonic())
@@ -395,7 +395,7 @@ class ZaloChannel:
     async def _answer(self, incoming: Incoming, event_id: str) -> None:
         response = await self.bot.handle(incoming, event_id=event_id)
         if response.outcome == "duplicate":
-            log.info("zalo: event %s already handled, skipped", event_id)
+            log.debug("zalo: event %s already handled, skipped", event_id)
             return
         if not response.replies:  # e.g. a flood from one user, past its one polite warning
             return
@@ -426,7 +426,7 @@ class ZaloChannel:
             try:
                 events, choices = await self.housekeeping()
                 if events or choices:
-                    log.info("zalo: forgot %d old event ids and %d expired choice lists",
+                    log.debug("zalo: forgot %d old event ids and %d expired choice lists",
                              events, choices)
             except SQLAlchemyError:
                 log.exception("zalo: housekeeping failed")
