@@ -310,6 +310,11 @@ from bot.report_cli import content_gaps, report  # noqa: E402
 main.add_command(report)
 content.add_command(content_gaps)
 
+# Operations (issue 20): `doctor`.
+from bot.doctor import doctor  # noqa: E402
+
+main.add_command(doctor)
+
 # The officials' dashboard (issue 9): `admin create-user`, `set-password`, `disable`, ...
 from bot.dashboard.cli import admin  # noqa: E402
 

@@ -101,6 +101,9 @@ class Server(_Section):
     # "*" allows any. The bot's own origin is always allowed.
     widget_origins: list[str] = Field(default_factory=list)
     behind_proxy: bool = False  # trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy
+    # The public https address citizens and platforms reach, e.g. "https://bot.xa.gov.vn"
+    # (`cchc-bot doctor` checks it answers over HTTPS and keeps /metrics internal).
+    public_url: str | None = None
     telegram_polling: bool = True  # poll Telegram in this process (off: it only sends)
     # Processes serving the one port (``cchc-bot run --workers``): past one CPU core's worth of
     # updates. More than one needs PostgreSQL; only worker 0 polls Telegram.
