@@ -8,7 +8,7 @@
   then its live progress while the real broadcast sender works; replying to a ticket; downloading
   a report.
 
-Set CCHC_TEST_SCREENSHOTS=/some/folder to keep screenshots of the pages. .ci/run installs
+Set CCHC_TEST_SCREENSHOTS=/some/folder to keep screenshots of the pages. ./test installs
 Chromium; without it these tests fail (CCHC_TEST_NO_BROWSER=1 skips them on purpose).
 """
 
@@ -60,7 +60,7 @@ def database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 async def browser() -> AsyncIterator:
-    assert Path(CHROMIUM).exists(), "Chromium is needed: apt-get install -y chromium (.ci/run does it)"
+    assert Path(CHROMIUM).exists(), "Chromium is needed: apt-get install -y chromium (./test does it)"
     async with async_playwright() as p:
         # Playwright gives every launch a fresh, empty profile (--user-data-dir) of its own.
         launched = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
