@@ -164,11 +164,18 @@ async def test_a_full_run_logs_no_personal_data(tmp_path: Path) -> None:
             telegram.text(citizen, f"Chào bot, tôi là {NAMES[0]}, số {PHONES[0]}, làm căn cước ở đâu")
             await telegram.replies(TELEGRAM_USER, 1, timeout=20)
             await _until(lambda: any(s.chat_id == OFFICIALS_CHAT for s in telegram.sent), "the ticket forwarded")
+        during = log_file.read_text(encoding="utf-8")  # the run so far: started, then ~15 turns
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.to_thread(process.wait, 30)
         await telegram.stop()
         await zalo.close()
+
+    entries = [json.loads(line) for line in during.splitlines() if line.strip()]
+    serving = next(n for n, e in enumerate(entries) if e["message"].startswith("worker 0 (pid"))
+    routine = [e["message"] for e in entries[serving + 1:] if e["level"] == "INFO"
+               and not e["message"].startswith(("lease ", "broadcast sender "))]
+    assert routine == []  # INFO is for the operator: nothing per message or per turn
 
     log = log_file.read_text(encoding="utf-8") + imported.stderr + imported.stdout
     entries = [json.loads(line) for line in io.StringIO(log_file.read_text(encoding="utf-8")) if line.strip()]
