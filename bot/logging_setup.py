@@ -67,15 +67,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class _StandardError(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a line is logged (a test runner swaps it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # noqa: ANN001
+        pass
+
+
 def configure(level: str | int = "INFO", fmt: str = "text") -> None:
-    """(Re)configure the root logger; child processes call it with ``current()``."""
+    """(Re)configure the root logger: our one handler replaces an earlier one of ours; others
+    (a test runner's) stay. Child processes call it with ``current()``."""
     if fmt not in FORMATS:
         raise ValueError(f"log format {fmt!r}: use one of {', '.join(FORMATS)}")
     numeric = logging.getLevelName(level) if isinstance(level, str) else level
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StandardError()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if isinstance(h, _StandardError)]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric)
