@@ -26,10 +26,11 @@ PHONE_MASK = "[số điện thoại]"
 
 
 class _MigrationsOnly(logging.Filter):
-    """Alembic's INFO lines: only the migrations it runs, not its set-up chatter."""
+    """Alembic's INFO lines: the check at start-up ("Context impl …", once per start) and the
+    migrations it runs, not its set-up chatter."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno > logging.INFO or record.getMessage().startswith("Running ")
+        return record.levelno > logging.INFO or record.getMessage().startswith(("Running ", "Context impl "))
 
 
 _QUIETED = {"alembic.runtime.migration": _MigrationsOnly(), "alembic.runtime.plugins": _MigrationsOnly()}
