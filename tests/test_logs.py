@@ -188,3 +188,28 @@ async def test_a_full_run_logs_no_personal_data(tmp_path: Path) -> None:
     for phone in PHONES:
         assert phone not in digits and phone[1:] not in digits, phone
     assert str(TELEGRAM_USER) not in log and ZALO_USER not in log  # platform ids: pseudonyms only
+
+
+async def test_sql_errors_carry_no_values(tmp_path: Path) -> None:
+    """A failed statement's error (logged with log.exception) names the statement, not the
+    citizen's data in it."""
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.storage.db import Database, upgrade
+    from bot.storage.models import ChannelUser
+
+    url = f"sqlite:///{tmp_path}/errors.db"
+    upgrade(url)
+    database = Database(url)
+    try:
+        for _ in range(2):
+            try:
+                async with database.session() as session:
+                    session.add(ChannelUser(channel="zalo", platform_id="0912345678", user_key="k"))
+                    await session.commit()
+            except IntegrityError as exc:
+                error = str(exc)
+    finally:
+        await database.dispose()
+    assert "UNIQUE constraint failed" in error and "INSERT INTO channel_user" in error
+    assert "0912345678" not in error
