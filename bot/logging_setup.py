@@ -81,15 +81,19 @@ class _StandardError(logging.StreamHandler):
 
 
 def configure(level: str | int = "INFO", fmt: str = "text") -> None:
-    """(Re)configure the root logger: our one handler replaces an earlier one of ours; others
-    (a test runner's) stay. Child processes call it with ``current()``."""
+    """(Re)configure the root logger: our one handler replaces an earlier one of ours. Where
+    something else set logging up first (a test runner, a program embedding the bot) it is left
+    alone, as ``logging.basicConfig`` does. Child processes call it with ``current()``."""
     if fmt not in FORMATS:
         raise ValueError(f"log format {fmt!r}: use one of {', '.join(FORMATS)}")
+    _configured["format"] = fmt
+    root = logging.getLogger()
+    if any(not isinstance(h, _StandardError) for h in root.handlers):
+        return
     numeric = logging.getLevelName(level) if isinstance(level, str) else level
     handler = _StandardError()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, _StandardError)]:
+    for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric)
@@ -98,7 +102,7 @@ def configure(level: str | int = "INFO", fmt: str = "text") -> None:
             logging.getLogger(name).addFilter(quiet)
         else:
             logging.getLogger(name).removeFilter(quiet)
-    _configured.update(level=numeric, format=fmt)
+    _configured["level"] = numeric
 
 
 def announce(text: str) -> None:
