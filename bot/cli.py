@@ -14,6 +14,7 @@ import click
 from bot.cli_support import build as _build
 from bot.cli_support import load as _settings
 from bot.dashboard.cli import admin
+from bot.doctor import doctor
 from handlers.announcements.cli import broadcast
 from handlers.lookups.cli import dossiers, qr
 from handlers.reports.cli import content_gaps, report
@@ -224,6 +225,47 @@ def db_upgrade(ctx: click.Context) -> None:
     click.echo("Cơ sở dữ liệu đã ở phiên bản mới nhất.")
 
 
+@db.command("backup")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="tệp sao lưu sẽ tạo (không ghi đè tệp đã có)")
+@click.pass_context
+def db_backup(ctx: click.Context, out: Path) -> None:
+    """Sao lưu cơ sở dữ liệu khi bot đang chạy (SQLite); với PostgreSQL in lệnh pg_dump."""
+    from bot import backup
+    from bot.storage.db import is_sqlite
+
+    settings = _settings(ctx)
+    if not is_sqlite(settings.database.url):
+        click.echo(backup.pg_dump_hint(settings.database.url, out))
+        ctx.exit(2)  # nothing was written: a script must not take this for a backup
+    try:
+        copied = backup.backup_sqlite(settings.database.url, out)
+    except (backup.BackupError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Đã sao lưu vào {copied.path} ({sum(copied.tables.values())} dòng, "
+               f"{len(copied.tables)} bảng, kiểm tra toàn vẹn: tốt).")
+
+
+@db.command("restore")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_context
+def db_restore(ctx: click.Context, file: Path) -> None:
+    """Khôi phục từ bản sao lưu (SQLite); từ chối khi bot đang chạy trên cơ sở dữ liệu này."""
+    from bot import backup
+    from bot.storage.db import is_sqlite
+
+    settings = _settings(ctx)
+    if not is_sqlite(settings.database.url):
+        click.echo(backup.pg_restore_hint(settings.database.url, file))
+        ctx.exit(2)
+    try:
+        copied = backup.restore_sqlite(settings.database.url, file)
+    except (backup.BackupError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Đã khôi phục {copied.path} từ {file} ({sum(copied.tables.values())} dòng). Bản cũ "
+               "được giữ bên cạnh (.before-restore-...). Khởi động bot: lược đồ tự nâng cấp nếu cần.")
+
+
 @main.group()
 def zalo() -> None:
     """Zalo Official Account (OA)."""
@@ -275,6 +317,7 @@ main.add_command(qr)
 main.add_command(broadcast)
 main.add_command(report)
 content.add_command(content_gaps)
+main.add_command(doctor)
 main.add_command(admin)
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.config import LOG_FORMAT, ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from bot.app import BotApp
@@ -22,10 +22,9 @@ def load(ctx: click.Context) -> Settings:
         settings = load_settings(ctx.obj.get("config"))
     except ConfigError as exc:
         raise click.ClickException(f"cấu hình không hợp lệ:\n{exc}") from exc
-    logging.basicConfig(
-        level=getattr(logging, settings.logging.level),
-        format=LOG_FORMAT,  # with the pid: which worker
-    )
+    from bot.logging_setup import configure
+
+    configure(settings.logging.level, settings.logging.format)
     return settings
 
 

@@ -87,11 +87,9 @@ class Privacy(_Section):
     question_retention_days: Annotated[int, Field(ge=1)] = 365
 
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"  # the pid: which process
-
-
 class Logging(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"  # json: one object per line, for log collectors
 
 
 class Server(_Section):
@@ -103,6 +101,9 @@ class Server(_Section):
     # "*" allows any. The bot's own origin is always allowed.
     widget_origins: list[str] = Field(default_factory=list)
     behind_proxy: bool = False  # trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy
+    # The public https address citizens and platforms reach, e.g. "https://bot.xa.gov.vn"
+    # (`cchc-bot doctor` checks it answers over HTTPS and keeps /metrics internal).
+    public_url: str | None = None
     telegram_polling: bool = True  # poll Telegram in this process (off: it only sends)
     # Processes serving the one port (``cchc-bot run --workers``): past one CPU core's worth of
     # updates. More than one needs PostgreSQL; only worker 0 polls Telegram.

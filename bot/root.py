@@ -27,6 +27,7 @@ from bot.config import Settings, pseudonym_salt
 from bot.content.loader import TIMEZONE
 from bot.content.store import ContentStore
 from bot.jobs import Jobs
+from bot.logging_setup import announce
 from bot.outbox.lease import DatabaseLease
 from bot.outbox.runtime import BroadcastWorkers
 from bot.ports import Channel
@@ -144,6 +145,7 @@ async def serve(bot: BotApp, host: str, port: int, sock: socket.socket | None = 
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
         await stopping.wait()
+    log.info("worker %d (pid %d) stopped", worker, os.getpid())
 
 
 async def _release(lease: DatabaseLease) -> None:
@@ -154,10 +156,9 @@ async def _release(lease: DatabaseLease) -> None:
 def _announce(bot: BotApp, host: str, port: int, worker: int, channels: list[Channel]) -> None:
     names = ", ".join(["web", *(c.name for c in channels)])
     if worker == 0:
-        print(f"CCHC Bot đang chạy: http://{host}:{port}/  kênh: {names}  (Ctrl+C để dừng)", flush=True)
+        announce(f"CCHC Bot đang chạy: http://{host}:{port}/  kênh: {names}  (Ctrl+C để dừng)")
         if bot.settings.dashboard.enabled:
-            print(f"Trang quản trị: http://{host}:{port}/admin  (tạo tài khoản: cchc-bot admin create-user)",
-                  flush=True)
+            announce(f"Trang quản trị: http://{host}:{port}/admin  (tạo tài khoản: cchc-bot admin create-user)")
     log.info("worker %d (pid %d) serving", worker, os.getpid())
 
 
@@ -176,6 +177,6 @@ def serve_workers(bot: BotApp, host: str, port: int, count: int) -> int:
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET  # an IPv6 address, e.g. "::"
     listening = socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
-    print(f"CCHC Bot: {count} tiến trình trên http://{host}:{port}/", flush=True)
+    announce(f"CCHC Bot: {count} tiến trình trên http://{host}:{port}/")
     return supervise(count, lambda index: asyncio.run(serve(bot, host, port, listening, index)),
                      on_stop=listening.close)

@@ -8,7 +8,7 @@
   then its live progress while the real broadcast sender works; replying to a ticket; downloading
   a report.
 
-Set CCHC_TEST_SCREENSHOTS=/some/folder to keep screenshots of the pages. .ci/run installs
+Set CCHC_TEST_SCREENSHOTS=/some/folder to keep screenshots of the pages. ./test installs
 Chromium; without it these tests fail (CCHC_TEST_NO_BROWSER=1 skips them on purpose).
 """
 
@@ -61,7 +61,7 @@ def database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 async def browser() -> AsyncIterator:
-    assert Path(CHROMIUM).exists(), "Chromium is needed: apt-get install -y chromium (.ci/run does it)"
+    assert Path(CHROMIUM).exists(), "Chromium is needed: apt-get install -y chromium (./test does it)"
     async with async_playwright() as p:
         # Playwright gives every launch a fresh, empty profile (--user-data-dir) of its own.
         launched = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
@@ -145,7 +145,7 @@ async def test_a_citizen_chats_in_the_widget_on_a_portal(browser, portal: Portal
     await choice.focus()
     await page.keyboard.press("Enter")
     await expect(conversation).to_contain_text("Câu trả lời có hữu ích không")
-    await page.get_by_role("button", name="👍 Hữu ích", exact=True).last.click()
+    await page.get_by_role("button", name="Hữu ích", exact=True).last.click()
     await expect(conversation).to_contain_text("em cảm ơn Anh/Chị đã đánh giá")
     async with bot.database.session() as session:
         [vote] = (await session.exec(select(AnswerVote))).all()
@@ -337,4 +337,38 @@ async def test_download_a_report(browser, server: LiveServer, bot: BotApp, tmp_p
     csv_path = tmp_path / "report.csv"
     await (await info.value).save_as(csv_path)
     assert csv_path.read_text(encoding="utf-8-sig").startswith("BÁO CÁO KẾT QUẢ")
+    await context.close()
+
+
+async def test_icons_are_drawn_not_left_to_an_emoji_font(browser, server: LiveServer) -> None:  # noqa: ANN001
+    """Kiosks and older office PCs have no emoji font: every pictograph the chat shows (buttons,
+    answers, the citizen's own button presses) is an inline SVG icon, hidden from screen readers."""
+    context = await browser.new_context(locale="vi-VN")
+    page = await context.new_page()
+    await page.goto(server.url + "/")
+    log = page.get_by_role("log")
+    await page.get_by_label("Câu hỏi của Anh/Chị").fill("thủ tục kết hôn cần gì")
+    await page.keyboard.press("Enter")
+    helpful = page.get_by_role("button", name="Hữu ích", exact=True).last
+    await expect(helpful).to_be_visible()
+    await expect(helpful.locator("svg[data-icon=up]")).to_have_attribute("aria-hidden", "true")
+    await page.get_by_role("button", name="Menu", exact=True).first.click()  # shown as "☰ Menu" sent
+    await expect(log.locator(".me svg[data-icon=menu]").last).to_be_visible()
+    left = await page.evaluate("""() => {
+        const root = document.getElementById('cchc-chat-widget').shadowRoot;
+        const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+        const found = [];
+        while (walker.nextNode()) {
+            const node = walker.currentNode;
+            if (node.parentNode.nodeName !== 'STYLE' && /\\p{Extended_Pictographic}|[\\u2630\\u2715]/u.test(node.nodeValue))
+                found.push(node.nodeValue);
+        }
+        return found;
+    }""")
+    assert left == []
+    icons = await page.evaluate(
+        "[...document.getElementById('cchc-chat-widget').shadowRoot.querySelectorAll('svg.icon')]"
+        ".map(s => s.dataset.icon)")
+    assert {"menu", "up", "down"} <= set(icons) and "dot" not in icons
+    await shot(page, "chat-icons")
     await context.close()

@@ -357,7 +357,7 @@ class TelegramChannel:
         try:
             event_id = str(update.update_id)
             if not self._recent.first_time(event_id):
-                log.info("telegram: update %s already handled, skipped", update.update_id)
+                log.debug("telegram: update %s already handled, skipped", update.update_id)
                 return
             if update.callback_query is not None:
                 await self._on_callback(update.callback_query, event_id)
@@ -374,7 +374,7 @@ class TelegramChannel:
         before a restart: the turn itself records the update id in ``InboundEvent``)."""
         response = await self.bot.handle(incoming, event_id=event_id)
         if response.outcome == "duplicate":
-            log.info("telegram: update %s already handled, skipped", event_id)
+            log.debug("telegram: update %s already handled, skipped", event_id)
             return None
         return response
 

@@ -278,7 +278,7 @@ class ZaloChannel:
             return web.json_response({"error": "bad user id"}, status=400)
         event_id = self._event_id(event)
         if not self._recent.first_time(event_id):
-            log.info("zalo: duplicate event ignored")
+            log.debug("zalo: duplicate event ignored")
             return web.json_response({"ok": True, "duplicate": True})
         queue = self._queues[zlib.crc32(self._user_of(event).encode()) % len(self._queues)]
         job = _Job(event, event_id, time.monotonic())
@@ -389,11 +389,11 @@ class ZaloChannel:
     async def _answer(self, incoming: Incoming, event_id: str) -> None:
         response = await self.bot.handle(incoming, event_id=event_id)
         if response.outcome == "duplicate":
-            log.info("zalo: event %s already handled, skipped", event_id)
+            log.debug("zalo: event %s already handled, skipped", event_id)
             return
         if not response.replies:  # e.g. a flood from one user, past its one polite warning
             return
-        delivery = await self._deliver(incoming.user_id, response.replies, CS_PATH, patient=True)
+        delivery = await self._deliver(incoming.user_id, response.replies, CS_PATH, patient=True, in_turn=True)
         if delivery.status != "sent":
             log.warning("zalo: reply to %s not delivered: %s (%s)",
                         self.bot.user_key(CHANNEL, incoming.user_id), delivery.status, delivery.error)
@@ -472,12 +472,17 @@ class ZaloChannel:
             return Delivery("ineligible", error="outside_window")
         return await self._deliver(platform_id, replies, CS_PATH)
 
-    async def _deliver(self, user: str, replies: list[Reply], path: str, patient: bool = False) -> Delivery:
+    async def _deliver(self, user: str, replies: list[Reply], path: str, patient: bool = False,
+                       in_turn: bool = False) -> Delivery:
+        """``in_turn``: the reply to the citizen's own message. A message outside a turn (a
+        broadcast) replaces the pending numbered choices only with its own: without any, the
+        number the citizen is about to type still means what the last reply offered."""
         if path == PROMOTION_PATH:
             messages: list[dict[str, Any]] = [{"promotion": reply} for reply in replies]
         else:
             rendered = render(replies, self.codec)
-            await self._remember_choices(user, rendered.choices)
+            if in_turn or rendered.choices:
+                await self._remember_choices(user, rendered.choices)
             messages = rendered.messages
         last_id: str | None = None
         deadline = time.monotonic() + (self.settings.server.reply_retry_seconds if patient else 0.0)

@@ -6,7 +6,6 @@ SQLite (a file under ./data/, WAL mode) by default; PostgreSQL when ``database.u
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.child import run_python
-from bot.config import LOG_FORMAT
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -83,10 +81,13 @@ def upgrade(url: str, revision: str = "heads") -> None:
 def upgrade_apart(url: str) -> None:
     """``upgrade`` in a short-lived child process (``bot.child``): the serving process then
     never imports Alembic (with Mako and Pygments, ~10 MB it would keep for nothing)."""
+    from bot.logging_setup import current
+
+    level, fmt = current()
     code = run_python(  # Alembic's log lines as the server's own would be
-        "import logging, sys; logging.basicConfig(level=int(sys.argv[1]), format=sys.argv[2]); "
+        "import sys; from bot.logging_setup import configure; configure(int(sys.argv[1]), sys.argv[2]); "
         "from bot.storage.db import upgrade; upgrade(sys.stdin.read())",
-        str(logging.getLogger().getEffectiveLevel()), LOG_FORMAT, stdin=url)
+        str(level), fmt, stdin=url)
     if code != 0:
         raise RuntimeError(f"database migrations failed (exit {code}); the error is above")
 
@@ -97,7 +98,7 @@ class Database:
     def __init__(self, url: str, echo: bool = False) -> None:
         ensure_sqlite_dir(url)
         self.url = url
-        kwargs = {"echo": echo}
+        kwargs = {"echo": echo, "hide_parameters": True}  # SQL errors never log citizens' data
         if not is_sqlite(url):
             # No pool_pre_ping (a SELECT 1 per checkout, i.e. per turn): after an outage the
             # first statement on a dead connection fails, that turn is answered from memory,

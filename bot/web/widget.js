@@ -88,14 +88,93 @@
     ".status { min-height: 1.4em; margin: 0; padding: 0 .9em; font-size: .85em; color: #444; flex: none; }",
     "button:focus-visible, a:focus-visible, textarea:focus-visible, .log:focus-visible {",
     "  outline: 3px solid var(--focus); outline-offset: 2px; }",
+    ".icon { width: 1.15em; height: 1.15em; vertical-align: -.2em; margin-right: .25em; flex: none; fill: none;",
+    "  stroke: currentColor; stroke-width: 2; stroke-linecap: round; stroke-linejoin: round; }",
     ".sr-only { position: absolute; width: 1px; height: 1px; margin: -1px; overflow: hidden;",
     "  clip: rect(0 0 0 0); white-space: nowrap; border: 0; }"
   ].join("\n");
 
+  // --- icons -----------------------------------------------------------------------------------
+  // Emoji show as empty boxes where no emoji font is installed (kiosks, older PCs at the one-stop
+  // office), so the chat draws its own: the server's texts keep their emoji (Telegram and Zalo
+  // show them), and here each known one becomes an inline SVG icon, any other pictograph a dot.
+  var ICONS = {
+    menu: "M4 6h16M4 12h16M4 18h16",
+    chat: "M4 5h16v11H10l-5 4v-4H4z",
+    close: "M6 6l12 12M18 6L6 18",
+    up: "M7 11v9H4v-9zM7 11l4-7c1.5 0 2.5 1.2 2 3l-1 3h6c1.2 0 2 1 1.7 2.2l-1.5 5.8c-.3 1.2-1 2-2.2 2H7",
+    down: "M7 13V4H4v9zM7 13l4 7c1.5 0 2.5-1.2 2-3l-1-3h6c1.2 0 2-1 1.7-2.2l-1.5-5.8C17.9 4.8 17.2 4 16 4H7",
+    bell: "M6 16v-5a6 6 0 0 1 12 0v5l2 2H4zM10 20a2 2 0 0 0 4 0",
+    belloff: "M6 16v-5a6 6 0 0 1 12 0v5l2 2H4zM10 20a2 2 0 0 0 4 0M3 3l18 18",
+    check: "M5 12.5l4.5 4.5L19 7",
+    warn: "M12 3l10 18H2zM12 10v5M12 17.5v.5",
+    mail: "M3 6h18v12H3zM3 6l9 7 9-7",
+    pen: "M4 20h4L19 9l-4-4L4 16zM14 6l4 4",
+    next: "M4 12h15M13 6l6 6-6 6",
+    back: "M9 14L4 9l5-5M4 9h10a6 6 0 0 1 0 12h-3",
+    star: "M12 3l2.7 5.6 6.1.9-4.4 4.3 1 6.1L12 17l-5.4 2.9 1-6.1-4.4-4.3 6.1-.9z",
+    person: "M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 21a8 8 0 0 1 16 0",
+    idea: "M9 18h6M10 21h4M12 3a6 6 0 0 0-4 10.5c.7.7 1 1.5 1 2.5h6c0-1 .3-1.8 1-2.5A6 6 0 0 0 12 3z",
+    card: "M3 6h18v12H3zM3 10h18M7 15h4",
+    doc: "M6 3h8l4 4v14H6zM14 3v4h4M9 12h6M9 16h6",
+    phone: "M5 4h4l2 5-2.5 1.5a11 11 0 0 0 5 5L15 13l5 2v4a1 1 0 0 1-1 1A16 16 0 0 1 4 5a1 1 0 0 1 1-1z",
+    announce: "M3 10v4h4l8 5V5l-8 5zM18 9a4 4 0 0 1 0 6",
+    search: "M10.5 17a6.5 6.5 0 1 0 0-13 6.5 6.5 0 0 0 0 13zM15.5 15.5L21 21",
+    link: "M10 14a4 4 0 0 0 5.7 0l3-3A4 4 0 0 0 13 5.3l-1 1M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1",
+    tools: "M14.7 6.3a4 4 0 0 0-5.4 5.4L3 18l3 3 6.3-6.3a4 4 0 0 0 5.4-5.4l-2.5 2.5-2.5-.5-.5-2.5z",
+    clock: "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM12 7v5l3 2",
+    calendar: "M4 6h16v14H4zM4 10h16M8 3v4M16 3v4",
+    trophy: "M8 4h8v5a4 4 0 0 1-8 0zM8 6H5a3 3 0 0 0 3 4M16 6h3a3 3 0 0 1-3 4M12 13v4M9 21h6M10 17h4v4",
+    computer: "M5 5h14v10H5zM2 19h20",
+    dot: "M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6z"
+  };
+  var EMOJI = {
+    "\u2630": "menu", "\uD83D\uDCAC": "chat", "\u2715": "close", "\u2716": "close", "\uD83D\uDC4D": "up",
+    "\uD83D\uDC4E": "down", "\uD83D\uDD14": "bell", "\uD83D\uDD15": "belloff", "\u2705": "check", "\u2714": "check",
+    "\u26A0": "warn", "\u2709": "mail", "\uD83D\uDCE8": "mail", "\uD83D\uDCEC": "mail", "\u270D": "pen",
+    "\uD83D\uDCDD": "pen", "\u27A1": "next", "\u21A9": "back", "\u2B50": "star", "\uD83D\uDC64": "person",
+    "\uD83D\uDCA1": "idea", "\uD83D\uDCB3": "card", "\uD83D\uDCC4": "doc", "\uD83D\uDCDE": "phone",
+    "\uD83D\uDCE2": "announce", "\uD83D\uDD0E": "search", "\uD83D\uDD0D": "search", "\uD83D\uDD17": "link",
+    "\uD83D\uDEE0": "tools", "\u23F0": "clock", "\uD83D\uDDD3": "calendar", "\uD83D\uDCC5": "calendar",
+    "\uD83C\uDFC6": "trophy", "\uD83D\uDCBB": "computer"
+  };
+  var PICTOGRAPH = /(\p{Extended_Pictographic}|[\u2630\u2715])\uFE0F?/u;
+  var SVG = "http://www.w3.org/2000/svg";
+
+  function icon(name) {
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.setAttribute("data-icon", name);
+    var path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", ICONS[name]);
+    svg.appendChild(path);
+    return svg;
+  }
+
+  // Every pictograph in the text under ``node`` becomes its icon.
+  function withIcons(node) {
+    var walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+    var found = [];
+    while (walker.nextNode()) if (PICTOGRAPH.test(walker.currentNode.nodeValue)) found.push(walker.currentNode);
+    found.forEach(function (textNode) {
+      var parts = textNode.nodeValue.split(new RegExp(PICTOGRAPH.source, "gu"));  // odd: the pictographs
+      var out = document.createDocumentFragment();
+      parts.forEach(function (part, i) {
+        if (i % 2) out.appendChild(icon(EMOJI[part] || "dot"));
+        else if (part) out.appendChild(document.createTextNode(part));
+      });
+      textNode.parentNode.replaceChild(out, textNode);
+    });
+    return node;
+  }
+
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
     if (attrs) Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (text) node.textContent = text;
+    if (text) { node.textContent = text; withIcons(node); }
     return node;
   }
 
@@ -166,7 +245,7 @@
   function showMine(text) {
     var div = el("div", { "class": "msg me" });
     div.appendChild(el("span", { "class": "sr-only" }, "Anh/Chị: "));
-    div.appendChild(document.createTextNode(text));
+    div.appendChild(el("span", null, text));
     log.appendChild(div);
     scrollDown();
   }
@@ -177,6 +256,7 @@
     var text = el("div", { "class": "text" });
     // The server sends this HTML with everything escaped except its own <b>, <i> and <a> tags.
     text.innerHTML = reply.html || "";
+    withIcons(text);
     Array.prototype.forEach.call(text.querySelectorAll("a"), function (a) {
       var href = safeUrl(a.getAttribute("href") || "");
       if (href) { a.href = href; a.target = "_blank"; a.rel = "noopener noreferrer"; }

@@ -58,6 +58,18 @@ OUTCOMES = {
     "not_sure": "Chưa trả lời được",
 }
 OUTCOME_COLOURS = {"answer": "#2e7d32", "clarify": "#f9a825", "not_sure": "#c62828"}
+# Outcomes of other lookups, reported in the row they belong to: a fee answer is an answer, fee
+# choices are a "did you mean…?". Anything else logged as a question is "not answered", so the
+# rows always sum to the total.
+REPORTED_AS = {"fee": "answer", "fee_clarify": "clarify"}
+
+
+def reported_outcome(outcome: str) -> str:
+    """The report's row for a logged outcome."""
+    outcome = REPORTED_AS.get(outcome, outcome)
+    return outcome if outcome in OUTCOMES else "not_sure"
+
+
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 TOP_QUESTIONS = 10
 TOP_GAPS = 10
@@ -277,8 +289,8 @@ async def build_report(database: Database, pack: ContentPack, office: str, perio
     daily: dict[dt.date, dict[str, int]] = {day: dict.fromkeys(OUTCOMES, 0) for day in period.days}
     for q in questions:
         day = aware(q.created_at).astimezone(TIMEZONE).date()
-        if day in daily and q.outcome in OUTCOMES:
-            daily[day][q.outcome] += 1
+        if day in daily:
+            daily[day][reported_outcome(q.outcome)] += 1
     return Report(office, period, now, sections, sorted(daily.items()))
 
 
@@ -311,17 +323,22 @@ def _question_sections(questions: Sequence, votes: Sequence[bool], pack: Content
     rows.append(["Tổng cộng", total, share(total, total)])
     out = [Section("1. Số câu hỏi theo kênh", 3, Table(["Kênh", "Số câu hỏi", "Tỷ lệ"], rows))]
 
-    outcomes = Counter(q.outcome for q in questions)
+    outcomes = Counter(reported_outcome(q.outcome) for q in questions)
     chosen = sum(1 for q in questions if q.outcome == "clarify" and q.chosen_id)
     forwarded = sum(1 for q in questions if q.forwarded)
+    fees = sum(1 for q in questions if q.outcome in REPORTED_AS)
+    notes = [f"Trong {num(outcomes.get('clarify', 0))} câu được gợi ý, người dân đã chọn được "
+             f"câu phù hợp: {num(chosen)}.",
+             f"Câu hỏi người dân đề nghị chuyển cán bộ trả lời: {num(forwarded)}."]
+    if fees:
+        notes.append(f"Trong tổng số có {num(fees)} câu hỏi về phí, lệ phí (đã tính vào các dòng trên).")
     out.append(Section("2. Kết quả trả lời", 3,
                        Table(["Kết quả", "Số câu hỏi", "Tỷ lệ"], _counted(outcomes, list(OUTCOMES), OUTCOMES, total)),
-                       [f"Trong {num(outcomes.get('clarify', 0))} câu được gợi ý, người dân đã chọn được "
-                        f"câu phù hợp: {num(chosen)}.",
-                        f"Câu hỏi người dân đề nghị chuyển cán bộ trả lời: {num(forwarded)}."]))
+                       notes))
 
-    matched = Counter(q.faq_id if q.outcome == "answer" else q.chosen_id for q in questions
-                      if (q.outcome == "answer" and q.faq_id) or (q.outcome == "clarify" and q.chosen_id))
+    answered = {"answer", "fee"}
+    matched = Counter(q.faq_id if q.outcome in answered else q.chosen_id for q in questions
+                      if (q.outcome in answered and q.faq_id) or (q.outcome == "clarify" and q.chosen_id))
     top = sorted(matched.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_QUESTIONS]
     rows = [[n, pack.entries[faq_id].title if faq_id in pack.entries else faq_id, count]
             for n, (faq_id, count) in enumerate(top, 1)]
