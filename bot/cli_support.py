@@ -5,7 +5,6 @@ The sub-commands of the features import this, never ``bot.cli`` (which registers
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import click

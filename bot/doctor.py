@@ -127,8 +127,9 @@ def check_database(settings: Settings, report: Report) -> bool:
         with engine.connect() as connection:
             current = set(MigrationContext.configure(connection).get_current_heads())
     except SQLAlchemyError as exc:
-        report.error(f"không kết nối được cơ sở dữ liệu {shown}: {type(exc.orig or exc).__name__}: "
-                     f"{str(exc.orig or exc).strip().splitlines()[0]}",
+        cause = getattr(exc, "orig", None) or exc  # the driver's own error, where there is one
+        report.error(f"không kết nối được cơ sở dữ liệu {shown}: {type(cause).__name__}: "
+                     f"{str(cause).strip().splitlines()[0]}",
                      "kiểm tra database.url (máy, cổng, tên, người dùng), mật khẩu, tường lửa, và "
                      "PostgreSQL đang chạy (systemctl status postgresql)")
         return False

@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import sys
+from typing import TextIO
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"  # the pid: which process
 FORMATS = ("text", "json")
@@ -72,7 +73,7 @@ class _StandardError(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is when a line is logged (a test runner swaps it)."""
 
     @property  # type: ignore[override]
-    def stream(self):  # noqa: ANN201
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
