@@ -168,7 +168,7 @@ def check_content(settings: Settings, report: Report) -> None:
 
 
 def check_fonts(settings: Settings, report: Report) -> None:
-    from bot.lookups.posters import PosterError, find_fonts
+    from handlers.lookups.posters import PosterError, find_fonts
 
     try:
         regular, _ = find_fonts(settings.lookup.poster_font)

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from bot.storage.db import sync_url, upgrade
 from bot.storage.models import AuditEvent, OAuthToken
-from tests.telegram.fake_bot_api import FakeBotApi
+from fakes.telegram import FakeBotApi
 from tests.tls_support import throwaway_certificate
 from tests.web_support import FIXTURE
 

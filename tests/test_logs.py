@@ -20,9 +20,9 @@ import aiohttp
 import pytest
 
 from bot.logging_setup import PHONE_MASK, JsonFormatter, TextFormatter, mask
-from tests.telegram.fake_bot_api import FakeBotApi
+from fakes.telegram import FakeBotApi
 from tests.test_serve import _free_port, _start
-from tests.zalo.fake_zalo import FakeZalo, WebhookSender
+from fakes.zalo import FakeZalo, WebhookSender
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_ID, OA_ID, APP_SECRET, OA_KEY = "1234567890123456789", "4318793126450786043", "app-secret", "oa-key"

@@ -7,7 +7,7 @@ import datetime as dt
 
 from bot.app import BotApp
 from bot.content.loader import TIMEZONE
-from bot.report import OUTCOMES, build_report, parse_period
+from handlers.reports.report import OUTCOMES, build_report, parse_period
 from tests.lookups_support import say
 
 
@@ -16,7 +16,7 @@ async def test_outcome_rows_sum_to_the_total_with_fee_answers(bot: BotApp) -> No
         "phí khai sinh": "fee",
         "le phi chung thuc bao nhieu": "fee_clarify",
         "lam giay khai sinh can gi": "answer",
-        "ket hon": "clarify",
+        "chung thuc": "clarify",
     }
     for n, (question, expected) in enumerate(asked.items()):
         response = await say(bot, question, user=f"u{n}")
