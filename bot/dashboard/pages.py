@@ -19,7 +19,7 @@ from bot.broadcasts import service as broadcasts
 from bot.campaigns import next_fire_times
 from bot.channels import telegram_render, zalo_render
 from bot.content.loader import TIMEZONE
-from bot.dashboard import auth, reports
+from bot.dashboard import auth, editor, reports
 from bot.dashboard.web import (
     ADMINS,
     ALL,
@@ -482,7 +482,8 @@ async def unanswered(request: web.Request) -> web.StreamResponse:
     days = _int(request.query.get("days"), 30, 1, 366)
     since = utcnow() - dt.timedelta(days=days)
     gaps = await rp.content_gaps(bot.database, bot.content.current.matcher, since)
-    return render(request, "unanswered.html", gaps=gaps[:200], groups=len(gaps),
+    rows, hidden = await editor.gap_rows(bot, gaps[:200])  # with the editor's actions (issue 17)
+    return render(request, "unanswered.html", rows=rows, hidden=hidden, groups=len(gaps),
                   total=sum(g.count for g in gaps), days=days)
 
 

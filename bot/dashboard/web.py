@@ -90,6 +90,7 @@ NAV = (
     NavItem("/admin/reports", "Báo cáo", OFFICIALS),
     NavItem("/admin/unanswered", "Câu hỏi chưa trả lời", EDITORS),
     NavItem("/admin/ask", "Hỏi thử", EDITORS),
+    NavItem("/admin/entries", "Sửa nội dung", EDITORS),
     NavItem("/admin/content", "Lỗi nội dung", EDITORS),
     NavItem("/admin/users", "Tài khoản", ADMINS),
 )
@@ -283,7 +284,7 @@ async def not_found(request: web.Request) -> web.StreamResponse:
 def setup_dashboard(app: web.Application, bot: Any) -> None:  # noqa: ANN401 - the BotApp
     """Add /admin and its pages to the one web application."""
     app[BOT_KEY] = bot
-    from bot.dashboard import pages  # noqa: F401 - registers the pages
+    from bot.dashboard import editor, pages  # noqa: F401 - registers the pages
 
     app.router.add_get("/admin/login", login_page)
     app.router.add_post("/admin/login", login_submit)
