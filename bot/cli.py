@@ -270,6 +270,12 @@ from bot.report_cli import content_gaps, report  # noqa: E402
 main.add_command(report)
 content.add_command(content_gaps)
 
+# Content revisions (issue 17): `content export`, `content import`.
+from bot.content.revisions_cli import content_export, content_import  # noqa: E402
+
+content.add_command(content_export)
+content.add_command(content_import)
+
 # The officials' dashboard (issue 9): `admin create-user`, `set-password`, `disable`, ...
 from bot.dashboard.cli import admin  # noqa: E402
 

@@ -18,12 +18,14 @@ from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import metrics
 from bot.app import BotApp
 from bot.broadcasts.lease import DatabaseLease
 from bot.broadcasts.runtime import BroadcastWorkers
 from bot.channels import Channel, build_channels
+from bot.content import revisions
 from bot.lookups.notices import notice_loop
 from bot.webchat import (  # noqa: F401 - SESSION_COOKIE: re-exported
     SESSION_COOKIE,
@@ -252,6 +254,11 @@ async def serve(bot: BotApp, host: str, port: int, sock: socket.socket | None = 
     bot.channels = {c.name: c for c in channels}  # how the bot reaches users outside a turn
     app = make_web_app(bot, channels)
     app[WORKER_KEY] = worker
+    follower = revisions.follower(bot)
+    try:  # serve the newest published content from the first request on
+        await follower.sync()
+    except (SQLAlchemyError, OSError, revisions.RevisionError):
+        log.exception("content: could not load the newest revision; serving the files on disk")
     app.on_response_prepare.append(_name_worker)
     # On shutdown, in-flight requests get this long to finish before they are cancelled.
     timeout = bot.settings.server.shutdown_timeout
@@ -272,8 +279,9 @@ async def serve(bot: BotApp, host: str, port: int, sock: socket.socket | None = 
              asyncio.create_task(_ticket_checks(bot, maintenance))]
     tasks.append(asyncio.create_task(  # dossier status-change messages (issue 7); safe in every process
         notice_loop(bot.database, {c.name: c for c in channels}, bot.settings)))
-    if bot.settings.content.reload:  # every process has its own copy of the content
-        tasks.append(asyncio.create_task(bot.content.watch(bot.settings.content.reload_interval)))
+    # Every process has its own copy of the content and follows the newest revision in the
+    # database (issue 17); files edited on disk are taken in as revisions (bot.content.revisions).
+    tasks.append(asyncio.create_task(follower.run(bot.settings.content.reload_interval)))
     app[JOBS_KEY].update({task.get_coro().__qualname__: task for task in tasks}, broadcasts=broadcasts)
     # What start-up built (libraries, the content and its index) lives as long as the process:
     # frozen out of the collector, full collections stop walking it (each took ~70 ms at 10k

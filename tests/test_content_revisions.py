@@ -124,3 +124,29 @@ async def test_import_refuses_files_with_errors(bot: BotApp, tmp_path: Path) -> 
                                      kind="import", reason="", values=bot.content.values, params=bot.content.params)
     assert any("content/faq/moi.md" in str(p) for p in refused.value.problems)
     assert await revisions.head(bot.database) == 1
+
+
+def test_export_and_import_on_the_command_line(tmp_path: Path, content: Path, monkeypatch) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    env = {"CCHC_CONFIG": None, "CCHC_DATABASE_URL": f"sqlite:///{tmp_path}/db/cchc.db",
+           "CCHC_CONTENT_PATH": str(content)}
+    monkeypatch.chdir(tmp_path)  # the pseudonym salt file goes to ./data
+    out = tmp_path / "export" / "content"
+    exported = CliRunner().invoke(main, ["content", "export", str(out)], env=env)
+    assert exported.exit_code == 0, exported.output
+    assert "bản #1" in exported.output
+    assert revisions.read_folder(out) == revisions.read_folder(content)
+    # An editor changes a file in the export (e.g. in git) and imports it.
+    text = (out / KET_HON).read_text(encoding="utf-8")
+    (out / KET_HON).write_text(edited(text, "tùy thân", "tùy thân (git)"), encoding="utf-8")
+    taken = CliRunner().invoke(main, ["content", "import", str(out), "--reason", "từ git"], env=env)
+    assert taken.exit_code == 0, taken.output
+    assert "bản #2" in taken.output and KET_HON in taken.output
+    again = CliRunner().invoke(main, ["content", "import", str(out)], env=env)
+    assert again.exit_code == 0 and "không tạo bản mới" in again.output
+    (out / KET_HON).write_text(text.replace("category: ho-tich", "category: khong-co"), encoding="utf-8")
+    refused = CliRunner().invoke(main, ["content", "import", str(out)], env=env)
+    assert refused.exit_code != 0 and "khong-co" in refused.output and "content/faq/ket-hon.md" in refused.output

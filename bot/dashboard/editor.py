@@ -61,6 +61,13 @@ async def _ready(bot: Any) -> revisions.Follower:  # noqa: ANN401
     return follower
 
 
+async def take_in_disk(bot: Any) -> bool:  # noqa: ANN401
+    """Files edited on the server's disk taken in now (not at the next poll); False: refused."""
+    follower = revisions.follower(bot)
+    await follower.sync()
+    return not any(not p.warning for p in bot.content.last_problems)
+
+
 def _file_id(request: web.Request) -> str:
     found = request.match_info["id"]
     if not entry_form.FILE_ID.fullmatch(found):

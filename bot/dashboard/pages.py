@@ -511,16 +511,16 @@ async def content_errors(request: web.Request) -> web.StreamResponse:
     problems = bot.content.last_problems
     pack = bot.content.current.pack
     return render(request, "content.html", errors=[p for p in problems if not p.warning],
-                  warnings=[p for p in problems if p.warning], pack=pack, root=str(bot.content.root),
+                  warnings=[p for p in problems if p.warning], pack=pack,
                   message=request.query.get("msg", ""))
 
 
 @page("POST", "/admin/content/reload", EDITORS)
 async def content_reload(request: web.Request) -> web.StreamResponse:
     bot = bot_of(request)
-    result = await asyncio.to_thread(bot.content.reload, True)
-    await audit(request, "content.reload", True, ok=result.ok, problems=len(result.problems))
-    raise web.HTTPSeeOther("/admin/content?msg=" + ("reloaded" if result.ok else "refused"))
+    ok = await editor.take_in_disk(bot)  # files edited on the server, as a revision (issue 17)
+    await audit(request, "content.reload", True, ok=ok, problems=len(bot.content.last_problems))
+    raise web.HTTPSeeOther("/admin/content?msg=" + ("reloaded" if ok else "refused"))
 
 
 # --- accounts (admins) ---------------------------------------------------------------------
