@@ -137,7 +137,7 @@ class Checked:
 
 def _check(bot: Any, files: Mapping[str, str], path: str, form: EntryForm) -> Checked:  # noqa: ANN401
     try:
-        text = entry_form.to_text(form)
+        text = entry_form.to_text(form, files.get(path))
     except FormError as exc:
         errors = {k: list(v) for k, v in form.errors.items()}
         errors.setdefault(exc.field, []).append(str(exc))

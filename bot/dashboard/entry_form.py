@@ -84,7 +84,7 @@ def from_text(text: str) -> EntryForm:
         elif not isinstance(value, str):
             return EntryForm(raw=text)
         setattr(form, name, value)
-    form.extra = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000) if data else ""
+    form.extra = _dump(data) if data else ""
     return form
 
 
@@ -109,8 +109,52 @@ def from_post(post: Mapping[str, str]) -> EntryForm:
     return form
 
 
-def to_text(form: EntryForm) -> str:
-    """The file text for the form (FormError: a box that cannot become front matter)."""
+class _Dumper(yaml.SafeDumper):
+    """Lists indented under their key, as the content files are written."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:  # noqa: ARG002
+        super().increase_indent(flow, False)
+
+
+def _dump(data: dict) -> str:
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000)
+
+
+def _chunks(front: str) -> dict[str, str] | None:
+    """Each top-level key's own text (comments and layout kept), in the file's order."""
+    try:
+        node = yaml.compose(front)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    rows = front.splitlines(keepends=True)
+    starts = [key.start_mark.line for key, _ in node.value] + [len(rows)]
+    return {str(key.value): "".join(rows[starts[i]:starts[i + 1]]) for i, (key, _) in enumerate(node.value)}
+
+
+def _compose(front: dict, original: str | None) -> str:
+    """The front matter: a key whose value did not change keeps its text from ``original``."""
+    split = split_front(original) if original else None
+    chunks = _chunks(split[0]) if split else None
+    try:
+        before = yaml.safe_load(split[0]) if split else None
+    except yaml.YAMLError:
+        before = None
+    if not chunks or not isinstance(before, dict):
+        return _dump(front)
+    out = []
+    for key, chunk in chunks.items():
+        if key in front:
+            same = before.get(key) == front[key]
+            out.append(chunk if same and chunk.endswith("\n") else _dump({key: front[key]}))
+    out.extend(_dump({key: value}) for key, value in front.items() if key not in chunks)
+    return "".join(out)
+
+
+def to_text(form: EntryForm, original: str | None = None) -> str:
+    """The file text for the form (FormError: a box that cannot become front matter);
+    ``original``: the file as it was, whose unchanged keys keep their layout and comments."""
     if form.raw is not None:
         return form.raw if form.raw.endswith("\n") else form.raw + "\n"
     front: dict[str, object] = {}
@@ -139,8 +183,7 @@ def to_text(form: EntryForm) -> str:
         if key in BASIC:
             raise FormError("extra", f"trường '{key}' đã có ô riêng ở trên, không viết lại ở đây")
     front.update(extra)
-    head = yaml.safe_dump(front, allow_unicode=True, sort_keys=False, width=1000)
-    return f"---\n{head}---\n{form.body.strip()}\n"
+    return f"---\n{_compose(front, original)}---\n{form.body.strip()}\n"
 
 
 def field_of_lines(text: str) -> dict[int, str]:
