@@ -226,3 +226,29 @@ async def test_unanswered_questions_become_aliases_or_are_set_aside(client: Test
     new = await client.post("/admin/unanswered/act", data={"csrf": csrf, "action": "new", "q": "nuôi ong"},
                             allow_redirects=False)
     assert new.headers["Location"] == "/admin/entries/new?alias=nu%C3%B4i+ong"
+
+
+async def test_the_lexicon_is_edited_as_text_and_checked(client: TestClient, bot: BotApp) -> None:
+    csrf = await login(client, "bientap")
+    listing = await (await client.get("/admin/files")).text()
+    assert "lexicon.yaml" in listing and "categories.yaml" in listing
+    page = await (await client.get("/admin/files/edit?path=lexicon.yaml")).text()
+    text = fields(page)["raw"]
+    base = fields(page)["base"]
+    broken = await client.post("/admin/files/edit", data={
+        "csrf": csrf, "path": "lexicon.yaml", "base": base, "raw": text + "\nabbreviations2: {}\n",
+        "reason": "thử", "action": "publish"})
+    assert broken.status == 422 and "abbreviations2" in await broken.text()
+    added = text.replace("abbreviations:\n", "abbreviations:\n  tthc: [thủ tục hành chính]\n", 1)
+    duplicate = await client.post("/admin/files/edit", data={
+        "csrf": csrf, "path": "lexicon.yaml", "base": base, "raw": added.replace("tthc:", "gks:"),
+        "reason": "thử", "action": "publish"})
+    assert duplicate.status == 422 and 'id="err-raw"><li>dòng 4: lỗi cú pháp YAML' in await duplicate.text()
+    done = await client.post("/admin/files/edit", data={
+        "csrf": csrf, "path": "lexicon.yaml", "base": base, "raw": added, "reason": "viết tắt gks",
+        "action": "publish"}, allow_redirects=False)
+    assert done.status == 303, await done.text()
+    assert "tthc" in (await revisions.current_texts(bot.database))["lexicon.yaml"]
+    assert (await client.get("/admin/files/edit?path=../secrets.yaml")).status == 404
+    new = await (await client.get("/admin/files/edit?slug=ngay-hoi")).text()
+    assert "id: ngay-hoi" in new

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -542,3 +543,88 @@ async def unanswered_result(request: web.Request) -> web.StreamResponse:
     questions = [q.strip()[:300] for q in request.query.getall("q", []) if q.strip()][:20]
     return render(request, "editor_result.html", rows=answers_now(bot.content.current, questions),
                   done=request.query.get("done", ""), kinds=KIND_LABELS)
+
+
+# --- the other content files: lexicon, categories, topics, campaigns (as text) ------------
+
+
+OTHER_FILE = re.compile(r"(lexicon|categories|topics)\.yaml|campaigns/[a-z0-9]+(?:-[a-z0-9]+)*\.md")
+NEW_CAMPAIGN = """---
+id: {slug}
+title: 
+topic: 
+channels: [telegram, zalo]
+schedule:
+  cron: "0 8 1 * *"
+source: 
+---
+Dạ, {{{{ office.name }}}} xin thông báo: …
+"""
+
+
+def _other_path(raw: str | None) -> str:
+    if not raw or not OTHER_FILE.fullmatch(raw):
+        raise web.HTTPNotFound(text="Không có tệp này.")
+    return raw
+
+
+@page("GET", "/admin/files", EDITORS)
+async def file_list(request: web.Request) -> web.StreamResponse:
+    bot = bot_of(request)
+    await _ready(bot)
+    rows = await revisions.current(bot.database)
+    broken = {p.path for p in bot.content.last_problems if not p.warning}
+    files = [{"path": p, "revision": r.revision_id, "error": f"content/{p}" in broken}
+             for p, r in sorted(rows.items()) if OTHER_FILE.fullmatch(p)]
+    return render(request, "editor_files.html", files=files, message=request.query.get("msg", ""))
+
+
+@page("GET", "/admin/files/edit", EDITORS)
+async def file_edit(request: web.Request) -> web.StreamResponse:
+    bot = bot_of(request)
+    slug = request.query.get("slug", "").strip()
+    path = _other_path(request.query.get("path") or (f"campaigns/{slug}.md" if slug else None))
+    await _ready(bot)
+    row = (await revisions.current(bot.database)).get(path)
+    if row is None and not path.startswith("campaigns/"):
+        raise web.HTTPNotFound(text="Không có tệp này.")
+    text = row.text if row is not None else NEW_CAMPAIGN.format(slug=Path(path).stem)
+    return render(request, "editor_file.html", file_path=path, form=EntryForm(raw=text),
+                  base=row.revision_id if row else None, checked=None, conflict=None, reason="", error="",
+                  message=request.query.get("msg", ""))
+
+
+@page("POST", "/admin/files/edit", EDITORS)
+async def file_save(request: web.Request) -> web.StreamResponse:
+    """``action``: check or publish one of the other content files, edited as text."""
+    bot = bot_of(request)
+    post = await _form(request)
+    path = _other_path(post.get("path"))
+    form = entry_form.from_post({"raw": post.get("raw", "")})
+    reason = post.get("reason", "").strip()[:500]
+    base = int(post["base"]) if post.get("base", "").isdigit() else None
+    follower = await _ready(bot)
+    files = await revisions.current_texts(bot.database)
+    checked = await asyncio.to_thread(_check, bot, files, path, form)
+    values: dict[str, Any] = {"file_path": path, "base": base, "checked": checked, "form": checked.form,
+                              "reason": reason, "conflict": None, "error": "", "message": ""}
+    if post.get("action") != "publish":
+        return render(request, "editor_file.html", **values)
+    if checked.blocking or not reason:
+        values["error"] = ("Dạ, tệp này còn lỗi nên chưa đưa lên được ạ." if checked.blocking
+                           else "Dạ, Anh/Chị ghi lý do sửa để người sau biết ạ.")
+        return render(request, "editor_file.html", status=422, **values)
+    try:
+        row = await revisions.publish(bot.database, {path: checked.text}, author=_author(request), kind="publish",
+                                      reason=reason, expected={path: base})
+    except revisions.Conflict as exc:
+        await audit(request, "content.publish_conflict", False, path=path, theirs=exc.revision.id)
+        values["conflict"] = {"revision": exc.revision, "diff": _diff(exc.base_text or "", exc.their_text or "",
+                                                                      "bản Anh/Chị đã mở", "bản vừa được đưa lên")}
+        return render(request, "editor_file.html", status=409, **values)
+    except revisions.RevisionError as exc:
+        return refuse(request, 409, f"Dạ, {exc}.")
+    if row is not None:
+        await audit(request, "content.publish", True, path=path, revision=row.id, reason=reason)
+        await follower.sync()
+    raise web.HTTPSeeOther("/admin/files/edit?" + urlencode({"path": path, "msg": "published" if row else "unchanged"}))
