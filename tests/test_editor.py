@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -28,8 +29,9 @@ EDITOR_ROUTES = [("GET", "/admin/entries"), ("GET", "/admin/entries/new"), ("GET
 
 
 @pytest.fixture
-async def bot(database_url: str) -> AsyncIterator[BotApp]:
+async def bot(database_url: str, tmp_path: Path) -> AsyncIterator[BotApp]:
     app = build_app(web_settings(database_url))
+    revisions.follower(app, tmp_path / "revisions" / "w")  # materialised here, not in ./data
     await add_user(app, "admin", "admin")
     await add_user(app, "canbo", "official")
     await add_user(app, "bientap", "editor")

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from bot.app import BotApp, build_app
+from bot.content import revisions
 from bot.storage.models import QuestionLog
 from tests.test_web_browser import browser, database_url, expect, shot  # noqa: F401 - fixtures
 from tests.web_support import PASSWORD, LiveServer, add_user, web_settings
@@ -19,8 +21,9 @@ DESKTOP = {"width": 1200, "height": 900}
 
 
 @pytest.fixture
-async def bot(database_url: str) -> AsyncIterator[BotApp]:  # noqa: F811
+async def bot(database_url: str, tmp_path: Path) -> AsyncIterator[BotApp]:  # noqa: F811
     app = build_app(web_settings(database_url))
+    revisions.follower(app, tmp_path / "revisions" / "w")
     await add_user(app, "bientap", "editor")
     await add_user(app, "bientap2", "editor")
     yield app

@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -268,7 +269,7 @@ class Follower:
     @property
     def manifest(self) -> Path:
         """What the disk held when this machine last looked (shared by its workers)."""
-        return self.folder.parent / "disk-seen.json"
+        return self.folder.parent / f"disk-seen-{digest(str(self.disk.resolve()))[:12]}.json"
 
     def _disk_seen(self) -> dict[str, str] | None:
         try:
@@ -321,7 +322,8 @@ class Follower:
 
     def _remove_gone_processes(self) -> None:
         for other in self.folder.parent.iterdir():
-            if other.is_dir() and other.name.isdigit() and other != self.folder and not _alive(int(other.name)):
+            pid = other.name.split("-")[0]
+            if other.is_dir() and pid.isdigit() and other != self.folder and not _alive(int(pid)):
                 shutil.rmtree(other, ignore_errors=True)
 
     async def sync(self) -> bool:
@@ -380,11 +382,11 @@ def follower(bot: Any, folder: Path | None = None) -> Follower:  # noqa: ANN401 
 
 
 def default_folder(database_url: str) -> Path:
-    """Beside the SQLite file; ``data/`` otherwise. One folder per process: workers do not
-    share materialised files, so no worker ever reads a folder another is removing."""
+    """Beside the SQLite file; ``data/`` otherwise. One folder per process (and store): workers
+    do not share materialised files, so no worker ever reads a folder another is removing."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(database_url)
     base = Path(parsed.database).parent if parsed.get_backend_name() == "sqlite" and parsed.database \
         not in (None, "", ":memory:") else Path("data")
-    return base / "content-revisions" / str(os.getpid())
+    return base / "content-revisions" / f"{os.getpid()}-{secrets.token_hex(4)}"
