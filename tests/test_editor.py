@@ -18,7 +18,7 @@ from bot.app import BotApp, build_app
 from bot.content import revisions
 from bot.messages import Incoming
 from bot.server import make_web_app
-from bot.storage.models import AuditEvent, QuestionLog
+from bot.storage.models import AnswerVote, AuditEvent, QuestionLog
 from tests.web_support import add_user, csrf_of, login, web_settings
 
 EDITOR_ROUTES = [("GET", "/admin/entries"), ("GET", "/admin/entries/new"), ("GET", "/admin/entries/khai-sinh"),
@@ -210,10 +210,17 @@ async def test_unanswered_questions_become_aliases_or_are_set_aside(client: Test
     async with bot.database.session() as session:
         for text in ("đăng ký cưới hỏi làm sao", "đăng ký cưới hỏi làm sao", "xin giấy phép bắn pháo hoa"):
             session.add(QuestionLog(channel="web", user_key="u", text=text, outcome="not_sure", latency_ms=1))
+        answered = QuestionLog(channel="web", user_key="u", text="giấy kết hôn bản sao", outcome="answer",
+                               faq_id="ket-hon", latency_ms=1)
+        session.add(answered)
+        await session.flush()
+        session.add(AnswerVote(question_id=answered.id, faq_id="ket-hon", channel="web", user_key="u", helpful=False))
         await session.commit()
     csrf = await login(client, "bientap")
     page = await (await client.get("/admin/unanswered")).text()
     assert "đăng ký cưới hỏi làm sao" in page and "xin giấy phép bắn pháo hoa" in page
+    unhelpful = page[page.index("chưa hữu ích”</h2>"):]
+    assert "giấy kết hôn bản sao" in unhelpful and "đăng ký cưới hỏi làm sao" not in unhelpful
     done = await client.post("/admin/unanswered/act", data={
         "csrf": csrf, "action": "alias", "entry": "ket-hon", "q": "đăng ký cưới hỏi làm sao"})
     result = await done.text()
@@ -254,3 +261,31 @@ async def test_the_lexicon_is_edited_as_text_and_checked(client: TestClient, bot
     assert (await client.get("/admin/files/edit?path=../secrets.yaml")).status == 404
     new = await (await client.get("/admin/files/edit?slug=ngay-hoi")).text()
     assert "id: ngay-hoi" in new
+
+
+async def test_the_reload_button_takes_in_files_edited_on_the_server(database_url: str, tmp_path: Path) -> None:
+    import shutil
+
+    from bot.config import Dashboard
+    from tests.conftest import make_settings
+    from tests.web_support import FIXTURE
+
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURE, content)
+    app = build_app(make_settings(database_url, content=content, dashboard=Dashboard()))
+    revisions.follower(app, tmp_path / "revisions" / "w")
+    await add_user(app, "bientap", "editor")
+    try:
+        async with TestClient(TestServer(make_web_app(app))) as client:
+            csrf = await login(client, "bientap")
+            assert (await client.get("/admin/entries")).status == 200  # revision 1, from the folder
+            path = content / "faq" / "ket-hon.md"
+            path.write_text(path.read_text(encoding="utf-8").replace("tùy thân", "tùy thân (sửa trên máy chủ)"),
+                            encoding="utf-8")
+            done = await client.post("/admin/content/reload", data={"csrf": csrf}, allow_redirects=False)
+            assert done.headers["Location"] == "/admin/content?msg=reloaded"
+        [row] = await revisions.history(app.database, 1)
+        assert row.kind == "files" and list(row.changes) == ["faq/ket-hon.md"]
+        assert "(sửa trên máy chủ)" in app.content.current.pack.entries["ket-hon"].body
+    finally:
+        await app.close()

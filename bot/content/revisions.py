@@ -24,7 +24,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -223,10 +223,10 @@ async def seed(database: Database, root: Path) -> bool:
     """The first process to find no revision imports ``root`` (the content folder) as revision 1."""
     if await head(database):
         return False
+    files = await asyncio.to_thread(read_folder, root)
     try:
-        row = await publish(database, read_folder(root), author="hệ thống", kind="seed",
-                            reason=f"Nội dung ban đầu từ thư mục {root.name}/",
-                            expected=dict.fromkeys(read_folder(root)))
+        row = await publish(database, files, author="hệ thống", kind="seed",
+                            reason=f"Nội dung ban đầu từ thư mục {root.name}/", expected=dict.fromkeys(files))
     except Conflict:
         return False  # another process seeded first
     return row is not None
@@ -265,6 +265,7 @@ class Follower:
     disk: Path  # the deployment's content folder (the seed, and files edited on disk)
     watch_disk: bool = True
     loaded: int = 0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # the poll and a publishing page
 
     @property
     def manifest(self) -> Path:
@@ -326,14 +327,19 @@ class Follower:
             if other.is_dir() and pid.isdigit() and other != self.folder and not _alive(int(pid)):
                 shutil.rmtree(other, ignore_errors=True)
 
-    async def sync(self) -> bool:
-        """Take in disk edits, then serve the newest revision if it is not served yet."""
+    async def sync(self, disk: bool | None = None) -> bool:
+        """Take in disk edits (``disk``; None: if this follower watches the disk), then serve
+        the newest revision if it is not served yet."""
+        async with self._lock:
+            return await self._sync(self.watch_disk if disk is None else disk)
+
+    async def _sync(self, disk: bool) -> bool:
         if not self.folder.is_dir():
             self.folder.mkdir(parents=True)
             self._remove_gone_processes()
         if await seed(self.database, self.disk):
             self._remember_disk(await asyncio.to_thread(read_folder, self.disk))
-        elif self.watch_disk:
+        elif disk:
             await self._import_disk_changes()
         newest = await head(self.database)
         if newest == self.loaded:

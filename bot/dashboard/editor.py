@@ -8,6 +8,7 @@ serves it at once, the other workers and machines within their poll interval.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import difflib
 import logging
 import re
@@ -20,6 +21,7 @@ from urllib.parse import urlencode
 
 import yaml
 from aiohttp import web
+from sqlmodel import col, select
 
 from bot import text as vtext
 from bot.channels import telegram_render, zalo_render
@@ -30,6 +32,7 @@ from bot.dashboard import entry_form
 from bot.dashboard.entry_form import EntryForm, FormError
 from bot.dashboard.web import EDITORS, audit, bot_of, me, page, refuse, render
 from bot.render import to_plain
+from bot.storage.models import AnswerVote, QuestionLog
 from bot.webchat import reply_json
 
 log = logging.getLogger(__name__)
@@ -54,18 +57,13 @@ async def _form(request: web.Request) -> dict[str, str]:
 async def _ready(bot: Any) -> revisions.Follower:  # noqa: ANN401
     """The revisions seeded and this process serving the newest (no disk scan: the follower does that)."""
     follower = revisions.follower(bot)
-    watch, follower.watch_disk = follower.watch_disk, False
-    try:
-        await follower.sync()
-    finally:
-        follower.watch_disk = watch
+    await follower.sync(disk=False)
     return follower
 
 
 async def take_in_disk(bot: Any) -> bool:  # noqa: ANN401
     """Files edited on the server's disk taken in now (not at the next poll); False: refused."""
-    follower = revisions.follower(bot)
-    await follower.sync()
+    await revisions.follower(bot).sync(disk=True)
     return not any(not p.warning for p in bot.content.last_problems)
 
 
@@ -481,6 +479,19 @@ async def gap_rows(bot: Any, gaps: list) -> tuple[list[dict[str, Any]], int]:  #
             continue
         rows.append({"gap": gap, "questions": questions, "now": answers_now(snapshot, [gap.text])[0]})
     return rows, hidden
+
+
+async def not_helpful(bot: Any, since: dt.datetime) -> list:  # noqa: ANN401 - bot.report.Gap
+    """Answered questions whose answer the citizen voted "not helpful", grouped like the gaps."""
+    from bot import report as rp
+
+    async with bot.database.session() as session:
+        texts = (await session.exec(
+            select(QuestionLog.text).join(AnswerVote, col(AnswerVote.question_id) == QuestionLog.id)
+            .where(col(AnswerVote.helpful).is_(False), AnswerVote.created_at >= since))).all()
+    gaps = rp.group_questions(texts)
+    rp.add_nearest(gaps, bot.content.current.matcher)
+    return gaps[:100]
 
 
 @page("POST", "/admin/unanswered/act", EDITORS)

@@ -483,7 +483,8 @@ async def unanswered(request: web.Request) -> web.StreamResponse:
     since = utcnow() - dt.timedelta(days=days)
     gaps = await rp.content_gaps(bot.database, bot.content.current.matcher, since)
     rows, hidden = await editor.gap_rows(bot, gaps[:200])  # with the editor's actions (issue 17)
-    return render(request, "unanswered.html", rows=rows, hidden=hidden, groups=len(gaps),
+    unhelpful, _ = await editor.gap_rows(bot, await editor.not_helpful(bot, since))
+    return render(request, "unanswered.html", rows=rows, hidden=hidden, unhelpful=unhelpful, groups=len(gaps),
                   total=sum(g.count for g in gaps), days=days)
 
 
