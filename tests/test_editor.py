@@ -82,6 +82,9 @@ async def test_list_search_edit_publish_and_the_bot_answers_with_it(client: Test
     await login(client, "bientap")
     listing = await (await client.get("/admin/entries?q=ket hon")).text()
     assert "/admin/entries/ket-hon" in listing and "/admin/entries/khai-sinh\"" not in listing
+    assert "01/11/2027" in listing  # a year after 'updated', no review_by
+    due = await (await client.get("/admin/entries?show=due")).text()
+    assert "/admin/entries/ket-hon" not in due
     page = await (await client.get("/admin/entries/ket-hon")).text()
     form = fields(page)
     assert form["title"] == "Đăng ký kết hôn cần những gì?" and form["base"] == "1"

@@ -30,7 +30,7 @@ from bot.content.loader import TELEGRAM_LIMIT, ZALO_LIMIT, Problem
 from bot.content.store import Snapshot
 from bot.dashboard import entry_form
 from bot.dashboard.entry_form import EntryForm, FormError
-from bot.dashboard.web import EDITORS, audit, bot_of, me, page, refuse, render
+from bot.dashboard.web import EDITORS, audit, bot_of, me, now_local, page, refuse, render
 from bot.render import to_plain
 from bot.storage.models import AnswerVote, QuestionLog
 from bot.webchat import reply_json
@@ -90,6 +90,15 @@ def _front(text: str) -> dict:
 # --- the list ----------------------------------------------------------------------------
 
 
+def _review_by(front: dict) -> dt.date | None:
+    """When the entry's facts are due for a check: ``review_by``, else a year after ``updated``."""
+    for key, later in (("review_by", 0), ("updated", 365)):
+        value = front.get(key)
+        if isinstance(value, dt.date):
+            return value + dt.timedelta(days=later)
+    return None
+
+
 @page("GET", "/admin/entries", EDITORS)
 async def entry_list(request: web.Request) -> web.StreamResponse:
     bot = bot_of(request)
@@ -99,17 +108,20 @@ async def entry_list(request: web.Request) -> web.StreamResponse:
     show = request.query.get("show", "active")
     key = vtext.strip_diacritics(query).lower()
     broken = {p.path for p in bot.content.last_problems if not p.warning}
+    today = now_local().date()
     rows = []
     for path, row in sorted(files.items()):
         retired = path.startswith(RETIRED + "faq/")
         if not (path.startswith("faq/") or retired) or not path.endswith(".md"):
             continue
         front = _front(row.text)
+        review = _review_by(front)
         item = {"file": Path(path).stem, "id": str(front.get("id", "")), "title": str(front.get("title", "")),
                 "category": str(front.get("category", "")), "retired": retired, "revision": row.revision_id,
-                "error": f"content/{path}" in broken}
+                "error": f"content/{path}" in broken, "review_by": review,
+                "due": review is not None and review <= today and not retired}
         if show == "errors" and not item["error"] or show == "retired" and not retired or \
-                show == "active" and retired:
+                show == "active" and retired or show == "due" and not item["due"]:
             continue
         if key and key not in vtext.strip_diacritics(" ".join(
                 (item["file"], item["id"], item["title"], item["category"]))).lower():
@@ -253,8 +265,6 @@ async def entry_new(request: web.Request) -> web.StreamResponse:
 
 
 def _today() -> str:
-    from bot.dashboard.web import now_local
-
     return now_local().date().isoformat()
 
 
