@@ -89,7 +89,8 @@ async def test_a_file_edited_on_disk_wins_and_the_dashboards_text_stays_in_histo
     (content / KET_HON).write_text(on_disk, encoding="utf-8")
     await follower.sync()
     rows = await revisions.history(bot.database, limit=1)
-    assert rows[0].kind == "files" and rows[0].changes[KET_HON] == [dashboard, on_disk]
+    taken = await revisions.revision(bot.database, rows[0].id)
+    assert taken is not None and taken.kind == "files" and taken.changes[KET_HON] == [dashboard, on_disk]
     assert f"bản #{mine.id}" in rows[0].reason
     assert "(tệp)" in bot.content.current.pack.entries["ket-hon"].body
     # A broken edit on disk is not taken in: the last good revision keeps serving, the error is shown.

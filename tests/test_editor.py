@@ -99,7 +99,7 @@ async def test_list_search_edit_publish_and_the_bot_answers_with_it(client: Test
     faq_id, text = await answer(bot, "thủ tục kết hôn")
     assert faq_id == "ket-hon" and "căn cước hoặc hộ chiếu" in text
     [row] = await revisions.history(bot.database, 1)
-    assert row.author == "dashboard:bientap" and row.reason == "căn cước" and list(row.changes) == ["faq/ket-hon.md"]
+    assert row.author == "dashboard:bientap" and row.reason == "căn cước" and row.paths == ["faq/ket-hon.md"]
     async with bot.database.session() as session:
         events = (await session.exec(select(AuditEvent).where(AuditEvent.action == "content.publish"))).all()
     assert [e.detail["revision"] for e in events] == [row.id]
@@ -164,6 +164,9 @@ async def test_restore_an_earlier_revision_and_retire_an_entry(client: TestClien
     # khai-sinh-le-phi is the 'related' of khai-sinh: retiring it would break khai-sinh, so it is refused.
     refused = await client.post("/admin/entries/khai-sinh-le-phi/retire", data={"csrf": csrf})
     assert refused.status == 422 and "khai-sinh-le-phi" in await refused.text()
+    async with bot.database.session() as session:
+        [event] = (await session.exec(select(AuditEvent).where(AuditEvent.action == "content.retire"))).all()
+    assert not event.allowed and event.detail["path"] == "faq/khai-sinh-le-phi.md"
     retired = await client.post("/admin/entries/ket-hon/retire", data={"csrf": csrf}, allow_redirects=False)
     assert retired.status == 303
     assert "ket-hon" not in bot.content.current.pack.entries
@@ -288,7 +291,7 @@ async def test_the_reload_button_takes_in_files_edited_on_the_server(database_ur
             done = await client.post("/admin/content/reload", data={"csrf": csrf}, allow_redirects=False)
             assert done.headers["Location"] == "/admin/content?msg=reloaded"
         [row] = await revisions.history(app.database, 1)
-        assert row.kind == "files" and list(row.changes) == ["faq/ket-hon.md"]
+        assert row.kind == "files" and row.paths == ["faq/ket-hon.md"]
         assert "(sửa trên máy chủ)" in app.content.current.pack.entries["ket-hon"].body
     finally:
         await app.close()

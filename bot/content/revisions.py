@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -126,13 +127,25 @@ async def revision(database: Database, revision_id: int) -> ContentRevision | No
         return await session.get(ContentRevision, revision_id)
 
 
-async def history(database: Database, limit: int = 100, path: str | None = None) -> list[ContentRevision]:
+@dataclass(frozen=True)
+class Summary:
+    """A revision without its texts (a seed of 10,000 files carries them all)."""
+
+    id: int
+    created_at: dt.datetime
+    author: str
+    kind: str
+    reason: str
+    paths: list[str]
+
+
+async def history(database: Database, limit: int = 100, path: str | None = None) -> list[Summary]:
+    """The newest revisions first; ``path``: only those that changed it."""
+    query = select(ContentRevision.id, ContentRevision.created_at, ContentRevision.author, ContentRevision.kind,
+                   ContentRevision.reason, ContentRevision.paths).order_by(col(ContentRevision.id).desc())
     async with database.session() as session:
-        rows = (await session.exec(select(ContentRevision).order_by(col(ContentRevision.id).desc())
-                                   .limit(limit if path is None else 100_000))).all()
-    if path is not None:
-        rows = [r for r in rows if path in r.changes][:limit]
-    return list(rows)
+        rows = [Summary(*row) for row in (await session.exec(query if path else query.limit(limit))).all()]
+    return [r for r in rows if path in r.paths][:limit] if path else rows
 
 
 async def publish(database: Database, changes: Mapping[str, str | None], *, author: str, kind: str, reason: str,
@@ -174,7 +187,8 @@ async def _publish_once(database: Database, changes: Mapping[str, str | None], a
         if not real:
             return None
         parent = (await session.exec(select(func.max(ContentRevision.id)))).one() or 0
-        row = ContentRevision(parent=parent, author=author[:64], kind=kind[:16], reason=reason[:500], changes=real)
+        row = ContentRevision(parent=parent, author=author[:64], kind=kind[:16], reason=reason[:500], changes=real,
+                              paths=sorted(real))
         session.add(row)
         await session.flush()
         for path, (_, text) in real.items():

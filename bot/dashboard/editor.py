@@ -383,6 +383,7 @@ async def _move(request: web.Request, source: str, target: str, kind: str, actio
     _, problems = await asyncio.to_thread(revisions.check, files, bot.content.values, bot.content.params)
     blocking = [p for p in problems if not p.warning]
     if blocking:
+        await audit(request, action, False, path=source, errors=len(blocking))
         return render(request, "editor_refused.html", status=422, problems=blocking, back=request.path.rsplit("/", 1)[0])
     try:
         row = await revisions.publish(bot.database, {source: None, target: rows[source].text},
@@ -450,6 +451,7 @@ async def revision_restore(request: web.Request) -> web.StreamResponse:
                                       reason=post.get("reason", "").strip()[:500], values=bot.content.values,
                                       params=bot.content.params)
     except revisions.Refused as exc:
+        await audit(request, "content.restore", False, restored=int(raw), errors=len(exc.problems))
         return render(request, "editor_refused.html", status=422, problems=[p for p in exc.problems if not p.warning],
                       back=f"/admin/revisions/{raw}")
     except revisions.RevisionError as exc:
@@ -531,6 +533,7 @@ async def unanswered_act(request: web.Request) -> web.StreamResponse:
         form.aliases = "\n".join([*form.alias_list, *[q for q in questions if vtext.strip_key(q) not in known]])
         checked = await asyncio.to_thread(_check, bot, {p: r.text for p, r in rows.items()}, path, form)
         if checked.blocking:
+            await audit(request, "content.aliases", False, entry=target, errors=len(checked.blocking))
             return render(request, "editor_refused.html", status=422, problems=checked.blocking,
                           back="/admin/unanswered")
         changes, expected, kind = {path: checked.text}, {path: rows[path].revision_id}, "aliases"

@@ -437,6 +437,7 @@ class ContentRevision(SQLModel, table=True):
     kind: str = Field(max_length=16)  # seed, publish, restore, retire, import, files
     reason: str = Field(max_length=500)
     changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    paths: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # for lists: no texts
 
 
 class ContentFile(SQLModel, table=True):
