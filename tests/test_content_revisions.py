@@ -125,6 +125,13 @@ async def test_import_refuses_files_with_errors(bot: BotApp, tmp_path: Path) -> 
                                      kind="import", reason="", values=bot.content.values, params=bot.content.params)
     assert any("content/faq/moi.md" in str(p) for p in refused.value.problems)
     assert await revisions.head(bot.database) == 1
+    # A big pack is checked in a child process, with the same findings.
+    files = await revisions.current_texts(bot.database) | {"faq/moi.md": "---\nid: moi\n---\nx"}
+    here = revisions.check(files, bot.content.values, bot.content.params)
+    apart = revisions.check(files, bot.content.values, bot.content.params, apart_from=1)
+    assert here[1] == apart[1] and here[0] is None and apart[0] is None
+    good = revisions.check(await revisions.current_texts(bot.database), bot.content.values, bot.content.params, 1)
+    assert good[0] is not None and set(good[0].pack.entries) == set(bot.content.current.pack.entries)
 
 
 def test_export_and_import_on_the_command_line(tmp_path: Path, content: Path, monkeypatch) -> None:  # noqa: ANN001

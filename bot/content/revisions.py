@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 
 from bot.content.loader import Problem
-from bot.content.store import ContentStore, Snapshot, build
+from bot.content.store import ContentStore, Snapshot, build, build_apart
 from bot.matching import MatchParams
 from bot.storage.db import Database
 from bot.storage.models import ContentFile, ContentRevision
@@ -91,13 +91,17 @@ def write_folder(files: Mapping[str, str], root: Path) -> None:
         target.write_text(text, encoding="utf-8")
 
 
-def check(files: Mapping[str, str], values: Mapping[str, str], params: MatchParams) -> tuple[Snapshot | None, list[Problem]]:
+def check(files: Mapping[str, str], values: Mapping[str, str], params: MatchParams,
+          apart_from: int | None = None) -> tuple[Snapshot | None, list[Problem]]:
     """The loader's own checks (and a matcher) on a set of files that is not published yet.
-    Problems name paths as ``content/<path>``, as they do for a deployment's content folder."""
+    Problems name paths as ``content/<path>``, as they do for a deployment's content folder.
+    ``apart_from``: with this many files or more, in a child process (as the store loads them),
+    so a big pack's seconds of parsing do not hold up the server's answers."""
     with tempfile.TemporaryDirectory(prefix="cchc-check-") as tmp:
         root = Path(tmp) / "content"
         write_folder(files, root)
-        snapshot, problems, _ = build(root, values, params)
+        big = apart_from is not None and len(files) >= apart_from
+        snapshot, problems, _ = (build_apart if big else build)(root, values, params)
     return snapshot, problems
 
 
@@ -219,13 +223,13 @@ async def state_at(database: Database, revision_id: int) -> Files:
 
 
 async def restore(database: Database, revision_id: int, *, author: str, reason: str, values: Mapping[str, str],
-                  params: MatchParams) -> ContentRevision | None:
+                  params: MatchParams, apart_from: int | None = None) -> ContentRevision | None:
     """Bring every file back to how it was after ``revision_id``, as one new revision."""
     rows = await current(database)
     target = await state_at(database, revision_id)
     changes = {p: target.get(p) for p in set(rows) | set(target)
                if target.get(p) != (rows[p].text if p in rows else None)}
-    _, problems = check(target, values, params)
+    _, problems = await asyncio.to_thread(check, target, values, params, apart_from)
     if any(not p.warning for p in problems):
         raise Refused(problems)
     expected = {p: rows[p].revision_id if p in rows else None for p in changes}
@@ -247,7 +251,8 @@ async def seed(database: Database, root: Path) -> bool:
 
 
 async def import_files(database: Database, files: Mapping[str, str | None], *, author: str, kind: str, reason: str,
-                       values: Mapping[str, str], params: MatchParams) -> ContentRevision | None:
+                       values: Mapping[str, str], params: MatchParams,
+                       apart_from: int | None = None) -> ContentRevision | None:
     """Take files (e.g. edited on disk) in as a new revision: the later change wins, and what
     it replaces stays in history. Refused (Refused) when the result would have errors."""
     rows = await current(database)
@@ -257,7 +262,7 @@ async def import_files(database: Database, files: Mapping[str, str | None], *, a
             merged.pop(path, None)
         else:
             merged[path] = text
-    _, problems = check(merged, values, params)
+    _, problems = await asyncio.to_thread(check, merged, values, params, apart_from)
     if any(not p.warning for p in problems):
         raise Refused(problems)
     overridden = sorted({f"{p} (bản #{rows[p].revision_id})" for p, t in files.items()
@@ -311,7 +316,7 @@ class Follower:
         try:
             row = await import_files(self.database, changed, author="tệp trên máy chủ", kind="files",
                                      reason="Sửa trực tiếp tệp trong thư mục nội dung", values=self.store.values,
-                                     params=self.store.params)
+                                     params=self.store.params, apart_from=self.store.apart_from_files)
         except Refused as exc:
             self.store.last_problems = exc.problems
             for problem in exc.problems:

@@ -59,7 +59,8 @@ def content_import(ctx: click.Context, folder: Path, reason: str) -> None:
         try:
             await revisions.seed(app.database, Path(app.settings.content.path))
             return await revisions.import_files(app.database, files, author="cli:import", kind="import",
-                                                reason=reason, values=app.content.values, params=app.content.params)
+                                                reason=reason, values=app.content.values, params=app.content.params,
+                                                apart_from=app.content.apart_from_files)
         finally:
             await app.close()
 

@@ -156,7 +156,8 @@ def _check(bot: Any, files: Mapping[str, str], path: str, form: EntryForm) -> Ch
         return Checked("", form, [Problem(f"content/{path}", 1, str(exc))], None)
     too_long = bool(form.errors)  # from_post: a box past its limit
     candidate = dict(files) | {path: text}
-    snapshot, problems = revisions.check(candidate, bot.content.values, bot.content.params)
+    snapshot, problems = revisions.check(candidate, bot.content.values, bot.content.params,
+                                         bot.content.apart_from_files)
     form = entry_form.with_errors(form, text, problems, f"content/{path}")
     if too_long:
         problems = [*problems, Problem(f"content/{path}", 1, "có ô dài quá giới hạn")]
@@ -283,7 +284,8 @@ async def entry_edit(request: web.Request) -> web.StreamResponse:
     if request.query.get("mode") == "raw":
         form = EntryForm(raw=row.text)
     checked = None
-    if request.query.get("check") != "0":
+    big = bot.content.apart_from_files is not None and len(files) >= bot.content.apart_from_files
+    if request.query.get("check", "0" if big else "1") != "0":  # a big pack: on "Kiểm tra" only
         checked = await asyncio.to_thread(_check, bot, {p: r.text for p, r in files.items()}, _faq(file_id), form)
         form = checked.form
     return await _show(request, file_id, form, base=row.revision_id, new=False, checked=checked,
@@ -380,7 +382,8 @@ async def _move(request: web.Request, source: str, target: str, kind: str, actio
         raise web.HTTPNotFound(text="Không có mục này.")
     files = {p: r.text for p, r in rows.items()}
     files[target] = files.pop(source)
-    _, problems = await asyncio.to_thread(revisions.check, files, bot.content.values, bot.content.params)
+    _, problems = await asyncio.to_thread(revisions.check, files, bot.content.values, bot.content.params,
+                                          bot.content.apart_from_files)
     blocking = [p for p in problems if not p.warning]
     if blocking:
         await audit(request, action, False, path=source, errors=len(blocking))
@@ -449,7 +452,7 @@ async def revision_restore(request: web.Request) -> web.StreamResponse:
     try:
         row = await revisions.restore(bot.database, int(raw), author=_author(request),
                                       reason=post.get("reason", "").strip()[:500], values=bot.content.values,
-                                      params=bot.content.params)
+                                      params=bot.content.params, apart_from=bot.content.apart_from_files)
     except revisions.Refused as exc:
         await audit(request, "content.restore", False, restored=int(raw), errors=len(exc.problems))
         return render(request, "editor_refused.html", status=422, problems=[p for p in exc.problems if not p.warning],
