@@ -198,6 +198,18 @@ async def test_script_in_an_entry_is_shown_as_text(client: TestClient, bot: BotA
     html = await (await client.post("/admin/entries/ket-hon", data=form | {"action": "check"})).text()
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert 'href="javascript:' not in html
+    # The javascript: link is refused by the checks; the script, published, reaches the web chat as text.
+    refused = await client.post("/admin/entries/ket-hon", data=form | {"action": "publish", "reason": "thử"})
+    assert refused.status == 422 and "javascript:alert(2)" in await refused.text()
+    form["body"] = form["body"].replace(" [x](javascript:alert(2))", "")
+    published = await client.post("/admin/entries/ket-hon", data=form | {"action": "publish", "reason": "thử"},
+                                  allow_redirects=False)
+    assert published.status == 303
+    chat = await client.post("/api/chat", json={"text": "thủ tục kết hôn"})
+    replies = (await chat.json())["replies"]
+    shown = " ".join(r["html"] for r in replies)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown and "<script" not in shown
+    assert 'href="javascript:' not in shown
 
 
 async def test_try_questions_on_the_unpublished_edit(client: TestClient, bot: BotApp) -> None:
