@@ -93,6 +93,7 @@ async def healthz(request: web.Request) -> web.Response:
                 "entries": len(snapshot.pack.entries),
                 "loaded_at": snapshot.pack.loaded_at.isoformat(),
                 "errors_in_latest_edit": content_errors,
+                "revision": revisions.follower(bot).loaded,  # the content revision served (0: files)
             },
             "channels": channels,
             "background": background,

@@ -44,6 +44,8 @@ def test_two_workers_serve_the_same_new_revision(deployment: Deployment) -> None
                 serving.setdefault(index, time.monotonic() - published)
         time.sleep(0.2)
     assert sorted(serving) == [0, 1]
+    health = deployment.workers()
+    assert {h["content"]["revision"] for answers in health.values() for _, h in answers} == {2}
     # Polled every content.reload_interval (2 s): each worker within a few seconds.
     assert max(serving.values()) < 10, serving
     print(f"\nnew revision served by worker 0 after {serving[0]:.1f} s, worker 1 after {serving[1]:.1f} s")
