@@ -8,9 +8,9 @@ For each platform it seeds subscribers in a real database (SQLite in a temporary
 ``--database-url``), records one broadcast, and starts the real bot (``python -m bot.cli run``,
 with only the sender working) as a subprocess against a fake platform that enforces the limit:
 
-- Telegram: the fake Bot API (tests/telegram/fake_bot_api.py) answering 429 beyond ``--limit``
+- Telegram: the fake Bot API (fakes/telegram.py) answering 429 beyond ``--limit``
   messages per second overall, through the real TelegramChannel and its limiter;
-- Zalo: the fake OA API (tests/zalo/fake_zalo.py) answering -32 beyond 4,000 requests per minute
+- Zalo: the fake OA API (fakes/zalo.py) answering -32 beyond 4,000 requests per minute
   (``--zalo-limit``), with ``--outside-window`` of the users outside the 7-day window (most of
   them known as such to the bot, a few only to Zalo), through the real ZaloChannel.
 
@@ -42,11 +42,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 
-from bot.broadcasts import create_broadcast  # noqa: E402
+from handlers.announcements import create_broadcast  # noqa: E402
 from bot.storage.db import Database, is_sqlite, sync_url, upgrade  # noqa: E402
 from bot.storage.models import ChannelUser, Subscription, utcnow  # noqa: E402
-from tests.telegram.fake_bot_api import FakeBotApi  # noqa: E402
-from tests.zalo.fake_zalo import FakeZalo  # noqa: E402
+from fakes.telegram import FakeBotApi  # noqa: E402
+from fakes.zalo import FakeZalo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPIC = "thong-bao-chung"

@@ -2,7 +2,7 @@
 
     uv run python bench/inbound_fakes.py --users 20000 [--telegram-port P] [--zalo-port P] [--control-port P]
 
-Both are the fakes the tests use (tests/telegram/fake_bot_api.py, tests/zalo/fake_zalo.py),
+Both are the fakes the tests use (fakes/telegram.py, fakes/zalo.py),
 with every check they make (HTML parse mode, button data, tokens, the 7-day window), no rate
 limit, and one addition: they note the wall-clock time each message reached them and for whom.
 ``GET /arrivals`` on the control port returns those notes as JSON:
@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiohttp import web  # noqa: E402
 
-from tests.telegram.fake_bot_api import FakeBotApi  # noqa: E402
-from tests.zalo.fake_zalo import FakeZalo  # noqa: E402
+from fakes.telegram import FakeBotApi  # noqa: E402
+from fakes.zalo import FakeZalo  # noqa: E402
 
 TELEGRAM_BASE = 100_000_000
 ZALO_APP_ID, ZALO_APP_SECRET, ZALO_OA_KEY = "3141592653589793238", "bench-app-secret", "bench-oa-key"

@@ -113,8 +113,8 @@ def rss(field="VmRSS"):
             return int(line.split()[1]) / 1024
 out = {"python": rss()}
 t = time.perf_counter()
-from bot.app import build_app  # noqa
-from bot.server import serve  # noqa
+from bot.root import build_app  # noqa
+from bot.root import serve  # noqa
 from bot.channels.telegram import TelegramChannel  # noqa
 from bot.channels.zalo import ZaloChannel  # noqa
 out["imports"] = rss(); out["imports_s"] = time.perf_counter() - t
@@ -151,7 +151,7 @@ print(json.dumps(out))
 
 
 async def service_run(args: argparse.Namespace, url: str, content: Path, log: Path) -> dict[str, Any]:
-    from bot.broadcasts import create_broadcast
+    from handlers.announcements import create_broadcast
     from bot.storage.db import Database
 
     fakes = subprocess.Popen([sys.executable, str(ROOT / "bench" / "inbound_fakes.py"),

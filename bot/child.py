@@ -1,5 +1,5 @@
 """Work done in a short-lived child Python process, so that what it imports and the garbage it
-leaves never enter the long-running server (issue 10): migrations, loading a big content pack.
+leaves never enter the long-running server: migrations, loading a big content pack.
 
 Arguments travel on stdin, not the command line, where ``ps`` would show them (a database
 password). The child can import ``bot`` wherever the parent was started from.

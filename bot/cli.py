@@ -11,34 +11,15 @@ from pathlib import Path
 
 import click
 
-from bot.config import LOG_FORMAT, ConfigError, Settings, load_settings
+from bot.cli_support import build as _build
+from bot.cli_support import load as _settings
+from bot.content.revisions_cli import content_export, content_import
+from bot.dashboard.cli import admin
+from handlers.announcements.cli import broadcast
+from handlers.lookups.cli import dossiers, qr
+from handlers.reports.cli import content_gaps, report
 
 log = logging.getLogger("cchc_bot")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    try:
-        settings = load_settings(ctx.obj.get("config"))
-    except ConfigError as exc:
-        raise click.ClickException(f"cấu hình không hợp lệ:\n{exc}") from exc
-    logging.basicConfig(
-        level=getattr(logging, settings.logging.level),
-        format=LOG_FORMAT,  # with the pid: which worker
-    )
-    return settings
-
-
-def _build(ctx: click.Context, persistent: bool = True, settings: Settings | None = None,  # noqa: ANN202
-           migrate_apart: bool = False):
-    from bot.app import build_app
-    from bot.content.store import ContentError
-    from bot.storage.db import upgrade, upgrade_apart
-
-    settings = settings or _settings(ctx)
-    try:
-        return build_app(settings, persistent=persistent, migrate=upgrade_apart if migrate_apart else upgrade)
-    except ContentError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
@@ -59,7 +40,7 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @click.pass_context
 def run(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Chạy bot: máy chủ web, kênh đã cấu hình, tự nạp lại nội dung."""
-    from bot.server import serve, serve_workers
+    from bot.root import serve, serve_workers
     from bot.storage.db import is_sqlite
 
     settings = _settings(ctx)
@@ -180,7 +161,7 @@ def campaigns() -> None:
 @click.pass_context
 def campaigns_list(ctx: click.Context, count: int) -> None:
     """Các chiến dịch và những lần gửi sắp tới (giờ Việt Nam)."""
-    from bot.campaigns import next_fire_times
+    from handlers.announcements.campaigns import next_fire_times
 
     app = _build(ctx, persistent=False)
     now = dt.datetime.now(dt.UTC)
@@ -251,34 +232,14 @@ def zalo_authorize(ctx: click.Context, redirect_uri: str, code: str | None) -> N
                "tự gia hạn về sau.")
 
 
-# Lookups (issue 7): `dossiers import`, `qr poster`, `qr make`.
-from bot.lookups.cli import dossiers, qr  # noqa: E402
-
+# The features' sub-commands, registered here, at the top.
 main.add_command(dossiers)
 main.add_command(qr)
-
-
-# Broadcasts (issue 6): `broadcast send|status|cancel`.
-from bot.broadcasts.cli import broadcast  # noqa: E402
-
 main.add_command(broadcast)
-
-
-# Feedback and reports (issue 8): `report`, `content gaps`.
-from bot.report_cli import content_gaps, report  # noqa: E402
-
 main.add_command(report)
 content.add_command(content_gaps)
-
-# Content revisions (issue 17): `content export`, `content import`.
-from bot.content.revisions_cli import content_export, content_import  # noqa: E402
-
 content.add_command(content_export)
 content.add_command(content_import)
-
-# The officials' dashboard (issue 9): `admin create-user`, `set-password`, `disable`, ...
-from bot.dashboard.cli import admin  # noqa: E402
-
 main.add_command(admin)
 
 

@@ -95,7 +95,7 @@ class Logging(_Section):
 
 
 class Server(_Section):
-    """The one web server (issue 9): web chat, widget, webhooks, dashboard, /healthz, /metrics."""
+    """The one web server: web chat, widget, webhooks, dashboard, /healthz, /metrics."""
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
@@ -108,7 +108,7 @@ class Server(_Section):
     # updates. More than one needs PostgreSQL; only worker 0 polls Telegram.
     workers: Annotated[int, Field(ge=1, le=64)] = 1
     shutdown_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0  # seconds for in-flight requests
-    # Under pressure (issue 10): one citizen may send this many messages a minute, after a burst
+    # Under pressure: one citizen may send this many messages a minute, after a burst
     # of user_burst; beyond, one polite "please wait" and the rest are not answered.
     user_messages_per_minute: Annotated[float, Field(gt=0)] = 60.0
     user_burst: Annotated[int, Field(ge=1)] = 30
@@ -126,7 +126,7 @@ class Server(_Section):
 
 
 class Dashboard(_Section):
-    """The officials' dashboard under /admin (issue 9); accounts: ``cchc-bot admin create-user``."""
+    """The officials' dashboard under /admin; accounts: ``cchc-bot admin create-user``."""
 
     enabled: bool = True
     session_hours: Annotated[float, Field(gt=0, le=168)] = 8.0  # a login lasts this long
@@ -186,7 +186,7 @@ class DossierColumns(_Section):
 
 
 class Lookup(_Section):
-    """Fee and dossier lookups, status-change notices and QR posters (issue 7)."""
+    """Fee and dossier lookups, status-change notices and QR posters."""
 
     require_phone_last4: bool = False  # ask for the applicant's last 4 phone digits first
     phone_attempts: Annotated[int, Field(ge=1, le=10)] = 3  # wrong answers before giving up
@@ -206,7 +206,7 @@ class Lookup(_Section):
 
 
 class Broadcasting(_Section):
-    """Subscriptions' announcements and the campaign calendar (issue 6).
+    """Subscriptions' announcements and the campaign calendar.
 
     A deployment with several ``cchc-bot run`` processes may switch the sender and the scheduler
     off in all but one; even when left on everywhere, a database lease lets only one of each
@@ -228,7 +228,7 @@ class Broadcasting(_Section):
 
 
 class Feedback(_Section):
-    """Citizens' feedback and complaints (tickets) and the satisfaction question (issue 8)."""
+    """Citizens' feedback and complaints (tickets) and the satisfaction question."""
 
     answer_days: Annotated[int, Field(ge=1, le=90)] = 10  # working days to answer a ticket
     holidays: list[dt.date] = Field(default_factory=list)  # days off besides weekends (Tết...)

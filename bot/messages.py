@@ -33,7 +33,7 @@ class Incoming:
     def __post_init__(self) -> None:
         if len(self.text) > MAX_TEXT:
             object.__setattr__(self, "text", self.text[:MAX_TEXT])
-        # NUL means nothing in a message, and PostgreSQL refuses it in text columns (issue 10)
+        # NUL means nothing in a message, and PostgreSQL refuses it in text columns
         for name in ("text", "payload", "user_id", "chat_id", "reply_to"):
             value = getattr(self, name)
             if isinstance(value, str) and "\x00" in value:

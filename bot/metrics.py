@@ -79,7 +79,7 @@ def webhook_error(channel: str, reason: str) -> None:
 
 async def refresh_from_database(database: Database) -> None:
     """Set the database-wide gauges; tables another feature has not created yet are skipped."""
-    from bot.storage.models import Broadcast, BroadcastDelivery, Ticket
+    from bot.storage.models import Broadcast, BroadcastDelivery, Ticket, open_ticket
 
     try:
         async with database.engine.connect() as conn:
@@ -100,7 +100,7 @@ async def refresh_from_database(database: Database) -> None:
             if Ticket.__tablename__ in tables:
                 OPEN_TICKETS.set((await conn.execute(
                     select(func.count()).select_from(Ticket)
-                    .where(Ticket.status.in_(("new", "in_progress"))))).scalar_one())  # type: ignore[attr-defined]
+                    .where(open_ticket()))).scalar_one())
         DATABASE_UP.set(1)
     except Exception:  # a scrape must answer even when the database does not
         log.warning("metrics: could not read the database", exc_info=True)

@@ -1,4 +1,4 @@
-"""Staying up under pressure (issue 10): per-user rate limits, bounded request bodies, and
+"""Staying up under pressure: per-user rate limits, bounded request bodies, and
 the backlog every channel keeps within ``server.max_backlog``.
 
 Backpressure is by refusal, never by dropping: a webhook that cannot take an update answers
@@ -14,8 +14,6 @@ import collections
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from aiohttp import web
 
 WEB_CHAT_MAX_BYTES = 16 * 1024  # a question of 4,000 characters with its JSON fits
 ZALO_EVENT_MAX_BYTES = 64 * 1024  # Zalo events are small; a text message is at most 2,000 characters
@@ -38,25 +36,6 @@ REPLY_RETRY_MAX = 30.0
 def reply_backoff(attempt: int) -> float:
     """Seconds to wait before try number ``attempt + 1`` of a reply (attempt counts from 1)."""
     return min(REPLY_RETRY_MAX, REPLY_RETRY_FIRST * 2 ** (attempt - 1))
-
-
-class BodyTooLarge(web.HTTPRequestEntityTooLarge):
-    def __init__(self, limit: int, actual: int) -> None:
-        super().__init__(max_size=limit, actual_size=actual)
-
-
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The request body, refused (413) as soon as it is known to exceed ``limit``: from
-    Content-Length before reading anything, or while reading a body sent without one."""
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise BodyTooLarge(limit, declared)
-    body = bytearray()
-    while chunk := await request.content.read(min(65536, limit + 1)):
-        body += chunk
-        if len(body) > limit:
-            raise BodyTooLarge(limit, len(body))
-    return bytes(body)
 
 
 @dataclass

@@ -6,20 +6,23 @@ step of a guided flow the user is in, a recognised intent, and finally free text
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot import intents
+from bot import text as vtext
 from bot.messages import Incoming, Response
+from bot.ports import MenuCommand
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from bot.channels import Channel
     from bot.config import Settings
     from bot.content.store import ContentStore, Snapshot
+    from bot.ports import Channel, Fetch
     from bot.storage.db import Database
 
 
@@ -36,11 +39,25 @@ def row_id(text: str) -> int | None:
 
 
 @dataclass(frozen=True)
+class Query:
+    """The message normalised once, carried along the route: every step reads the same text."""
+
+    text: str  # stripped
+    intent: intents.Intent | None = None
+
+    @functools.cached_property
+    def key(self) -> str:
+        """Lower case without diacritics or punctuation: what word lists are compared with."""
+        return vtext.strip_key(self.text)
+
+
+@dataclass(frozen=True)
 class Route:
     kind: str  # "payload" | "command" | "flow" | "intent" | "text"
     name: str
     args: tuple[str, ...] = ()
     intent: intents.Intent | None = None
+    query: Query | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,7 @@ class Services:
 
     content: ContentStore
     channels: Mapping[str, Channel] = field(default_factory=dict)  # the running channels, by name
+    fetch: Fetch | None = None  # downloads a citizen's attachment (the platform's HTTP client)
 
 
 @dataclass
@@ -66,6 +84,7 @@ class Context:
     services: Services | None = None  # None for one-off questions (``cchc-bot ask``)
     database: Database | None = None  # read-only lookups when session is None (``ask``)
     started: float = field(default_factory=time.perf_counter)
+    outbox: bool = False  # the turn queued a message for after its commit (wakes the sender)
 
     @property
     def office(self) -> dict[str, str]:
@@ -75,7 +94,10 @@ class Context:
         return (time.perf_counter() - self.started) * 1000
 
 
-Handler = Callable[[Context, Incoming, Route], Awaitable[Response]]
+# A handler answers, or declines with None: the dispatcher then tries the next candidate.
+Handler = Callable[[Context, Incoming, Route], Awaitable[Response | None]]
+# A feature's recogniser: the intent a message plainly is (a ticket number, say), or None.
+Recogniser = Callable[[str], intents.Intent | None]
 # Sees a message that replies to an earlier message first; None lets routing go on as usual.
 ReplyHandler = Callable[[Context, Incoming], Awaitable[Response | None]]
 
@@ -91,6 +113,8 @@ class Router:
         self.intents: dict[str, Handler] = {}
         self.text_handler: Handler | None = None
         self.reply_handlers: list[ReplyHandler] = []
+        self.recognisers: list[Recogniser] = []
+        self.menu: list[MenuCommand] = []
 
     def _register(self, table: dict[str, Handler], keys: tuple[str, ...]) -> Callable[[Handler], Handler]:
         def decorator(handler: Handler) -> Handler:
@@ -100,7 +124,11 @@ class Router:
 
         return decorator
 
-    def command(self, *names: str) -> Callable[[Handler], Handler]:
+    def command(self, *names: str, menu: str | None = None,
+                officials: bool = False) -> Callable[[Handler], Handler]:
+        """``menu``: the description under which the first name is advertised."""
+        if menu is not None:
+            self.menu.append(MenuCommand(names[0], menu, officials))
         return self._register(self.commands, names)
 
     def payload(self, *prefixes: str) -> Callable[[Handler], Handler]:
@@ -111,6 +139,11 @@ class Router:
 
     def intent(self, *names: str) -> Callable[[Handler], Handler]:
         return self._register(self.intents, names)
+
+    def recogniser(self, recognise: Recogniser) -> Recogniser:
+        """What this feature recognises in a message before it is matched as a question."""
+        self.recognisers.append(recognise)
+        return recognise
 
     def reply(self) -> Callable[[ReplyHandler], ReplyHandler]:
         """A handler for messages replying to another message (e.g. officials answering a ticket)."""
@@ -130,45 +163,62 @@ class Router:
 
 
 class Dispatcher:
-    """Finds the handler for a message; earlier routers win on conflicts."""
+    """Finds the handlers for a message and tries them in order until one answers; earlier
+    routers win on conflicts.
+
+    The candidates, in order: a button's payload, a ``/command``, the guided flow the user is
+    in, a photo, the intent the features' recognisers (then ``bot.intents``) see, and the text
+    handlers of every router; ``fallback`` when all declined."""
 
     def __init__(self, routers: list[Router], fallback: Handler) -> None:
         self.commands: dict[str, Handler] = {}
         self.payloads: dict[str, Handler] = {}
         self.flows: dict[str, Handler] = {}
         self.intents: dict[str, Handler] = {}
-        self.text_handler: Handler | None = None
         self.fallback = fallback
         self.reply_handlers: list[ReplyHandler] = [h for r in routers for h in r.reply_handlers]
+        self.text_handlers: list[Handler] = [r.text_handler for r in routers if r.text_handler]
+        self.recognisers: list[Recogniser] = [f for r in routers for f in r.recognisers]
+        self.menu: tuple[MenuCommand, ...] = tuple(c for r in routers for c in r.menu)
         for router in routers:
             for table in ("commands", "payloads", "flows", "intents"):
                 mine, theirs = getattr(self, table), getattr(router, table)
                 for key, handler in theirs.items():
                     mine.setdefault(key, handler)
-            if self.text_handler is None:
-                self.text_handler = router.text_handler
 
-    def resolve(self, ctx: Context, message: Incoming) -> tuple[Handler, Route]:
+    def recognise(self, text: str) -> intents.Intent | None:
+        for recognise in self.recognisers:
+            if (found := recognise(text)) is not None:
+                return found
+        return intents.detect(text)
+
+    def candidates(self, ctx: Context, message: Incoming) -> Iterator[tuple[Handler, Route]]:
+        """The handlers to try, lazily: a flow that declines (and leaves) changes what follows."""
         if message.payload is not None:
             prefix, _, rest = message.payload.partition(":")
             args = tuple(rest.split(":")) if rest else ()
             handler = self.payloads.get(prefix)
-            return (handler or self.fallback), Route("payload", prefix, args)
-        text = message.text.strip()
-        if text.startswith("/"):
-            head, _, rest = text[1:].partition(" ")
+            yield (handler or self.fallback), Route("payload", prefix, args)
+            return
+        query = Query(message.text.strip())
+        if query.text.startswith("/"):
+            head, _, rest = query.text[1:].partition(" ")
             name = head.split("@", 1)[0].lower()
-            handler = self.commands.get(name, self.fallback)
-            return handler, Route("command", name, tuple(rest.split()))
+            yield self.commands.get(name, self.fallback), Route("command", name, tuple(rest.split()),
+                                                                query=query)
+            return
         flow = ctx.state.get("flow")
         if flow in self.flows:  # a photo sent within a guided flow is the flow's (e.g. feedback)
-            return self.flows[flow], Route("flow", flow)
+            yield self.flows[flow], Route("flow", flow, query=query)
         if message.attachments and "attachment" in self.intents:  # a photo (a receipt's QR)
-            return self.intents["attachment"], Route("intent", "attachment")
-        intent = intents.detect(text)
-        if intent is not None and intent.name in self.intents:
-            return self.intents[intent.name], Route("intent", intent.name, intent=intent)
-        return (self.text_handler or self.fallback), Route("text", "text")
+            yield self.intents["attachment"], Route("intent", "attachment", query=query)
+        intent = self.recognise(query.text)
+        if intent is not None:
+            query = Query(query.text, intent)
+            if intent.name in self.intents:
+                yield self.intents[intent.name], Route("intent", intent.name, intent=intent, query=query)
+        for handler in self.text_handlers:
+            yield handler, Route("text", "text", intent=intent, query=query)
 
     async def dispatch(self, ctx: Context, message: Incoming) -> Response:
         if message.reply_to is not None and message.payload is None:
@@ -176,5 +226,11 @@ class Dispatcher:
                 response = await reply_handler(ctx, message)
                 if response is not None:
                     return response
-        handler, route = self.resolve(ctx, message)
-        return await handler(ctx, message, route)
+        route = Route("text", "text")
+        for handler, route in self.candidates(ctx, message):
+            response = await handler(ctx, message, route)
+            if response is not None:
+                return response
+        answer = await self.fallback(ctx, message, route)
+        assert answer is not None, "the fallback always answers"
+        return answer

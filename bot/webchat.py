@@ -25,9 +25,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.channels.telegram_render import to_html
+from bot.channels.html import to_html
+from bot.http import read_body
 from bot.messages import MAX_TEXT, Incoming, Reply
-from bot.pressure import BUSY_TEXT, WEB_CHAT_MAX_BYTES, Backlog, read_body
+from bot.pressure import BUSY_TEXT, WEB_CHAT_MAX_BYTES, Backlog
 from bot.render import to_plain
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ STATIC = Path(__file__).parent / "web"
 SESSION_COOKIE = "cchc_sid"
 SESSION_HEADER = "X-CCHC-Session"
 SESSION_MAX_AGE = 180 * 86400
-WEB_BACKLOG_KEY = web.AppKey("web_backlog", Backlog)  # questions being answered (issue 10)
+WEB_BACKLOG_KEY = web.AppKey("web_backlog", Backlog)  # questions being answered
 
 
 def _valid_sid(sid: str | None) -> bool:

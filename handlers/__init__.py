@@ -1,16 +1,20 @@
-"""Conversation features, one module each, routed in one place."""
+"""Conversation features, each in its own folder, routed in one place."""
 
 from __future__ import annotations
 
 from bot.routing import Dispatcher
+from handlers.admin import router as admin
+from handlers.announcements import router as announcements
+from handlers.faq import browse, questions, start, welcome
+from handlers.feedback import router as feedback
+from handlers.lookups import router as lookups
 
 
 def build_dispatcher() -> Dispatcher:
-    """The order matters only on conflicts: earlier routers win."""
-    from handlers import admin, browse, faq, feedback, lookup, start, subscriptions, welcome
-
+    """The order matters on conflicts (earlier routers win) and for text: the lookups' text
+    handler sees a message before the FAQ's, and declines what is not a code or a fee."""
     return Dispatcher(
-        [start.router, admin.router, subscriptions.router, welcome.router, browse.router,
-         feedback.router, lookup.router, faq.router],
+        [start.router, admin.router, announcements.router, welcome.router, browse.router,
+         feedback.router, lookups.router, questions.router],
         fallback=start.help_handler,
     )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.content.answer import answer_text
 from bot.content.model import FaqEntry
-from bot.messages import Button, Reply
-from bot.routing import Context
+from bot.messages import Button, Incoming, Reply, Response
+from bot.routing import Context, Handler, Route
 from bot.storage.models import AuditEvent
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,7 @@ async def record(ctx: Context, row: object) -> bool:
         ctx.session.add(row)
         await ctx.session.flush()
     except SQLAlchemyError:
-        await _lose_session(ctx, type(row).__name__)
+        await lose_session(ctx, "could not record %s", type(row).__name__)
         return False
     return True
 
@@ -73,17 +76,38 @@ async def insert_row(ctx: Context, statement: Insert, values: dict[str, object])
     try:
         return (await ctx.session.exec(statement, params=values)).scalar_one()
     except SQLAlchemyError:
-        await _lose_session(ctx, str(statement.table))
+        await lose_session(ctx, "could not record %s", statement.table)
         return None
 
 
-async def _lose_session(ctx: Context, what: str) -> None:
-    """A failed write: logged, the turn's transaction rolled back, and the rest of the turn
-    goes on without the database (``ctx.session = None``)."""
-    assert ctx.session is not None
-    log.exception("could not record %s", what)
-    await ctx.session.rollback()
+async def lose_session(ctx: Context, what: str, *args: object) -> None:
+    """The one policy for a database failure inside a turn: logged (``what`` % ``args``), the
+    turn's transaction rolled back, and the rest of the turn goes on without the database
+    (``ctx.session = None``): a failure costs the record, never the reply."""
+    log.exception(what, *args)
+    if ctx.session is not None:
+        with contextlib.suppress(SQLAlchemyError):
+            await ctx.session.rollback()
     ctx.session = None
+
+
+Refusal = Callable[[Context, str], Awaitable[Response]]
+
+
+def officials_only(action: str, refuse: Refusal) -> Callable[[Handler], Handler]:
+    """The guard of an officials' command: anyone else gets the feature's polite ``refuse``,
+    and the attempt is audited under ``action`` (by ``refuse``)."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def guarded(ctx: Context, message: Incoming, route: Route) -> Response | None:
+            if not ctx.is_admin:
+                return await refuse(ctx, action)
+            return await handler(ctx, message, route)
+
+        return guarded
+
+    return decorate
 
 
 async def audit(ctx: Context, action: str, allowed: bool, **detail: object) -> None:

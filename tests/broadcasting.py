@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 
 from sqlalchemy import create_engine, select
 
-from bot.channels import Delivery
+from bot.ports import Delivery
 from bot.content.loader import TIMEZONE
 from bot.messages import Reply
 from bot.storage.db import Database, sync_url

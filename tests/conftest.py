@@ -12,7 +12,8 @@ from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp
+from bot.root import build_app
 from bot.config import BUNDLED_CONTENT, Content, Database, Secrets, Settings
 from bot.storage.db import sync_url
 

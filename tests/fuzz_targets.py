@@ -1,4 +1,4 @@
-"""Property-based fuzzing of every parser that reads outside data (issue 10), shared by the
+"""Property-based fuzzing of every parser that reads outside data, shared by the
 test suite (tests/test_fuzz.py: a quick count) and the benchmark (bench/fuzz.py: the full count).
 
 Each target runs hypothesis for ``examples`` inputs and counts them; a target fails on the
@@ -39,19 +39,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp
+from bot.root import build_app
 from bot.channels.telegram import SECRET_HEADER, TelegramChannel
 from bot.channels.zalo import ZaloChannel, _Refused
 from bot.channels.zalo_api import RateLimiter
 from bot.channels.zalo_render import PayloadCodec, chosen_number
 from bot.config import DossierColumns, Server, Telegram, Zalo
 from bot.content.loader import load_pack
-from bot.lookups.dossiers import ImportFileError, parse_file
+from handlers.lookups.dossiers import ImportFileError, parse_file
 from bot.messages import Incoming
 from bot.server import make_web_app
 from tests.conftest import make_settings
-from tests.telegram.fake_bot_api import FakeBotApi
-from tests.zalo.fake_zalo import FakeZalo
+from fakes.telegram import FakeBotApi
+from fakes.zalo import FakeZalo
 
 FIXTURE = Path(__file__).parent / "fixtures" / "content"
 TG_SECRET = "fuzz-secret_0123456789"

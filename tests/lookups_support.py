@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, select
 
 from bot.app import BotApp
-from bot.channels import Delivery
-from bot.lookups.dossiers import ImportResult, parse_file, today_vn, upsert
+from bot.ports import Delivery
+from handlers.lookups.dossiers import ImportResult, parse_file, today_vn, upsert
 from bot.messages import Incoming, Reply, Response
 from bot.storage.db import sync_url
 

@@ -12,18 +12,18 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from bot.app import build_app
-from bot.broadcasts import (
+from bot.root import build_app
+from handlers.announcements import (
     BroadcastError,
     cancel_broadcast,
     create_broadcast,
     progress,
     schedule_broadcast,
 )
-from bot.broadcasts.outbox import Sender
-from bot.broadcasts.runtime import BroadcastWorkers
-from bot.broadcasts.service import lease_holder, parse_local_time, quiet_until
-from bot.channels import Delivery
+from bot.outbox.sender import Sender
+from bot.outbox.runtime import BroadcastWorkers
+from handlers.announcements.service import lease_holder, parse_local_time, quiet_until
+from bot.ports import Delivery
 from bot.config import Broadcasting, Settings, Zalo
 from bot.storage.db import Database, upgrade
 from bot.storage.models import Broadcast, BroadcastDelivery, ChannelUser, Subscription

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from bot.campaigns import next_fire_times
+from handlers.announcements.campaigns import next_fire_times
 from bot.cli import main
 from bot.content.loader import TIMEZONE
 from bot.content.model import Campaign

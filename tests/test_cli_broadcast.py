@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from bot.broadcasts.outbox import Sender
+from bot.outbox.sender import Sender
 from bot.cli import main
 from bot.storage.db import Database, upgrade
 from bot.storage.models import Broadcast

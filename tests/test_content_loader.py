@@ -446,7 +446,7 @@ def test_problem_string_form() -> None:
 
 
 def test_an_entry_gives_back_what_its_file_says() -> None:
-    """Entries keep their cold text compressed (issue 10): it reads back unchanged."""
+    """Entries keep their cold text compressed: it reads back unchanged."""
     pack, _ = load_pack(BUNDLED_CONTENT, Office().template_values())
     assert pack is not None
     for entry in pack.entries.values():

@@ -13,7 +13,7 @@ from bot.app import BotApp
 from bot.content import revisions
 from tests.web_support import FIXTURE
 from tests.conftest import make_settings
-from bot.app import build_app
+from bot.root import build_app
 
 KET_HON = "faq/ket-hon.md"
 

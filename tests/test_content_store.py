@@ -180,7 +180,7 @@ async def test_watch_picks_up_a_change(root: Path, store: ContentStore) -> None:
     assert task.cancelled()
 
 
-# --- big packs load in a child process (issue 10: the parsing garbage stays out of the server) ---
+# --- big packs load in a child process (the parsing garbage stays out of the server) ---
 
 
 def test_a_pack_built_apart_answers_exactly_as_one_built_in_place() -> None:

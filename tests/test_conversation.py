@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.exc import OperationalError
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp
+from bot.root import build_app
 from bot.messages import Incoming, Response
 from bot.storage.db import sync_url
 from bot.storage.models import AnswerVote, ChannelUser, ConversationState, InboundEvent, QuestionLog

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp
+from bot.root import build_app
 from bot.cli import main
 from bot.dashboard.web import SESSION_COOKIE
 from bot.server import make_web_app
@@ -283,12 +284,13 @@ async def test_a_too_long_zalo_broadcast_is_refused_in_the_preview(client: TestC
 
 
 async def test_reply_to_a_ticket(client: TestClient, bot: BotApp) -> None:
-    from bot.feedback import create_ticket
+    from handlers.feedback.service import create_ticket
 
     async with bot.database.session() as session:
         ticket = await create_ticket(session, bot.settings, channel="web", channel_user_id=None,
                                      user_key="abcdef123456", subject="thu_tuc",
                                      content="Dạ, hồ sơ khai sinh của cháu nộp đã 10 ngày chưa có kết quả.")
+        await session.commit()  # a turn commits what it filed
     csrf = await login(client, "canbo")
     inbox = await (await client.get("/admin/inbox")).text()
     assert ticket.number in inbox and "#ABCDEF" not in inbox  # the list shows no sender reference

@@ -14,7 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp
+from bot.root import build_app
 from bot.content import revisions
 from bot.messages import Incoming
 from bot.server import make_web_app

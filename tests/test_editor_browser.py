@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp
+from bot.root import build_app
 from bot.content import revisions
 from bot.storage.models import QuestionLog
 from tests.test_web_browser import browser, database_url, expect, shot  # noqa: F401 - fixtures

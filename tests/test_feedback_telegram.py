@@ -4,14 +4,16 @@ replies to the card, the answer and the satisfaction question reach the citizen.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.outbox.runtime import BroadcastWorkers
 from bot.storage.models import SatisfactionResponse, Ticket, TicketMessage
-from tests.telegram.conftest import rows, running
-from tests.telegram.fake_bot_api import FakeBotApi
+from tests.telegram.conftest import eventually, rows, running
+from fakes.telegram import FakeBotApi
 
 
 @pytest.fixture
@@ -25,8 +27,12 @@ async def test_a_ticket_through_telegram(database_url: str, fake: FakeBotApi) ->
     citizen = fake.add_user(2001, "Lan")
     clerk = fake.add_user(3003, "Văn thư")
     group = fake.add_group(-1009876543210, "Cán bộ một cửa")
-    async with running(database_url, fake, admin_chat_id=group["id"]) as tg:
-        tg.app.channels = {"telegram": tg.channel}  # what serve() does
+    async with running(database_url, fake, admin_chat_id=group["id"]) as tg, \
+            contextlib.AsyncExitStack() as stack:
+        tg.app.channels = {"telegram": tg.channel}  # what serve() does, with its sender
+        workers = BroadcastWorkers(tg.app, [tg.channel])
+        await workers.start()
+        stack.push_async_callback(workers.stop)
         [subjects] = await tg.say(citizen, "/phananh")
         [ask] = await tg.press(citizen, subjects, "fb:s:can_bo")
         assert "mô tả sự việc" in ask.text
@@ -45,8 +51,10 @@ async def test_a_ticket_through_telegram(database_url: str, fake: FakeBotApi) ->
         [card] = await fake.replies(group["id"], 1, after=before)
         assert number in card.text and "0987 654 321" in card.text
         assert str(citizen["id"]) not in card.text
+        # the sender records the delivery moments after the card arrives
+        await eventually(lambda: rows(database_url, Ticket)[0]["forwarded_message_id"] == str(card.message_id),
+                         what="the card's delivery recorded")
         [ticket] = rows(database_url, Ticket)
-        assert ticket["forwarded_message_id"] == str(card.message_id)
         assert ticket["forwarded_chat_id"] == str(group["id"])
 
         before_citizen = len(fake.to(citizen["id"]))
@@ -56,12 +64,14 @@ async def test_a_ticket_through_telegram(database_url: str, fake: FakeBotApi) ->
         before = len(fake.to(group["id"]))
         fake.text(clerk, answer, chat=group, reply_to=card)
         [sent] = await fake.replies(group["id"], 1, after=before)
-        assert sent.text.startswith(f"✅ Đã gửi câu trả lời phản ánh {number}")
+        assert sent.text.startswith(f"✅ Đã lưu câu trả lời phản ánh {number} và đang gửi")
         reply, question = await fake.replies(citizen["id"], 2, after=before_citizen)
         assert number in reply.text and answer in reply.text
         assert question.callbacks == [f"hl:{level}:t:{ticket['id']}" for level in (5, 4, 3, 2, 1)]
         [thanks] = await tg.press(citizen, question, f"hl:4:t:{ticket['id']}")
         assert "cảm ơn" in thanks.text
+        await eventually(lambda: rows(database_url, TicketMessage)[0]["delivery"] == "sent",
+                         what="the answer's delivery recorded")
 
     [answered] = rows(database_url, Ticket)
     assert answered["status"] == "answered"

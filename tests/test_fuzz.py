@@ -1,4 +1,4 @@
-"""Fuzzing every parser of outside data (issue 10): a quick count here, the full count in
+"""Fuzzing every parser of outside data: a quick count here, the full count in
 ``uv run python bench/fuzz.py``. ``CCHC_FUZZ_EXAMPLES`` sets the inputs per target."""
 
 from __future__ import annotations

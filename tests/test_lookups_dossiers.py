@@ -12,11 +12,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, update
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp
+from bot.root import build_app
 from bot.cli import main
 from bot.config import Lookup
-from bot.lookups import dossiers
-from bot.lookups.notices import purge_attempts, send_status_notices
+from handlers.lookups import dossiers
+from bot.outbox.sender import Sender
+from handlers.lookups.notices import NoticeStats, purge_attempts, send_status_notices
 from bot.storage.db import sync_url
 from bot.storage.models import (
     ChannelUser,
@@ -24,6 +26,7 @@ from bot.storage.models import (
     DossierNotice,
     DossierWatch,
     LookupAttempt,
+    OutboxMessage,
 )
 from tests.conftest import make_settings
 from tests.lookups_support import (
@@ -152,6 +155,16 @@ async def test_status_by_code_typed_however(lookup_bot: BotApp, tmp_path: Path, 
     assert "Quầy số 2, Bộ phận Một cửa UBND xã" in text
     assert "quá hẹn" not in text
     assert f"dw:{KEY}" in payloads(response)
+
+
+
+async def notify(bot: BotApp, channels: dict) -> NoticeStats:
+    """The notice job's pass, then the outbox's sender delivering what it queued."""
+    stats = await send_status_notices(bot.database, channels, bot.settings)
+    sender = Sender(bot.database, bot.settings, channels.values(), after_sent=bot.outbox_effects)
+    await sender.run_until_idle()
+    await sender.lease.release()
+    return stats
 
 
 async def test_overdue_and_done(lookup_bot: BotApp, tmp_path: Path) -> None:
@@ -312,13 +325,13 @@ async def test_status_change_is_sent_exactly_once(lookup_bot: BotApp, database_u
     assert len(rows(database_url, DossierWatch)) == 1
     telegram = RecordingChannel("telegram")
     channels = {"telegram": telegram}
-    stats = await send_status_notices(lookup_bot.database, channels, lookup_bot.settings)
-    assert telegram.sent == [] and stats.sent == 0  # nothing changed yet
+    stats = await notify(lookup_bot, channels)
+    assert telegram.sent == [] and stats.queued == 0  # nothing changed yet
 
     result = await import_text(lookup_bot, tmp_path, export(dossier_line(status="Đã có kết quả")))
     assert (result.changed, result.status_changed, result.watchers) == (1, 1, 1)
-    stats = await send_status_notices(lookup_bot.database, channels, lookup_bot.settings)
-    assert stats.sent == 1
+    stats = await notify(lookup_bot, channels)
+    assert stats.queued == 1
     [(platform_id, [reply])] = telegram.sent
     assert platform_id == "u1"
     assert CODE in reply.text and "Đã có kết quả" in reply.text
@@ -326,9 +339,9 @@ async def test_status_change_is_sent_exactly_once(lookup_bot: BotApp, database_u
     assert "Nguyễn" not in reply.text and PHONE not in reply.text
     assert [b.payload for row in reply.buttons for b in row] == [f"ds:{KEY}"]
 
-    await send_status_notices(lookup_bot.database, channels, lookup_bot.settings)
+    await notify(lookup_bot, channels)
     await import_text(lookup_bot, tmp_path, export(dossier_line(status="Đã có kết quả")))  # the same file again
-    await send_status_notices(lookup_bot.database, channels, lookup_bot.settings)
+    await notify(lookup_bot, channels)
     assert len(telegram.sent) == 1
     [notice] = rows(database_url, DossierNotice)
     assert (notice["status"], notice["delivery"], notice["message_id"]) == ("Đã có kết quả", "sent", "1")
@@ -347,7 +360,7 @@ async def test_one_message_per_change_until_the_result(lookup_bot: BotApp, tmp_p
     for status in statuses:
         await import_text(lookup_bot, tmp_path, export(dossier_line(status=status)))
         for _ in range(2):
-            await send_status_notices(lookup_bot.database, {"telegram": telegram}, lookup_bot.settings)
+            await notify(lookup_bot, {"telegram": telegram})
     sent = [replies[0].text for _, replies in telegram.sent]
     assert len(sent) == 3  # the watch ends with the result: no message for "returned"
     assert "Cần bổ sung giấy tờ" in sent[0] and "liên hệ Bộ phận Một cửa" in sent[0]
@@ -358,13 +371,18 @@ async def test_a_retry_is_sent_on_a_later_pass_once(lookup_bot: BotApp, database
     await import_text(lookup_bot, tmp_path, export(dossier_line()))
     await _watch(lookup_bot)
     await import_text(lookup_bot, tmp_path, export(dossier_line(status="Chờ thanh toán")))
+    assert await notify(lookup_bot, {}) == type(await notify(lookup_bot, {}))(skipped=1)
     busy = RecordingChannel("telegram", status="retry")
-    stats = await send_status_notices(lookup_bot.database, {"telegram": busy}, lookup_bot.settings)
-    assert stats.retry == 1 and rows(database_url, DossierNotice) == []
-    assert await send_status_notices(lookup_bot.database, {}, lookup_bot.settings) == type(stats)(skipped=1)
+    stats = await notify(lookup_bot, {"telegram": busy})
+    assert stats.queued == 1 and len(busy.sent) == 1
+    assert [n["delivery"] for n in rows(database_url, DossierNotice)] == ["queued"]
+    engine = create_engine(sync_url(database_url))
+    with engine.begin() as conn:  # the back-off has passed
+        conn.execute(update(OutboxMessage).values(not_before=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)))
+    engine.dispose()
     ok = RecordingChannel("telegram")
     for _ in range(2):
-        await send_status_notices(lookup_bot.database, {"telegram": ok}, lookup_bot.settings)
+        await notify(lookup_bot, {"telegram": ok})
     assert len(ok.sent) == 1 and "Chờ nộp phí, lệ phí" in ok.sent[0][1][0].text
     assert [n["delivery"] for n in rows(database_url, DossierNotice)] == ["sent"]
 
@@ -378,7 +396,7 @@ async def test_unreachable_users_are_recorded_not_sent(lookup_bot: BotApp, datab
     engine.dispose()
     await import_text(lookup_bot, tmp_path, export(dossier_line(status="Đã có kết quả")))
     telegram = RecordingChannel("telegram")
-    stats = await send_status_notices(lookup_bot.database, {"telegram": telegram}, lookup_bot.settings)
+    stats = await notify(lookup_bot, {"telegram": telegram})
     assert telegram.sent == [] and stats.undelivered == 1
     [notice] = rows(database_url, DossierNotice)
     assert notice["delivery"] == "blocked"
@@ -391,7 +409,7 @@ async def test_unwatch(lookup_bot: BotApp, database_url: str, tmp_path: Path) ->
     assert rows(database_url, DossierWatch) == []
     await import_text(lookup_bot, tmp_path, export(dossier_line(status="Đã có kết quả")))
     telegram = RecordingChannel("telegram")
-    await send_status_notices(lookup_bot.database, {"telegram": telegram}, lookup_bot.settings)
+    await notify(lookup_bot, {"telegram": telegram})
     assert telegram.sent == []
 
 
@@ -411,7 +429,7 @@ async def test_two_workers_never_send_the_same_change_twice(
     channel = SlowChannel("telegram")
     try:
         await asyncio.gather(
-            send_status_notices(lookup_bot.database, {"telegram": channel}, lookup_bot.settings),
+            notify(lookup_bot, {"telegram": channel}),
             send_status_notices(other.database, {"telegram": channel}, other.settings),
         )
     finally:

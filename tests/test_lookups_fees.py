@@ -15,7 +15,7 @@ from bot.cli import main
 from bot.config import BUNDLED_CONTENT, Office
 from bot.content.store import ContentStore
 from bot.evaluation import load_eval_set, score
-from bot.lookups import fees
+from handlers.lookups import fees
 from bot.matching import MatchParams
 from bot.storage.models import QuestionLog
 from tests.lookups_support import payloads, rows, say, text_of

@@ -17,8 +17,8 @@ from PIL import Image, ImageDraw, ImageFilter
 from bot.app import BotApp
 from bot.cli import main
 from bot.config import BUNDLED_CONTENT
-from bot.lookups import posters
-from bot.lookups.qr import decode_qr, qr_image
+from handlers.lookups import posters
+from handlers.lookups.qr import decode_qr, qr_image
 from bot.messages import Attachment, Incoming
 from tests.lookups_support import CODE, KEY, dossier_line, export, import_text, text_of
 
@@ -75,7 +75,7 @@ def test_photo_without_the_code_reads_nothing() -> None:
 
 
 def test_not_an_image() -> None:
-    from bot.lookups.qr import ImageError
+    from handlers.lookups.qr import ImageError
 
     with pytest.raises(ImageError):
         decode_qr(b"%PDF-1.4 not an image")

@@ -104,7 +104,7 @@ _PROPERTY_MATCHER = Matcher(_pack.entries.values(), _pack.lexicon)
 
 
 def test_weights_built_a_block_at_a_time_are_the_same_floats(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A 10,000-entry store is weighed in blocks (issue 10); the ranking must not notice."""
+    """A 10,000-entry store is weighed in blocks; the ranking must not notice."""
     pack, _ = load_pack(BUNDLED_CONTENT, Office().template_values())
     assert pack is not None
     whole = Matcher(pack.entries.values(), pack.lexicon)

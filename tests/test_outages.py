@@ -1,4 +1,4 @@
-"""Faults under traffic (issue 10): the database going away and coming back, Telegram and Zalo
+"""Faults under traffic: the database going away and coming back, Telegram and Zalo
 failing or slow for a while, a content edit that breaks a file.
 
 The database outage is real: for SQLite the folder holding the file disappears (and the
@@ -22,16 +22,17 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp
+from bot.root import build_app
 from bot.config import Server
 from bot.server import make_web_app
 from bot.storage.db import is_sqlite
 from bot.storage.models import QuestionLog, Subscription
 from tests.conftest import make_settings
 from tests.telegram.conftest import eventually, rows, running
-from tests.telegram.fake_bot_api import FakeBotApi
+from fakes.telegram import FakeBotApi
 from tests.zalo.conftest import fake, rig_factory  # noqa: F401 - fixtures for the Zalo test
-from tests.zalo.fake_zalo import FakeZalo
+from fakes.zalo import FakeZalo
 
 FIXTURE = Path(__file__).parent / "fixtures" / "content"
 
@@ -298,7 +299,7 @@ class TroubledZalo(FakeZalo):
 
 async def test_zalo_failing_for_a_while(database_url: str, quick_retries: None) -> None:
     from tests.zalo.conftest import APP_ID, APP_SECRET, OA_ID, OA_SECRET_KEY, make_channel, zalo_settings
-    from tests.zalo.fake_zalo import WebhookSender
+    from fakes.zalo import WebhookSender
 
     api = await TroubledZalo(APP_ID, APP_SECRET).start()
     access, refresh = api.issue_pair()

@@ -1,4 +1,4 @@
-"""Under pressure (issue 10): bounded backlogs that refuse before acknowledging, oversized
+"""Under pressure: bounded backlogs that refuse before acknowledging, oversized
 bodies refused before they are read whole, and per-user rate limits with a polite answer."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import build_app
+from bot.root import build_app
 from bot.config import Server
 from bot.pressure import BUSY_TEXT, UserRateLimiter
 from bot.server import make_web_app
@@ -19,7 +19,7 @@ from bot.storage.models import QuestionLog
 from bot.webchat import WEB_BACKLOG_KEY
 from tests.conftest import make_settings
 from tests.telegram.conftest import eventually, rows, running
-from tests.telegram.fake_bot_api import FakeBotApi
+from fakes.telegram import FakeBotApi
 from tests.zalo.conftest import fake, rig_factory  # noqa: F401 - fixtures for the Zalo tests
 
 FIXTURE = Path(__file__).parent / "fixtures" / "content"

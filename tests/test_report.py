@@ -15,12 +15,13 @@ from PIL import Image
 from sqlalchemy import create_engine
 from sqlmodel import Session
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp
+from bot.root import build_app
 from bot.cli import main
 from bot.config import Feedback
 from bot.content.loader import TIMEZONE
-from bot.feedback import deadline_for
-from bot.report import (
+from handlers.feedback.service import deadline_for
+from handlers.reports.report import (
     build_report,
     content_gaps,
     group_questions,

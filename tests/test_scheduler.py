@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from bot.broadcasts.outbox import Sender
-from bot.broadcasts.scheduler import CampaignScheduler
+from bot.outbox.sender import Sender
+from handlers.announcements.scheduler import CampaignScheduler
 from bot.config import Broadcasting, Settings
 from bot.content.store import ContentStore
 from bot.matching import MatchParams

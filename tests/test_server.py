@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import build_app
+from bot.root import build_app
 from bot.server import SESSION_COOKIE, make_web_app
 from tests.conftest import make_settings
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp
+from bot.root import build_app
 from bot.messages import Incoming, Response
 from bot.storage.models import ChannelUser, Subscription
 from tests.broadcasting import rows

@@ -11,7 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp
+from bot.root import build_app
 from bot.config import Secrets, Zalo
 from bot.server import make_web_app
 from bot.storage import db as storage
@@ -104,7 +105,7 @@ async def test_widget_js_is_served_and_loads_nothing_from_elsewhere(client: Test
 
 
 async def test_health_is_degraded_when_the_database_is_unreachable(client: TestClient, bot: BotApp) -> None:
-    """Without the database the bot still answers from its in-memory content (issue 10): it
+    """Without the database the bot still answers from its in-memory content: it
     stays ready (200) and says "degraded", so a load balancer keeps sending citizens to it."""
     healthy = await client.get("/healthz")
     body = await healthy.json()
@@ -126,7 +127,7 @@ async def test_health_is_degraded_when_the_database_is_unreachable(client: TestC
 
 
 async def test_metrics(client: TestClient, bot: BotApp) -> None:
-    from bot.broadcasts.service import create_broadcast
+    from handlers.announcements.service import create_broadcast
     from bot.storage.models import BroadcastDelivery, ChannelUser
 
     await client.post("/api/chat", json={"text": "khai sinh"})
@@ -188,7 +189,7 @@ async def test_telegram_polling_can_be_switched_off_in_a_process(database_url: s
     from bot.config import Server
     from bot.messages import Reply
     from tests.telegram.conftest import telegram_settings
-    from tests.telegram.fake_bot_api import FakeBotApi
+    from fakes.telegram import FakeBotApi
 
     fake = await FakeBotApi().start()
     citizen = fake.add_user(2001, "Lan")

@@ -26,8 +26,9 @@ from aiohttp import web
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from bot.app import BotApp, build_app
-from bot.broadcasts.outbox import Sender
+from bot.app import BotApp
+from bot.root import build_app
+from bot.outbox.sender import Sender
 from bot.messages import Incoming
 from bot.storage.models import AnswerVote, Broadcast, ChannelUser, TicketMessage
 from tests.broadcasting import RecordingChannel, add_subscribers
@@ -276,7 +277,7 @@ async def test_compose_preview_confirm_and_follow_a_broadcast(browser, server: L
 
 
 async def test_reply_to_a_ticket(browser, server: LiveServer, bot: BotApp) -> None:  # noqa: ANN001
-    from bot.feedback import create_ticket
+    from handlers.feedback.service import create_ticket
 
     [user_id] = await add_subscribers(bot.database, "telegram", ["555"])
     channel = RecordingChannel("telegram")
@@ -286,6 +287,7 @@ async def test_reply_to_a_ticket(browser, server: LiveServer, bot: BotApp) -> No
         ticket = await create_ticket(session, bot.settings, channel="telegram", channel_user_id=user_id,
                                      user_key=user.user_key, subject="can_bo",
                                      content="Dạ, cán bộ một cửa hẹn tôi 3 lần chưa trả hồ sơ.")
+        await session.commit()  # a turn commits what it filed
     context = await browser.new_context(viewport=PHONE, locale="vi-VN")
     page = await context.new_page()
     await _login(page, server.url)
@@ -296,8 +298,12 @@ async def test_reply_to_a_ticket(browser, server: LiveServer, bot: BotApp) -> No
     await reply.fill("Dạ, UBND xã đã kiểm tra; hồ sơ của Anh/Chị sẽ được trả vào sáng thứ Hai ạ.")
     await shot(page, "dashboard-ticket-phone")
     await page.get_by_role("button", name="Gửi câu trả lời").click()
-    await expect(page.get_by_role("status")).to_contain_text("Đã gửi câu trả lời tới người dân")
+    await expect(page.get_by_role("status")).to_contain_text("đang gửi tới người dân")
     await expect(page.locator("article.reply")).to_contain_text("sáng thứ Hai")
+    # the sender delivers what the reply queued, after its commit, as ``cchc-bot run`` does
+    sender = Sender(bot.database, bot.settings, [channel], after_sent=bot.outbox_effects)
+    await sender.run_until_idle()
+    await sender.lease.release()
     assert [pid for pid, _ in channel.delivered] == ["555"]
     assert "Trả lời phản ánh " + ticket.number in channel.delivered[0][1]
     async with bot.database.session() as session:

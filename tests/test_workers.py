@@ -1,4 +1,4 @@
-"""``cchc-bot run --workers N`` (issue 10, past one core): real worker processes on one port and
+"""``cchc-bot run --workers N`` (past one core): real worker processes on one port and
 a real PostgreSQL; what must run once per deployment runs once; the supervisor restarts a
 worker that dies, gives up when they keep dying, and stops them all gracefully on SIGTERM."""
 
@@ -68,7 +68,7 @@ class Deployment:
 @pytest.fixture
 def telegram() -> Iterator[str]:
     """The fake Telegram Bot API in its own process: its base URL."""
-    process = subprocess.Popen([sys.executable, "-m", "tests.telegram.fake_bot_api", "--port",
+    process = subprocess.Popen([sys.executable, "-m", "fakes.telegram", "--port",
                                 str(_free_port())], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     line = process.stdout.readline()  # "fake Bot API on <base URL> (token ...)" once it listens

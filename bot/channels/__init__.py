@@ -1,52 +1,20 @@
 """Channel adapters: each translates between one platform and the channel-neutral core.
 
 An adapter receives platform updates (webhook routes on the one aiohttp server, or its own
-polling), calls ``BotApp.handle`` and renders the replies its platform's way. It also sends
-messages the bot starts itself (broadcasts, answers to tickets) through ``send``.
+polling), calls ``Conversation.handle`` and renders the replies its platform's way. It also sends
+messages the bot starts itself (the outbox's sender calls ``send``). The ports it implements
+(``Channel``, ``Delivery``, ``Capabilities``) are the core's, in ``bot.ports``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
-
-from aiohttp import web
-
-from bot.messages import Reply
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.app import BotApp
-
-DeliveryStatus = Literal["sent", "failed", "blocked", "ineligible", "retry"]
+    from bot.ports import Channel, Conversation
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """The outcome of sending to one user: what the outbox records."""
-
-    status: DeliveryStatus
-    message_id: str | None = None
-    error: str | None = None
-    retry_after: float | None = None  # seconds, when the platform said to wait
-
-
-class Channel(Protocol):
-    name: str
-
-    def setup_routes(self, app: web.Application) -> None:
-        """Add webhook routes to the one aiohttp application (nothing for polling-only)."""
-
-    async def start(self) -> None:
-        """Start background work (polling, token refresh); return quickly."""
-
-    async def stop(self) -> None:
-        """Finish in-flight work and stop."""
-
-    async def send(self, platform_id: str, replies: list[Reply]) -> Delivery:
-        """Send replies to a user outside a conversation turn (broadcasts, ticket answers)."""
-
-
-def build_channels(bot: BotApp) -> list[Channel]:
+def build_channels(bot: Conversation) -> list[Channel]:
     """The channels the configuration enables; the web chat is always on."""
     channels: list[Channel] = []
     secrets = bot.settings.secrets

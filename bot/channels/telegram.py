@@ -1,6 +1,6 @@
 """The Telegram channel, on python-telegram-bot (v22).
 
-It only translates: a Telegram update becomes an ``Incoming`` for ``BotApp.handle``, and the
+It only translates: a Telegram update becomes an ``Incoming`` for ``Conversation.handle``, and the
 ``Reply`` objects that come back become HTML messages with inline keyboards
 (``bot.channels.telegram_render``). Updates arrive by long polling, or, when
 ``telegram.webhook_url`` is set, on a route of the project's one aiohttp server that checks
@@ -31,9 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import col, select
+from sqlmodel import col
 from telegram import (
     BotCommand,
     BotCommandScopeChat,
@@ -62,16 +61,17 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot.channels import Delivery
 from bot.channels.telegram_limits import TelegramRateLimiter, retry_after_seconds
 from bot.channels.telegram_render import OutMessage, render
 from bot.config import ConfigError, telegram_problems
+from bot.http import read_body
 from bot.messages import Attachment, Incoming, Reply, Response
-from bot.pressure import TELEGRAM_UPDATE_MAX_BYTES, Backlog, RecentIds, read_body, reply_backoff
-from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, Subscription, utcnow
+from bot.ports import TELEGRAM, Delivery
+from bot.pressure import TELEGRAM_UPDATE_MAX_BYTES, Backlog, RecentIds, reply_backoff
+from bot.storage.models import CallbackPayload, InboundEvent, utcnow
 
 if TYPE_CHECKING:
-    from bot.app import BotApp
+    from bot.ports import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -87,26 +87,6 @@ PURGE_INTERVAL = 6 * 3600.0
 MAX_DOWNLOAD_BYTES = 10_000_000  # photos citizens send (e.g. a receipt's QR code) are fetched up to this
 _KEY = re.compile(r"[A-Za-z0-9_-]{1,24}")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-
-# The command menu Telegram shows (setMyCommands). Commands whose feature is not built yet are
-# answered by the core's help, which says what the bot can do.
-CITIZEN_COMMANDS = (
-    ("start", "Bắt đầu, mở menu chính"),
-    ("menu", "Các chủ đề thủ tục hành chính"),
-    ("tracuu", "Tra cứu tình trạng hồ sơ"),
-    ("phi", "Phí, lệ phí thủ tục"),
-    ("phananh", "Gửi phản ánh, kiến nghị"),
-    ("dangky", "Đăng ký nhận thông báo"),
-    ("huydangky", "Hủy đăng ký nhận thông báo"),
-    ("lienhe", "Địa chỉ, số điện thoại Bộ phận Một cửa"),
-    ("trogiup", "Hướng dẫn sử dụng"),
-)
-ADMIN_COMMANDS = (
-    ("broadcast", "Soạn thông báo gửi người dân"),
-    ("stats", "Thống kê câu hỏi hôm nay"),
-    ("reload", "Nạp lại nội dung, báo lỗi nếu có"),
-)
-
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
     """Updates of one chat one after another (the conversation state and the order of replies
@@ -215,8 +195,9 @@ def _well_formed(data: object) -> bool:
 
 class TelegramChannel:
     name = CHANNEL
+    capabilities = TELEGRAM
 
-    def __init__(self, bot: BotApp, *, poll_timeout: float = 10.0) -> None:
+    def __init__(self, bot: Conversation, *, poll_timeout: float = 10.0) -> None:
         settings = bot.settings
         token = settings.secrets.telegram_token
         if token is None:
@@ -247,12 +228,11 @@ class TelegramChannel:
         self.application.add_error_handler(self._on_error)
         self._accepting = False
         self._stopping = asyncio.Event()  # set by stop(): replies stop waiting out an outage
-        # Webhook updates accepted and not yet handled (issue 10): beyond server.max_backlog
+        # Webhook updates accepted and not yet handled: beyond server.max_backlog
         # the route answers 503 before acknowledging, and Telegram delivers the update again.
         self.backlog = Backlog(settings.server.max_backlog, settings.server.backlog_degraded)
         self._recent = RecentIds()  # update ids seen lately, for redeliveries while the database is down
         self._stored_keys: dict[str, str] = {}  # long payloads already stored, by key
-        self._purge: asyncio.Task | None = None
         # httpx logs every request URL at INFO, and a Bot API URL contains the token.
         httpx_log = logging.getLogger("httpx")
         if httpx_log.getEffectiveLevel() < logging.WARNING:
@@ -273,7 +253,6 @@ class TelegramChannel:
         await self._register_commands()
         await app.start()
         self._accepting = True
-        self._purge = asyncio.create_task(self._purge_regularly(), name="telegram: purge handled updates")
         username = app.bot.username
         if self.webhook:
             await app.bot.set_webhook(
@@ -296,10 +275,6 @@ class TelegramChannel:
         """Stop receiving, finish the updates already queued, then close the connections."""
         self._accepting = False
         self._stopping.set()
-        if self._purge is not None:
-            self._purge.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purge
         app = self.application
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
@@ -320,8 +295,10 @@ class TelegramChannel:
 
     async def _register_commands(self) -> None:
         bot = self.application.bot
-        citizen = [BotCommand(name, text) for name, text in CITIZEN_COMMANDS]
-        official = citizen + [BotCommand(name, text) for name, text in ADMIN_COMMANDS]
+        # The menu is the routers' own list: every command it shows has a handler.
+        menu = self.bot.menu
+        citizen = [BotCommand(c.name, c.description) for c in menu if not c.officials]
+        official = citizen + [BotCommand(c.name, c.description) for c in menu if c.officials]
         try:
             await bot.set_my_commands(citizen, scope=BotCommandScopeDefault())
         except TelegramError as exc:
@@ -370,7 +347,7 @@ class TelegramChannel:
                 log.warning("telegram webhook: refused an update of an unexpected shape")
                 return None
             return Update.de_json(data, self.application.bot)
-        except Exception as exc:  # noqa: BLE001 - the library raises anything on odd shapes
+        except Exception as exc:
             log.warning("telegram webhook: unreadable update: %s: %s", type(exc).__name__, exc)
             return None
 
@@ -650,36 +627,10 @@ class TelegramChannel:
             await session.commit()
         return result.rowcount or 0
 
-    async def _purge_regularly(self) -> None:
-        while True:
-            try:
-                removed = await self.purge_old_events()
-                if removed:
-                    log.info("telegram: forgot %d handled update ids", removed)
-            except SQLAlchemyError:
-                log.exception("telegram: could not purge handled update ids")
-            await asyncio.sleep(PURGE_INTERVAL)
+    def periodic(self) -> list[tuple[str, float, Callable[[], Awaitable[object]]]]:
+        """The jobs the process's scheduler runs for this channel: (name, every seconds, job)."""
+        return [("telegram:purge-updates", PURGE_INTERVAL, self.purge_old_events)]
 
     async def _mark_unreachable(self, platform_id: str, reason: str) -> None:
-        """The user blocked the bot (their subscriptions end) or their chat no longer exists."""
-        try:
-            async with self.bot.database.session() as session:
-                row = (await session.exec(select(ChannelUser).where(
-                    ChannelUser.channel == CHANNEL, ChannelUser.platform_id == platform_id
-                ))).first()
-                if row is None:
-                    return
-                now = utcnow()
-                row.reachable, row.unreachable_reason, row.unreachable_at = False, reason, now
-                session.add(row)
-                if reason == "blocked":
-                    await session.exec(  # type: ignore[call-overload]
-                        sql_update(Subscription)
-                        .where(col(Subscription.channel_user_id) == row.id,
-                               col(Subscription.unsubscribed_at).is_(None))
-                        .values(unsubscribed_at=now)
-                    )
-                await session.commit()
-                log.info("telegram: user %s marked unreachable (%s)", row.user_key, reason)
-        except SQLAlchemyError:
-            log.exception("telegram: could not record that a user is unreachable")
+        """The user blocked the bot or their chat no longer exists: the core decides what follows."""
+        await self.bot.unreachable(CHANNEL, platform_id, reason)

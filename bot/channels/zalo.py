@@ -24,6 +24,7 @@ import json
 import logging
 import time
 import zlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +34,6 @@ from sqlalchemy import Executable, bindparam, delete
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
-from bot.broadcasts import subscriptions
-from bot.channels import Delivery
 from bot.channels.zalo_api import (
     BAD_PARAMETER,
     CS_PATH,
@@ -57,19 +56,21 @@ from bot.channels.zalo_render import (
     render,
 )
 from bot.channels.zalo_tokens import TokenManager, TokenUnavailable
+from bot.http import read_body
 from bot.messages import Attachment, Incoming, Reply
-from bot.pressure import ZALO_EVENT_MAX_BYTES, Backlog, RecentIds, read_body, reply_backoff
+from bot.ports import ZALO, Delivery
+from bot.pressure import ZALO_EVENT_MAX_BYTES, Backlog, RecentIds, reply_backoff
 from bot.storage.db import dialect_insert
 from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, utcnow
 
 if TYPE_CHECKING:
-    from bot.app import BotApp
+    from bot.ports import Conversation
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "zalo"
 SIGNATURE_HEADER = "X-ZEvent-Signature"
-CS_WINDOW = dt.timedelta(days=7)  # consultation messages only to users who interacted lately
+CS_WINDOW = ZALO.push_window  # consultation messages only to users who interacted lately
 WORKERS = 16  # a worker waits on the database and on Zalo most of the time: enough to overlap
 ENQUEUE_WAIT = 1.0  # seconds to wait for room in a full queue before refusing (Zalo waits 2 s)
 RATE_LIMIT_BACKOFF = 15.0  # seconds without sending after Zalo answers -32
@@ -77,7 +78,7 @@ MAX_INLINE_WAIT = 30.0  # longest pause for a retry inside one delivery
 SEND_ATTEMPTS = 3
 NETWORK_RETRY = 2.0  # seconds before sending again after a network failure
 CHOICES_TTL = dt.timedelta(days=1)
-HOUSEKEEPING_FIRST, HOUSEKEEPING_INTERVAL = 60.0, 6 * 3600.0  # seconds
+HOUSEKEEPING_INTERVAL = 6 * 3600.0  # seconds
 MAX_USER_ID = 64  # ChannelUser.platform_id
 IGNORED_EVENTS = {
     "user_send_sticker", "user_send_gif", "user_send_link", "user_send_audio", "user_send_video",
@@ -133,8 +134,9 @@ class _Job:
 
 class ZaloChannel:
     name = CHANNEL
+    capabilities = ZALO
 
-    def __init__(self, bot: BotApp, *, limiter: RateLimiter | None = None, workers: int = WORKERS,
+    def __init__(self, bot: Conversation, *, limiter: RateLimiter | None = None, workers: int = WORKERS,
                  queue_size: int | None = None, rate_limit_backoff: float = RATE_LIMIT_BACKOFF,
                  max_inline_wait: float = MAX_INLINE_WAIT) -> None:
         settings = bot.settings
@@ -152,7 +154,7 @@ class ZaloChannel:
         self.max_inline_wait = max_inline_wait
         self._http: aiohttp.ClientSession | None = None
         self.tokens = TokenManager(bot.database, settings, self._session)
-        # Events accepted and not yet answered are bounded by server.max_backlog (issue 10),
+        # Events accepted and not yet answered are bounded by server.max_backlog,
         # shared out among the workers' queues; a full queue refuses with 503 before acknowledging.
         server = settings.server
         if queue_size is None:
@@ -191,7 +193,6 @@ class ZaloChannel:
         self._tasks = [asyncio.create_task(self._worker(q), name=f"zalo-worker-{i}")
                        for i, q in enumerate(self._queues)]
         self._tasks.append(asyncio.create_task(self.tokens.run(), name="zalo-token-refresh"))
-        self._tasks.append(asyncio.create_task(self._housekeeping_loop(), name="zalo-housekeeping"))
         log.info("zalo: webhook at %s, %d workers", self.settings.zalo.webhook_path, len(self._queues))
 
     async def stop(self, timeout: float = 20.0) -> None:
@@ -200,7 +201,7 @@ class ZaloChannel:
         if self._tasks:
             try:
                 await self.idle(timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.error("zalo: stopping with %d events still unanswered after %.0f s",
                           sum(q.qsize() for q in self._queues), timeout)
         for task in self._tasks:
@@ -287,7 +288,7 @@ class ZaloChannel:
         except asyncio.QueueFull:
             try:
                 await asyncio.wait_for(queue.put(job), ENQUEUE_WAIT)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.backlog.leave()
                 self.backlog.refused += 1
                 log.warning("zalo: event queue is full (%d waiting); refusing an event with 503 "
@@ -383,14 +384,7 @@ class ZaloChannel:
         user = self._user_of(event)
         if not user:
             return self._unknown_shape(event, "follower.id")
-        async with self.bot.database.session() as session:
-            row = (await session.exec(select(ChannelUser).where(
-                ChannelUser.channel == CHANNEL, ChannelUser.platform_id == user))).first()
-            if row is None or row.id is None:
-                return
-            ended = await subscriptions.mark_unreachable(session, row.id, "unfollowed")
-            await session.commit()
-        log.info("zalo: %s unfollowed; %d subscriptions ended", self.bot.user_key(CHANNEL, user), ended)
+        await self.bot.unreachable(CHANNEL, user, "unfollowed")
 
     async def _answer(self, incoming: Incoming, event_id: str) -> None:
         response = await self.bot.handle(incoming, event_id=event_id)
@@ -420,17 +414,9 @@ class ZaloChannel:
             await session.commit()
         return events.rowcount or 0, choices.rowcount or 0
 
-    async def _housekeeping_loop(self) -> None:
-        await asyncio.sleep(HOUSEKEEPING_FIRST)
-        while True:
-            try:
-                events, choices = await self.housekeeping()
-                if events or choices:
-                    log.info("zalo: forgot %d old event ids and %d expired choice lists",
-                             events, choices)
-            except SQLAlchemyError:
-                log.exception("zalo: housekeeping failed")
-            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+    def periodic(self) -> list[tuple[str, float, Callable[[], Awaitable[object]]]]:
+        """The jobs the process's scheduler runs for this channel: (name, every seconds, job)."""
+        return [("zalo:housekeeping", HOUSEKEEPING_INTERVAL, self.housekeeping)]
 
     # -- numbered choices ---------------------------------------------------------------------
 
@@ -509,7 +495,7 @@ class ZaloChannel:
     async def _send_one(self, user: str, message: dict[str, Any], path: str,
                         deadline: float = 0.0) -> Delivery:
         """Up to SEND_ATTEMPTS tries; a reply in a conversation turn (``deadline`` set) goes on
-        trying through an outage, with growing pauses, until ``deadline`` (issue 10)."""
+        trying through an outage, with growing pauses, until ``deadline``."""
         delivery = Delivery("failed", error="not sent")
         attempt = 0
         while True:

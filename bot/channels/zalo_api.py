@@ -167,7 +167,7 @@ class ZaloApi:
             async with self.session.post(self.base_url + path, json=body, timeout=self.timeout,
                                          headers={"access_token": access_token}) as response:
                 return _result(response.status, await _json(response))
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise ZaloTransportError(f"{type(exc).__name__}: {exc}") from exc
 
     async def upload_image(self, access_token: str, data: bytes) -> ApiResult:
@@ -181,7 +181,7 @@ class ZaloApi:
                                          timeout=self.timeout,
                                          headers={"access_token": access_token}) as response:
                 return _result(response.status, await _json(response))
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise ZaloTransportError(f"{type(exc).__name__}: {exc}") from exc
 
 
@@ -247,7 +247,7 @@ class ZaloOAuth:
             ) as response:
                 status = response.status
                 body = await _json(response)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise ZaloTransportError(f"{type(exc).__name__}: {exc}") from exc
         access, refresh = body.get("access_token"), body.get("refresh_token")
         if isinstance(access, str) and access and isinstance(refresh, str) and refresh:

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.messages import Button, Reply
+from bot.ports import ZALO
 from bot.render import split_message, to_plain
 
-MAX_TEXT = 2000  # characters per message (Zalo's limit)
+MAX_TEXT = ZALO.text_limit  # characters per message (Zalo's limit)
 # Buttons per message. Zalo's documents give 5 for templates but do not say it for buttons on
 # a consultation text message; 5 is the safe value until checked against the real API.
-MAX_BUTTONS = 5
+MAX_BUTTONS = ZALO.button_limit
 MAX_BUTTON_TITLE = 100
 PROMOTION_HEADER_MAX = 100
 PROMOTION_TEXT_MAX = 1000  # per text element; unconfirmed, kept small on purpose

@@ -1,4 +1,4 @@
-"""Where the content's truth lives once editors publish from the dashboard (issue 17).
+"""Where the content's truth lives once editors publish from the dashboard.
 
 - The database holds it: ``content_file`` has the current text of every content file (paths
   relative to ``content/``), ``content_revision`` every published change (who, when, why, each
@@ -31,9 +31,10 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from bot.config import Settings
 from bot.content.loader import Problem
 from bot.content.store import ContentStore, Snapshot, build, build_apart
 from bot.matching import MatchParams
@@ -145,8 +146,9 @@ class Summary:
 
 async def history(database: Database, limit: int = 100, path: str | None = None) -> list[Summary]:
     """The newest revisions first; ``path``: only those that changed it."""
-    query = select(ContentRevision.id, ContentRevision.created_at, ContentRevision.author, ContentRevision.kind,
-                   ContentRevision.reason, ContentRevision.paths).order_by(col(ContentRevision.id).desc())
+    query = select(ContentRevision.id, ContentRevision.created_at, ContentRevision.author,  # type: ignore[call-overload]
+                   ContentRevision.kind, ContentRevision.reason, ContentRevision.paths,
+                   ).order_by(col(ContentRevision.id).desc())  # (sqlmodel types select() up to 4 columns)
     async with database.session() as session:
         rows = [Summary(*row) for row in (await session.exec(query if path else query.limit(limit))).all()]
     return [r for r in rows if path in r.paths][:limit] if path else rows
@@ -372,14 +374,12 @@ class Follower:
             log.info("content: serving revision %d", newest)
         return result.changed
 
-    async def run(self, interval: float) -> None:
-        """Poll until cancelled; a database outage keeps the content being served."""
-        while True:
-            try:
-                await self.sync()
-            except (SQLAlchemyError, OSError, RevisionError):
-                log.exception("content: could not follow the content revisions")
-            await asyncio.sleep(interval)
+    async def take_in_disk(self) -> list[Problem]:
+        """Files edited on the server's disk taken in now, not at the next poll (the dashboard's
+        button, Telegram's /reload); returns the problems of the latest edit (an error: refused,
+        the last good content still served)."""
+        await self.sync(disk=True)
+        return list(self.store.last_problems)
 
 
 def _alive(pid: int) -> bool:
@@ -395,14 +395,19 @@ def _alive(pid: int) -> bool:
 _FOLLOWERS: WeakKeyDictionary[ContentStore, Follower] = WeakKeyDictionary()
 
 
-def follower(bot: Any, folder: Path | None = None) -> Follower:  # noqa: ANN401 - the BotApp
+def follower(bot: Any, folder: Path | None = None) -> Follower:
     """The process's Follower for ``bot`` (one per content store)."""
-    found = _FOLLOWERS.get(bot.content)
+    return follower_of(bot.content, bot.database, bot.settings, folder)
+
+
+def follower_of(store: ContentStore, database: Database, settings: Settings, folder: Path | None = None) -> Follower:
+    """The process's Follower of ``store``, made on first use: in each worker process, never in
+    the parent that forks them (each worker materialises into a folder of its own)."""
+    found = _FOLLOWERS.get(store)
     if found is None:
-        settings = bot.settings
-        found = Follower(bot.content, bot.database, folder or default_folder(settings.database.url),
+        found = Follower(store, database, folder or default_folder(settings.database.url),
                          Path(settings.content.path), watch_disk=settings.content.reload)
-        _FOLLOWERS[bot.content] = found
+        _FOLLOWERS[store] = found
     return found
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from bot.cli_support import build
 from bot.content import revisions
 
 
@@ -16,9 +17,7 @@ from bot.content import revisions
 @click.pass_context
 def content_export(ctx: click.Context, folder: Path) -> None:
     """Ghi bản nội dung đang dùng (trong cơ sở dữ liệu) ra thư mục FOLDER, tệp nào bỏ thì xóa."""
-    from bot.cli import _build
-
-    app = _build(ctx)
+    app = build(ctx)
 
     async def export() -> tuple[int, revisions.Files]:
         try:
@@ -47,9 +46,7 @@ def content_import(ctx: click.Context, folder: Path, reason: str) -> None:
 
     Tệp có trong cơ sở dữ liệu mà không có trong FOLDER được giữ nguyên. Nội dung có lỗi thì
     không nhập gì cả. Bản bị thay vẫn còn trong lịch sử."""
-    from bot.cli import _build
-
-    app = _build(ctx)
+    app = build(ctx)
     try:
         files = revisions.read_folder(folder)
     except revisions.RevisionError as exc:

@@ -1,4 +1,4 @@
-"""The officials' dashboard under /admin (issue 9): broadcasts, the campaign calendar, the
+"""The officials' dashboard under /admin: broadcasts, the campaign calendar, the
 feedback inbox, reports, unanswered questions, "ask as a citizen", content errors, accounts.
 
 ``bot.dashboard.auth`` holds accounts, logins and sessions; ``bot.dashboard.web`` the guard

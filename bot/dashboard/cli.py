@@ -10,6 +10,7 @@ from typing import Any
 import click
 from sqlmodel import select
 
+from bot.cli_support import load as _settings
 from bot.dashboard import auth
 from bot.storage.models import AdminUser
 
@@ -25,7 +26,6 @@ def _password(confirm: bool = True) -> str:
 
 
 def _run(ctx: click.Context, work: Callable[[Any], Awaitable[None]]) -> None:
-    from bot.cli import _settings
     from bot.storage import db as storage
 
     settings = _settings(ctx)
@@ -45,7 +45,7 @@ def _run(ctx: click.Context, work: Callable[[Any], Awaitable[None]]) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
-async def _user(session: Any, username: str) -> AdminUser:  # noqa: ANN401
+async def _user(session: Any, username: str) -> AdminUser:
     name = auth.normalize_username(username)
     user = (await session.exec(select(AdminUser).where(AdminUser.username == name))).first()
     if user is None:
@@ -76,7 +76,7 @@ def create_user(ctx: click.Context, username: str, role: str) -> None:
     except auth.AuthError as exc:
         raise click.ClickException(str(exc)) from exc
 
-    async def work(session: Any) -> None:  # noqa: ANN401
+    async def work(session: Any) -> None:
         user = await auth.create_user(session, name, password, role)
         await session.commit()
         click.echo(f"Đã tạo tài khoản {user.username} ({auth.ROLE_LABELS[user.role]}).")
@@ -91,7 +91,7 @@ def set_password(ctx: click.Context, username: str) -> None:
     """Đặt mật khẩu mới cho USERNAME (các phiên đăng nhập cũ bị đóng)."""
     password = _password()
 
-    async def work(session: Any) -> None:  # noqa: ANN401
+    async def work(session: Any) -> None:
         user = await _user(session, username)
         await auth.set_password(session, user, password)
         await session.commit()
@@ -106,7 +106,7 @@ def set_password(ctx: click.Context, username: str) -> None:
 def disable(ctx: click.Context, username: str) -> None:
     """Khóa tài khoản USERNAME (đăng xuất ngay mọi phiên)."""
 
-    async def work(session: Any) -> None:  # noqa: ANN401
+    async def work(session: Any) -> None:
         user = await _user(session, username)
         user.disabled = True
         session.add(user)
@@ -123,7 +123,7 @@ def disable(ctx: click.Context, username: str) -> None:
 def enable(ctx: click.Context, username: str) -> None:
     """Mở khóa tài khoản USERNAME."""
 
-    async def work(session: Any) -> None:  # noqa: ANN401
+    async def work(session: Any) -> None:
         user = await _user(session, username)
         user.disabled = False
         session.add(user)
@@ -138,7 +138,7 @@ def enable(ctx: click.Context, username: str) -> None:
 def list_users(ctx: click.Context) -> None:
     """Liệt kê các tài khoản."""
 
-    async def work(session: Any) -> None:  # noqa: ANN401
+    async def work(session: Any) -> None:
         rows = (await session.exec(select(AdminUser).order_by(AdminUser.username))).all()
         if not rows:
             click.echo("Chưa có tài khoản nào. Tạo bằng: cchc-bot admin create-user TÊN --role admin")

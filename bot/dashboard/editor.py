@@ -1,4 +1,4 @@
-"""Editors keep the content from the dashboard (issue 17): list, edit, check, preview, try,
+"""Editors keep the content from the dashboard: list, edit, check, preview, try,
 publish, retire, history with diffs, restore, and unanswered questions turned into answers.
 
 Every change is a content revision (``bot.content.revisions``); the page that publishes it
@@ -15,7 +15,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,12 +29,17 @@ from bot.content.loader import TELEGRAM_LIMIT, ZALO_LIMIT, Problem
 from bot.content.store import Snapshot
 from bot.dashboard import entry_form
 from bot.dashboard.entry_form import EntryForm, FormError
-from bot.dashboard.web import EDITORS, audit, bot_of, me, now_local, page, refuse, render
+from bot.dashboard.web import EDITORS, Route, audit, bot_of, me, now_local, pages_of, refuse, render
 from bot.render import to_plain
+from bot.routing import Context
 from bot.storage.models import AnswerVote, QuestionLog
 from bot.webchat import reply_json
+from handlers.common import answer_reply
+from handlers.reports import report as rp
 
 log = logging.getLogger(__name__)
+ROUTES: list[Route] = []  # the editors' pages below, for the server to register
+page = pages_of(ROUTES)
 EVAL = Path(__file__).resolve().parents[2] / "tests" / "eval"
 OUT_OF_SCOPE = "out_of_scope.yaml"  # questions editors marked as not the bot's business
 RETIRED = "retired/"
@@ -54,17 +58,11 @@ async def _form(request: web.Request) -> dict[str, str]:
     return {k: v for k, v in data.items() if isinstance(v, str)}
 
 
-async def _ready(bot: Any) -> revisions.Follower:  # noqa: ANN401
+async def _ready(bot: Any) -> revisions.Follower:
     """The revisions seeded and this process serving the newest (no disk scan: the follower does that)."""
     follower = revisions.follower(bot)
     await follower.sync(disk=False)
     return follower
-
-
-async def take_in_disk(bot: Any) -> bool:  # noqa: ANN401
-    """Files edited on the server's disk taken in now (not at the next poll); False: refused."""
-    await revisions.follower(bot).sync(disk=True)
-    return not any(not p.warning for p in bot.content.last_problems)
 
 
 def _file_id(request: web.Request) -> str:
@@ -124,7 +122,7 @@ async def entry_list(request: web.Request) -> web.StreamResponse:
                 show == "active" and retired or show == "due" and not item["due"]:
             continue
         if key and key not in vtext.strip_diacritics(" ".join(
-                (item["file"], item["id"], item["title"], item["category"]))).lower():
+                str(item[k]) for k in ("file", "id", "title", "category"))).lower():
             continue
         rows.append(item)
     return render(request, "editor_list.html", rows=rows, q=query, show=show,
@@ -146,7 +144,7 @@ class Checked:
         return [p for p in self.problems if not p.warning]
 
 
-def _check(bot: Any, files: Mapping[str, str], path: str, form: EntryForm) -> Checked:  # noqa: ANN401
+def _check(bot: Any, files: Mapping[str, str], path: str, form: EntryForm) -> Checked:
     try:
         text = entry_form.to_text(form, files.get(path))
     except FormError as exc:
@@ -168,14 +166,12 @@ async def _no_store(payload: str) -> str | None:
     return None  # a preview stores no long button payloads
 
 
-async def previews(bot: Any, snapshot: Snapshot, entry_id: str) -> dict[str, Any] | None:  # noqa: ANN401
+async def previews(bot: Any, snapshot: Snapshot, entry_id: str) -> dict[str, Any] | None:
     """The answer as each channel will show it, from the unpublished snapshot."""
-    from handlers.common import answer_reply
-
     entry = snapshot.pack.entries.get(entry_id)
     if entry is None:
         return None
-    reply = answer_reply(SimpleNamespace(content=snapshot, office=bot.content.values), entry, None)
+    reply = answer_reply(Context(snapshot, bot.settings, "dashboard:preview", "web", {}, None), entry, None)
     telegram = await telegram_render.render(reply, _no_store)
     zalo = zalo_render.render([reply], zalo_render.PayloadCodec("preview")).messages
     plain = to_plain(reply.text)
@@ -237,7 +233,7 @@ def moved_queries(before: Snapshot, after: Snapshot, entry_id: str) -> list[dict
 
 
 async def _show(request: web.Request, file_id: str, form: EntryForm, *, base: int | None, new: bool,
-                checked: Checked | None = None, status: int = 200, **values: Any) -> web.Response:  # noqa: ANN401
+                checked: Checked | None = None, status: int = 200, **values: Any) -> web.Response:
     bot = bot_of(request)
     preview = tried = None
     if checked is not None and checked.snapshot is not None:
@@ -480,7 +476,7 @@ def answers_now(snapshot: Snapshot, questions: list[str]) -> list[dict[str, Any]
     return _tried(snapshot, questions, None)
 
 
-async def gap_rows(bot: Any, gaps: list) -> tuple[list[dict[str, Any]], int]:  # noqa: ANN401
+async def gap_rows(bot: Any, gaps: list) -> tuple[list[dict[str, Any]], int]:
     """The unanswered groups still to act on, each with what the bot answers today; and how
     many were marked out of scope (they stop showing)."""
     files = await revisions.current_texts(bot.database)
@@ -496,10 +492,8 @@ async def gap_rows(bot: Any, gaps: list) -> tuple[list[dict[str, Any]], int]:  #
     return rows, hidden
 
 
-async def not_helpful(bot: Any, since: dt.datetime) -> list:  # noqa: ANN401 - bot.report.Gap
+async def not_helpful(bot: Any, since: dt.datetime) -> list[rp.Gap]:
     """Answered questions whose answer the citizen voted "not helpful", grouped like the gaps."""
-    from bot import report as rp
-
     async with bot.database.session() as session:
         texts = (await session.exec(
             select(QuestionLog.text).join(AnswerVote, col(AnswerVote.question_id) == QuestionLog.id)
@@ -539,7 +533,9 @@ async def unanswered_act(request: web.Request) -> web.StreamResponse:
             await audit(request, "content.aliases", False, entry=target, errors=len(checked.blocking))
             return render(request, "editor_refused.html", status=422, problems=checked.blocking,
                           back="/admin/unanswered")
-        changes, expected, kind = {path: checked.text}, {path: rows[path].revision_id}, "aliases"
+        changes: dict[str, str | None] = {path: checked.text}
+        expected: dict[str, int | None] = {path: rows[path].revision_id}
+        kind = "aliases"
         reason = f"Thêm {len(questions)} cách hỏi từ câu hỏi chưa trả lời"
     elif action == "ignore":
         current = rows.get(OUT_OF_SCOPE)

@@ -112,7 +112,7 @@ def from_post(post: Mapping[str, str]) -> EntryForm:
 class _Dumper(yaml.SafeDumper):
     """Lists indented under their key, as the content files are written."""
 
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:  # noqa: ARG002
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
 
 

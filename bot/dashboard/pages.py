@@ -15,9 +15,8 @@ from sqlalchemy import func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
-from bot.broadcasts import service as broadcasts
-from bot.campaigns import next_fire_times
 from bot.channels import telegram_render, zalo_render
+from bot.content import revisions
 from bot.content.loader import TIMEZONE
 from bot.dashboard import auth, editor, reports
 from bot.dashboard.web import (
@@ -25,26 +24,34 @@ from bot.dashboard.web import (
     ALL,
     EDITORS,
     OFFICIALS,
+    Route,
     audit,
     bot_of,
     me,
-    page,
+    pages_of,
     refuse,
     render,
 )
 from bot.messages import Incoming
 from bot.render import to_plain
 from bot.storage.models import (
+    WAITING_BROADCAST,
     AdminUser,
     Broadcast,
     QuestionLog,
     Ticket,
     TicketMessage,
+    open_ticket,
     utcnow,
+    waiting_broadcast,
 )
 from bot.webchat import reply_json
+from handlers.announcements import service as broadcasts
+from handlers.announcements.campaigns import next_fire_times
 
 log = logging.getLogger(__name__)
+ROUTES: list[Route] = []  # the pages below, for the server to register
+page = pages_of(ROUTES)
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "web": "Trang web", "console": "Dòng lệnh"}
 
 
@@ -81,13 +88,12 @@ async def home(request: web.Request) -> web.StreamResponse:
                     QuestionLog.outcome == "not_sure",
                     QuestionLog.created_at >= now - dt.timedelta(days=7)))).one()
             figures["open_tickets"] = (await session.exec(
-                select(func.count()).select_from(Ticket).where(col(Ticket.status).in_(("new", "in_progress"))))).one()
+                select(func.count()).select_from(Ticket).where(open_ticket()))).one()
             figures["overdue_tickets"] = (await session.exec(
                 select(func.count()).select_from(Ticket).where(
-                    col(Ticket.status).in_(("new", "in_progress")), Ticket.deadline < now))).one()
+                    open_ticket(), Ticket.deadline < now))).one()
             figures["waiting_broadcasts"] = (await session.exec(
-                select(func.count()).select_from(Broadcast).where(
-                    col(Broadcast.status).in_(("draft", "scheduled", "sending"))))).one()
+                select(func.count()).select_from(Broadcast).where(waiting_broadcast()))).one()
     except SQLAlchemyError:
         log.exception("dashboard: overview figures")
         figures = {}
@@ -101,7 +107,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 # --- broadcasts ------------------------------------------------------------------------------
 
 
-def _topics(bot: Any) -> list:  # noqa: ANN401
+def _topics(bot: Any) -> list:
     return list(bot.content.current.pack.topics)
 
 
@@ -116,7 +122,7 @@ async def broadcast_list(request: web.Request) -> web.StreamResponse:
                   sender=sender)
 
 
-def _draft_from(form: dict[str, str], bot: Any) -> dict[str, Any]:  # noqa: ANN401
+def _draft_from(form: dict[str, str], bot: Any) -> dict[str, Any]:
     channels = [c for c in broadcasts.PUSH_CHANNELS if form.get(f"channel_{c}")]
     return {
         "topic": form.get("topic", ""),
@@ -138,7 +144,7 @@ async def _no_store(payload: str) -> str | None:
     return None  # a preview stores nothing; long payloads are not used by announcements
 
 
-async def preview_of(bot: Any, draft: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN401
+async def preview_of(bot: Any, draft: dict[str, Any]) -> dict[str, Any]:
     """The announcement exactly as each channel will show it (the sender sends this very text)."""
     topic = next((t for t in _topics(bot) if t.id == draft["topic"]), None)
     if topic is None:
@@ -170,7 +176,7 @@ async def preview_of(bot: Any, draft: dict[str, Any]) -> dict[str, Any]:  # noqa
     }
 
 
-def _compose(request: web.Request, draft: dict[str, Any], **values: Any) -> web.Response:  # noqa: ANN401
+def _compose(request: web.Request, draft: dict[str, Any], **values: Any) -> web.Response:
     bot = bot_of(request)
     values.setdefault("preview", None)
     values.setdefault("error", "")
@@ -229,7 +235,7 @@ def _progress_json(item: broadcasts.Progress) -> dict[str, Any]:
         "total": item.total, "finished": item.finished, "open": item.open,
         "percent": round(100 * item.share), "counts": item.counts, "by_channel": item.by_channel,
         "labels": broadcasts.DELIVERY_LABELS,
-        "active": row.status in ("draft", "scheduled", "sending"),
+        "active": row.status in WAITING_BROADCAST,
     }
 
 
@@ -328,8 +334,8 @@ async def calendar(request: web.Request) -> web.StreamResponse:
 # --- the feedback inbox ------------------------------------------------------------------
 
 
-def _feedback():  # noqa: ANN202 - the feedback module (issue 8), imported when used
-    from bot import feedback
+def _feedback():  # noqa: ANN202 - the feedback module, imported when used
+    from handlers.feedback import service as feedback
 
     return feedback
 
@@ -341,7 +347,7 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     now = utcnow()
     query = select(Ticket)
     if show == "open":
-        query = query.where(col(Ticket.status).in_(fb.OPEN)).order_by(Ticket.deadline)
+        query = query.where(open_ticket()).order_by(Ticket.deadline)
     else:
         show = "all"
         query = query.order_by(col(Ticket.id).desc()).limit(200)
@@ -352,7 +358,7 @@ async def inbox(request: web.Request) -> web.StreamResponse:
                   names=CHANNEL_NAMES)
 
 
-async def _ticket(request: web.Request, session: Any) -> Ticket:  # noqa: ANN401
+async def _ticket(request: web.Request, session: Any) -> Ticket:
     try:
         ticket_id = int(request.match_info["id"])
     except ValueError:
@@ -421,8 +427,8 @@ async def ticket_status(request: web.Request) -> web.StreamResponse:
 # --- reports ---------------------------------------------------------------------------------
 
 
-async def _report(request: web.Request) -> Any:  # noqa: ANN401 - bot.report.Report
-    from bot import report as rp
+async def _report(request: web.Request) -> Any:
+    from handlers.reports import report as rp
 
     bot = bot_of(request)
     try:
@@ -444,7 +450,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
 
 @page("GET", "/admin/reports/download", OFFICIALS)
 async def report_download(request: web.Request) -> web.StreamResponse:
-    from bot import report as rp
+    from handlers.reports import report as rp
 
     kind = request.query.get("format", "csv")
     if kind not in ("csv", "xlsx", "png"):
@@ -476,13 +482,13 @@ async def report_download(request: web.Request) -> web.StreamResponse:
 async def unanswered(request: web.Request) -> web.StreamResponse:
     """Questions the bot was not sure about, similar ones grouped (``cchc-bot content gaps``),
     most asked first, each with the nearest entry the content already has."""
-    from bot import report as rp
+    from handlers.reports import report as rp
 
     bot = bot_of(request)
     days = _int(request.query.get("days"), 30, 1, 366)
     since = utcnow() - dt.timedelta(days=days)
     gaps = await rp.content_gaps(bot.database, bot.content.current.matcher, since)
-    rows, hidden = await editor.gap_rows(bot, gaps[:200])  # with the editor's actions (issue 17)
+    rows, hidden = await editor.gap_rows(bot, gaps[:200])  # with the editors' actions
     unhelpful, _ = await editor.gap_rows(bot, await editor.not_helpful(bot, since))
     return render(request, "unanswered.html", rows=rows, hidden=hidden, unhelpful=unhelpful, groups=len(gaps),
                   total=sum(g.count for g in gaps), days=days)
@@ -519,8 +525,9 @@ async def content_errors(request: web.Request) -> web.StreamResponse:
 @page("POST", "/admin/content/reload", EDITORS)
 async def content_reload(request: web.Request) -> web.StreamResponse:
     bot = bot_of(request)
-    ok = await editor.take_in_disk(bot)  # files edited on the server, as a revision (issue 17)
-    await audit(request, "content.reload", True, ok=ok, problems=len(bot.content.last_problems))
+    problems = await revisions.follower(bot).take_in_disk()  # files edited on the server, as a revision
+    ok = not any(not p.warning for p in problems)
+    await audit(request, "content.reload", True, ok=ok, problems=len(problems))
     raise web.HTTPSeeOther("/admin/content?msg=" + ("reloaded" if ok else "refused"))
 
 

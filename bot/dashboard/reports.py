@@ -1,4 +1,4 @@
-"""The dashboard's reports page on top of the periodic report (``bot.report``, the same figures
+"""The dashboard's reports page on top of the periodic report (``handlers.reports.report``, the same figures
 as ``cchc-bot report``): the period from the page's query, the daily chart as inline SVG, and
 the downloads (CSV, Excel with the chart, the chart as PNG)."""
 
@@ -9,17 +9,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bot import report as rp
-from bot.content.loader import TIMEZONE
-from bot.storage.models import utcnow
+from bot import clock
+from handlers.reports import report as rp
 
 MAX_DAYS = 366
 
 
-def period_from(query: Any, today: dt.date | None = None) -> rp.Period:  # noqa: ANN401 - a MultiDict
+def period_from(query: Any, today: dt.date | None = None) -> rp.Period:
     """``?period=2026-10`` (month, 2026-Q4, 2026-H2, 2026), ``?start=...&end=...`` (any days), or
     this month so far. Raises ValueError with a message for the official."""
-    today = today or utcnow().astimezone(TIMEZONE).date()
+    today = today or clock.today()
     if query.get("start") or query.get("end"):
         try:
             first = dt.date.fromisoformat(query.get("start") or query.get("end"))
@@ -36,7 +35,7 @@ def period_from(query: Any, today: dt.date | None = None) -> rp.Period:  # noqa:
 
 def presets(today: dt.date | None = None) -> list[tuple[str, str]]:
     """(period key, label) for the usual reporting periods around today."""
-    today = today or utcnow().astimezone(TIMEZONE).date()
+    today = today or clock.today()
     last_month = today.replace(day=1) - dt.timedelta(days=1)
     quarter = (today.month - 1) // 3 + 1
     keys = [f"{today:%Y-%m}", f"{last_month:%Y-%m}", f"{today.year}-Q{quarter}",

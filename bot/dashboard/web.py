@@ -1,6 +1,7 @@
 """The dashboard's plumbing: templates, the login, and the guard every page goes through.
 
-Every dashboard route is declared with ``@page(method, path, roles)``. The guard:
+Every dashboard route is declared with ``@page(method, path, roles)``, into the route table of
+its module (``pages_of``); the server registers each module's table. The guard:
 
 1. finds the official's session (cookie ``cchc_admin``); none: a GET is sent to the login page,
    anything else gets 401;
@@ -17,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from aiohttp import web
 
-from bot.content.loader import TIMEZONE
+from bot.clock import TIMEZONE, local
 from bot.dashboard import auth
 from bot.storage.models import AuditEvent, utcnow
 
@@ -116,12 +117,11 @@ class Route:
     roles: tuple[str, ...]
 
 
-ROUTES: list[Route] = []
 BOT_KEY = web.AppKey("dashboard_bot", object)
 ME_KEY = web.RequestKey("dashboard_me", auth.Identity)  # the logged-in official of a request
 
 
-def bot_of(request: web.Request) -> Any:  # noqa: ANN401 - the BotApp
+def bot_of(request: web.Request) -> Any:
     return request.app[BOT_KEY]
 
 
@@ -154,7 +154,7 @@ def cross_site(request: web.Request) -> bool:
     return origin == "null" or urlsplit(origin).netloc.lower() != host.lower()
 
 
-def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:  # noqa: ANN401
+def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
     who: auth.Identity | None = request.get(ME_KEY)
     bot = bot_of(request)
     nav = [n for n in NAV if who is not None and who.role in n.roles]
@@ -180,11 +180,19 @@ async def audit(request: web.Request, action: str, allowed: bool = True, **detai
         log.exception("dashboard: could not audit %s", action)
 
 
-def page(method: str, path: str, roles: tuple[str, ...] = ALL) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        ROUTES.append(Route(method, path, handler, roles))
-        return handler
-    return register
+def pages_of(routes: list[Route]) -> Callable[..., Callable[[Handler], Handler]]:
+    """The ``@page(method, path, roles)`` of a module whose pages go into ``routes``."""
+
+    def page(method: str, path: str, roles: tuple[str, ...] = ALL) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            routes.append(Route(method, path, handler, roles))
+            return handler
+        return register
+    return page
+
+
+OWN: list[Route] = []  # the login's own pages (logout), registered with every dashboard
+page = pages_of(OWN)
 
 
 def guarded(route: Route) -> Handler:
@@ -281,16 +289,14 @@ async def not_found(request: web.Request) -> web.StreamResponse:
     raise web.HTTPNotFound(text="Không có trang này.")
 
 
-def setup_dashboard(app: web.Application, bot: Any) -> None:  # noqa: ANN401 - the BotApp
-    """Add /admin and its pages to the one web application."""
+def setup_dashboard(app: web.Application, bot: Any, routes: Iterable[Route]) -> None:
+    """Add /admin and ``routes`` (the pages declared with ``@page``) to the one web application."""
     app[BOT_KEY] = bot
-    from bot.dashboard import editor, pages  # noqa: F401 - registers the pages
-
     app.router.add_get("/admin/login", login_page)
     app.router.add_post("/admin/login", login_submit)
     app.router.add_static("/admin/static", HERE / "static")
     seen: set[tuple[str, str]] = set()
-    for route in ROUTES:
+    for route in [*OWN, *routes]:
         if (route.method, route.path) in seen:
             continue
         seen.add((route.method, route.path))
@@ -298,4 +304,4 @@ def setup_dashboard(app: web.Application, bot: Any) -> None:  # noqa: ANN401 - t
 
 
 def now_local() -> dt.datetime:
-    return utcnow().astimezone(TIMEZONE)
+    return local(utcnow())

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import JSON, Column, ColumnElement, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel, col
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _ts(**kwargs) -> Column:  # noqa: ANN003
+def _ts(**kwargs) -> Column:
     return Column(DateTime(timezone=True), **kwargs)
 
 
@@ -165,7 +165,7 @@ class OAuthToken(SQLModel, table=True):
     version: int = 0  # bumped on every refresh: optimistic check against a concurrent refresh
 
 
-# --- Lookups (issue 7): dossiers imported from the one-stop system, watches, rate limit ---
+# --- Lookups: dossiers imported from the one-stop system, watches, rate limit ---
 
 
 class Dossier(SQLModel, table=True):
@@ -240,7 +240,7 @@ class LookupAttempt(SQLModel, table=True):
     found: bool
 
 
-# --- Broadcasts (issue 6): one delivery row per recipient, leases, the outbox ---
+# --- Broadcasts: one delivery row per recipient, leases, the outbox ---
 
 
 class BroadcastDelivery(SQLModel, table=True):
@@ -286,7 +286,7 @@ class Lease(SQLModel, table=True):
     expires_at: dt.datetime = Field(sa_column=_ts(nullable=False))
 
 
-# --- Feedback (issue 8): tickets ("phản ánh, kiến nghị"), replies, satisfaction -----------
+# --- Feedback: tickets ("phản ánh, kiến nghị"), replies, satisfaction -----------
 
 
 class Ticket(SQLModel, table=True):
@@ -369,7 +369,7 @@ class SatisfactionResponse(SQLModel, table=True):
     campaign_id: str | None = Field(default=None, max_length=64)
 
 
-# --- The officials' dashboard (issue 9): accounts, web sessions, login attempts ----------
+# --- The officials' dashboard: accounts, web sessions, login attempts ----------
 
 
 class AdminUser(SQLModel, table=True):
@@ -416,7 +416,45 @@ class LoginAttempt(SQLModel, table=True):
     success: bool
 
 
-# --- Content revisions (issue 17): the dashboard's edits, shared by every worker -----------
+class OutboxMessage(SQLModel, table=True):
+    """A message the bot starts itself (a ticket's card for the officials, an overdue flag):
+    written in the transaction of the turn or job that decides it, delivered after its commit by
+    the one sender (``bot.outbox``). ``ref`` names the row the delivery is about (``ticket:12``),
+    for what a feature does once it is sent."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_due", "status", "not_before"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    kind: str = Field(max_length=32)
+    channel: str = Field(max_length=16)
+    platform_id: str = Field(max_length=64)
+    replies: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    ref: str | None = Field(default=None, max_length=64, index=True)
+    status: str = Field(default="pending", max_length=16)  # pending sending sent failed blocked ineligible unknown
+    attempts: int = 0
+    not_before: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    sent_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    message_id: str | None = Field(default=None, max_length=64)
+    error: str | None = Field(default=None, max_length=512)
+
+
+# --- Shared definitions: /stats, the dashboard, the report and /metrics count the same rows ---
+
+OPEN_TICKET = ("new", "in_progress")  # a ticket still waiting for its answer
+WAITING_BROADCAST = ("draft", "scheduled", "sending")  # a broadcast not yet done or cancelled
+
+
+def open_ticket() -> ColumnElement[bool]:
+    return col(Ticket.status).in_(OPEN_TICKET)
+
+
+def waiting_broadcast() -> ColumnElement[bool]:
+    return col(Broadcast.status).in_(WAITING_BROADCAST)
+
+
+# --- Content revisions: the dashboard's edits, shared by every worker -----------------------
 
 
 class ContentRevision(SQLModel, table=True):

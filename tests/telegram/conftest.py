@@ -17,13 +17,14 @@ from aiohttp import web
 from pydantic import SecretStr
 from sqlalchemy import create_engine, select
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp
+from bot.root import build_app
 from bot.channels.telegram import TelegramChannel
 from bot.config import Office, Server, Settings, Telegram
 from bot.server import make_web_app
 from bot.storage.db import sync_url
 from tests.conftest import make_settings
-from tests.telegram.fake_bot_api import FakeBotApi, Sent
+from fakes.telegram import FakeBotApi, Sent
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "content"
 SECRET = "webhook-secret_0123456789"

@@ -8,14 +8,14 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from bot.broadcasts import service
+from handlers.announcements import service
 from bot.channels.telegram_render import render
 from bot.config import Office
 from bot.storage.db import sync_url
 from bot.storage.models import AuditEvent, Broadcast, ChannelUser, QuestionLog, Subscription
-from handlers.admin import announcement
+from handlers.admin.router import announcement
 from tests.telegram.conftest import ADMIN_ID, FIXTURE, Harness, rows, running
-from tests.telegram.fake_bot_api import FakeBotApi, parse_html
+from fakes.telegram import FakeBotApi, parse_html
 
 
 async def compose(tg: Harness, admin: dict, body: str) -> list:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from bot.broadcasts import create_broadcast
-from bot.broadcasts.outbox import Sender
+from handlers.announcements import create_broadcast
+from bot.outbox.sender import Sender
 from bot.storage.models import Broadcast, BroadcastDelivery, ChannelUser, Subscription
 from tests.broadcasting import add_subscribers, vn
 from tests.telegram.conftest import Harness, rows, running
-from tests.telegram.fake_bot_api import FakeBotApi
+from fakes.telegram import FakeBotApi
 
 
 def daytime() -> dt.datetime:  # outside quiet hours, whatever the hour the tests run at

@@ -6,15 +6,21 @@ API, or the fake POSTs the updates to the bot's own webhook route; the others po
 
 from __future__ import annotations
 
-from bot.channels.telegram import ADMIN_COMMANDS, APOLOGY, CITIZEN_COMMANDS
+from bot.channels.telegram import APOLOGY
+from handlers import build_dispatcher
 from bot.storage.models import AnswerVote, ChannelUser, InboundEvent, QuestionLog
 from tests.telegram.conftest import ADMIN_ID, Harness, rows
-from tests.telegram.fake_bot_api import Sent
+from fakes.telegram import Sent
 
 
 def bold(sent: Sent) -> list[str]:
     """The parts of the message Telegram shows in bold."""
     return sent.styled("bold")
+
+
+MENU = build_dispatcher().menu
+CITIZEN_COMMANDS = [(c.name, c.description) for c in MENU if not c.officials]
+ADMIN_COMMANDS = [(c.name, c.description) for c in MENU if c.officials]
 
 
 async def test_commands_are_registered_in_vietnamese_and_admins_get_theirs(polling: Harness) -> None:
@@ -25,6 +31,7 @@ async def test_commands_are_registered_in_vietnamese_and_admins_get_theirs(polli
     official = [c["command"] for c in polling.fake.commands[f"chat:{ADMIN_ID}"]]
     assert official[-3:] == [name for name, _ in ADMIN_COMMANDS] == ["broadcast", "stats", "reload"]
     assert "broadcast" not in [c["command"] for c in default]
+    assert "tracuu" in [c["command"] for c in default]  # advertised, and handled (below)
 
 
 async def test_start_menu_and_browsing(tg: Harness, citizen: dict) -> None:

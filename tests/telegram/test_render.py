@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from bot.channels.telegram_render import keyboard, render, split_text, to_html, utf16_len
 from bot.messages import Button, Reply
-from tests.telegram.fake_bot_api import ApiError, parse_html
+from fakes.telegram import ApiError, parse_html
 
 
 def shown(markdown: str) -> tuple[str, list[tuple[str, str]]]:

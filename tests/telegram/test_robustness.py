@@ -15,7 +15,7 @@ from bot.messages import Button, Reply
 from bot.storage.db import sync_url
 from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, Subscription
 from tests.telegram.conftest import Harness, eventually, rows, running
-from tests.telegram.fake_bot_api import MAX_TEXT, FakeBotApi, utf16_len
+from fakes.telegram import MAX_TEXT, FakeBotApi, utf16_len
 
 
 def channel_user(url: str, platform_id: int) -> dict | None:
@@ -218,7 +218,7 @@ async def test_unknown_chat_at_start_up_does_not_stop_the_bot(database_url: str,
 def test_channel_refuses_webhook_mode_without_a_secret(database_url: str) -> None:
     import pytest
 
-    from bot.app import build_app
+    from bot.root import build_app
     from bot.config import ConfigError
     from tests.telegram.conftest import telegram_settings
 

@@ -10,7 +10,7 @@ import pytest
 from bot.config import ConfigError, load_settings
 from bot.storage.models import InboundEvent
 from tests.telegram.conftest import SECRET, Harness, rows, running
-from tests.telegram.fake_bot_api import FakeBotApi
+from fakes.telegram import FakeBotApi
 
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 

@@ -10,13 +10,14 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from bot.app import BotApp, build_app
+from bot.app import BotApp
+from bot.root import build_app
 from bot.channels.zalo import ZaloChannel
 from bot.channels.zalo_api import RateLimiter
 from bot.config import Secrets, Settings, Zalo
 from bot.server import make_web_app
 from tests.conftest import make_settings
-from tests.zalo.fake_zalo import FakeZalo, WebhookSender
+from fakes.zalo import FakeZalo, WebhookSender
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "content"
 APP_ID = "1234567890123456789"

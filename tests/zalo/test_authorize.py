@@ -20,7 +20,7 @@ from bot.cli import main
 from bot.storage.db import sync_url
 from bot.storage.models import OAuthToken
 from tests.zalo.conftest import APP_ID, APP_SECRET, OA_SECRET_KEY
-from tests.zalo.fake_zalo import FakeZalo
+from fakes.zalo import FakeZalo
 
 REDIRECT = "https://bot.ngoclien.gov.vn/zalo/callback"
 

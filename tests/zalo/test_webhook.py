@@ -15,7 +15,7 @@ from bot.config import BUNDLED_CONTENT
 from bot.messages import Reply
 from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, Subscription, utcnow
 from tests.zalo.conftest import APP_ID, Rig
-from tests.zalo.fake_zalo import WebhookSender
+from fakes.zalo import WebhookSender
 
 
 async def count(rig: Rig, model) -> int:

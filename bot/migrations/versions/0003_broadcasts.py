@@ -1,4 +1,4 @@
-"""broadcast deliveries (the outbox) and leases (issue 6: broadcasts and campaigns)
+"""broadcast deliveries (the outbox) and leases (broadcasts and campaigns)
 
 Revision ID: 0003
 Revises: 0002

@@ -1,4 +1,4 @@
-"""dossiers, dossier watches and notices, lookup attempts (issue 7: lookups)
+"""dossiers, dossier watches and notices, lookup attempts (lookups)
 
 Revision ID: 0004
 Revises: 0002

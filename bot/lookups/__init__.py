@@ -1,5 +1,0 @@
-"""Lookups (issue 7): fees and how to pay, dossier status by code or QR, QR posters.
-
-Pure logic lives here (fees, dossier codes and import, QR decoding, posters, notices);
-``handlers/lookup.py`` turns it into conversation, ``bot/cli.py`` into commands.
-"""

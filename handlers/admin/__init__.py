@@ -1,0 +1,1 @@
+"""The officials' commands in conversation: /broadcast, /stats, /reload."""

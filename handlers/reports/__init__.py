@@ -1,0 +1,1 @@
+"""The periodic report of questions, tickets, satisfaction and announcements, and its CLI."""
