@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.routing import Dispatcher
 from handlers.admin import router as admin
+from handlers.announcements import compose
 from handlers.announcements import router as announcements
 from handlers.faq import browse, questions, start, welcome
 from handlers.feedback import router as feedback
@@ -14,7 +15,7 @@ def build_dispatcher() -> Dispatcher:
     """The order matters on conflicts (earlier routers win) and for text: the lookups' text
     handler sees a message before the FAQ's, and declines what is not a code or a fee."""
     return Dispatcher(
-        [start.router, admin.router, announcements.router, welcome.router, browse.router,
+        [start.router, compose.router, admin.router, announcements.router, welcome.router, browse.router,
          feedback.router, lookups.router, questions.router],
         fallback=start.help_handler,
     )

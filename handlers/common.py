@@ -94,6 +94,16 @@ async def lose_session(ctx: Context, what: str, *args: object) -> None:
 Refusal = Callable[[Context, str], Awaitable[Response]]
 
 
+async def refuse_officials(ctx: Context, action: str) -> Response:
+    """The refusal of an officials' command to anyone else (audited)."""
+    await audit(ctx, action, False)
+    text = (
+        "Dạ, chức năng này chỉ dành cho cán bộ quản trị của "
+        f"{ctx.settings.office.name}. Anh/Chị cần hỏi về thủ tục nào cứ gõ câu hỏi cho em ạ."
+    )
+    return Response([Reply(text, ((MENU,),))], "refused")
+
+
 def officials_only(action: str, refuse: Refusal) -> Callable[[Handler], Handler]:
     """The guard of an officials' command: anyone else gets the feature's polite ``refuse``,
     and the attempt is audited under ``action`` (by ``refuse``)."""

@@ -1,1 +1,1 @@
-"""The officials' commands in conversation: /broadcast, /stats, /reload."""
+"""The officials' commands in conversation: /stats, /reload."""

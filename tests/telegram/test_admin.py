@@ -14,7 +14,7 @@ from bot.config import Office
 from bot.content import revisions
 from bot.storage.db import sync_url
 from bot.storage.models import AuditEvent, Broadcast, ChannelUser, QuestionLog, Subscription
-from handlers.admin.router import announcement
+from handlers.announcements.compose import announcement
 from tests.telegram.conftest import ADMIN_ID, FIXTURE, Harness, rows, running
 from fakes.telegram import FakeBotApi, parse_html
 
