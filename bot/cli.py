@@ -13,6 +13,7 @@ import click
 
 from bot.cli_support import build as _build
 from bot.cli_support import load as _settings
+from bot.content.revisions_cli import content_export, content_import
 from bot.dashboard.cli import admin
 from bot.doctor import doctor
 from handlers.announcements.cli import broadcast
@@ -318,6 +319,8 @@ main.add_command(broadcast)
 main.add_command(report)
 content.add_command(content_gaps)
 main.add_command(doctor)
+content.add_command(content_export)
+content.add_command(content_import)
 main.add_command(admin)
 
 

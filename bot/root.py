@@ -19,11 +19,13 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import http
 from bot.app import DATA_DIR, BotApp, match_params
 from bot.channels import build_channels
 from bot.config import Settings, pseudonym_salt
+from bot.content import revisions
 from bot.content.loader import TIMEZONE
 from bot.content.store import ContentStore
 from bot.jobs import Jobs
@@ -85,9 +87,10 @@ def schedule(jobs: Jobs, bot: BotApp, channels: list[Channel]) -> DatabaseLease:
     running = {c.name: c for c in channels}
     jobs.every("lookups:dossier-notices", settings.lookup.notify_interval,
                lambda: notices.notice_pass(bot.database, running, settings))
-    if settings.content.reload:  # every process has its own copy of the content
-        jobs.every("content:reload", settings.content.reload_interval,
-                   lambda: asyncio.to_thread(bot.content.reload), first=settings.content.reload_interval)
+    # Every process has its own copy of the content and follows the newest published revision
+    # in the database; with content.reload, files edited on disk are taken in as revisions.
+    jobs.every("content:follow", settings.content.reload_interval, revisions.follower(bot).sync,
+               first=settings.content.reload_interval)  # serve synced once before it starts
     for channel in channels:
         for name, seconds, job in channel.periodic():
             jobs.every(name, seconds, job, first=60.0)  # not during start-up
@@ -101,7 +104,8 @@ async def serve(bot: BotApp, host: str, port: int, sock: socket.socket | None = 
     Only worker 0 polls Telegram (one poller per bot).
 
     Everything starts in the order below and stops in the reverse order (an AsyncExitStack):
-    the database closes last; the channels stop after the sender has finished its sends in
+    the content is brought to the newest published revision before anything serves it (its
+    poll is then a job of the one scheduler); the database closes last; the channels stop after the sender has finished its sends in
     flight; the sender stops after the web server has finished the requests in flight."""
     if worker and bot.settings.server.telegram_polling:
         server = bot.settings.server.model_copy(update={"telegram_polling": False})
@@ -113,6 +117,7 @@ async def serve(bot: BotApp, host: str, port: int, sock: socket.socket | None = 
     app[WORKER_KEY] = worker
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(bot.close)
+        await _follow_content(bot)  # the newest published content, from the first request on
         for channel in channels:  # stopped after the sender: it may still be sending through them
             await channel.start()
             stack.push_async_callback(channel.stop)
@@ -146,6 +151,15 @@ async def serve(bot: BotApp, host: str, port: int, sock: socket.socket | None = 
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
         await stopping.wait()
     log.info("worker %d (pid %d) stopped", worker, os.getpid())
+
+
+async def _follow_content(bot: BotApp) -> None:
+    """This process's follower of the content revisions (made here, in the worker: each has a
+    folder of its own), synced once; without the database the files on disk are served."""
+    try:
+        await revisions.follower(bot).sync()
+    except (SQLAlchemyError, OSError, revisions.RevisionError):
+        log.exception("content: could not load the newest revision; serving the files on disk")
 
 
 async def _release(lease: DatabaseLease) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from bot import metrics
 from bot.app import BotApp
+from bot.content import revisions
 from bot.ports import Channel
 from bot.webchat import (  # noqa: F401 - SESSION_COOKIE: re-exported
     SESSION_COOKIE,
@@ -83,6 +84,7 @@ async def healthz(request: web.Request) -> web.Response:
                 "entries": len(snapshot.pack.entries),
                 "loaded_at": snapshot.pack.loaded_at.isoformat(),
                 "errors_in_latest_edit": content_errors,
+                "revision": revisions.follower(bot).loaded,  # the content revision served (0: files)
             },
             "channels": channels,
             "background": background,
@@ -167,8 +169,9 @@ def make_web_app(bot: BotApp, channels: list[Channel] = ()) -> web.Application:
     app.router.add_get("/metrics", metrics_page)
     app.router.add_static("/static", STATIC)
     if settings.dashboard.enabled:
-        from bot.dashboard import pages
+        from bot.dashboard import editor, pages
         from bot.dashboard.web import setup_dashboard
 
-        setup_dashboard(app, bot, pages.ROUTES)  # /admin, every page declared in pages
+        # /admin: the officials' pages and the editors' content pages, each declared with @page
+        setup_dashboard(app, bot, [*pages.ROUTES, *editor.ROUTES])
     return app

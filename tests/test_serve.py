@@ -85,8 +85,9 @@ def test_one_server_for_everything(running) -> None:  # noqa: ANN001
     assert status == 200 and health["ready"] is True
     assert health["broadcast"]["sender"]["here"] is True  # [broadcast] sender on, scheduler off here
     assert health["broadcast"]["scheduler"]["here"] is False
-    assert set(health["background"]) >= {"lease:maintenance", "retention:purge",
-                                          "feedback:check-tickets", "lookups:dossier-notices"}
+    assert set(health["background"]) >= {"lease:maintenance", "retention:purge", "feedback:check-tickets",
+                                          "lookups:dossier-notices", "content:follow"}
+    assert health["content"]["revision"] == 1  # the files on disk, taken in before serving began
     assert all(state == "running" for state in health["background"].values())
     status, body, _ = _get(url + "/metrics")
     assert status == 200 and b"cchc_database_up 1.0" in body

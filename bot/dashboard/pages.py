@@ -16,23 +16,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from bot.channels import telegram_render, zalo_render
-from bot.content import review
+from bot.content import review, revisions
 from bot.content.loader import TIMEZONE
-from bot.dashboard import auth, reports
-from bot.dashboard.web import (  # ROUTES: the pages below, declared with @page, for the server
+from bot.dashboard import auth, editor, reports
+from bot.dashboard.web import (
     ADMINS,
     ALL,
     EDITORS,
     OFFICIALS,
+    Route,
     audit,
     bot_of,
     me,
-    page,
+    pages_of,
     refuse,
     render,
-)
-from bot.dashboard.web import (
-    ROUTES as ROUTES,
 )
 from bot.messages import Incoming
 from bot.render import to_plain
@@ -52,6 +50,8 @@ from handlers.announcements import service as broadcasts
 from handlers.announcements.campaigns import next_fire_times
 
 log = logging.getLogger(__name__)
+ROUTES: list[Route] = []  # the pages below, for the server to register
+page = pages_of(ROUTES)
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "web": "Trang web", "console": "Dòng lệnh"}
 
 
@@ -491,7 +491,9 @@ async def unanswered(request: web.Request) -> web.StreamResponse:
     days = _int(request.query.get("days"), 30, 1, 366)
     since = utcnow() - dt.timedelta(days=days)
     gaps = await rp.content_gaps(bot.database, bot.content.current.matcher, since)
-    return render(request, "unanswered.html", gaps=gaps[:200], groups=len(gaps),
+    rows, hidden = await editor.gap_rows(bot, gaps[:200])  # with the editors' actions
+    unhelpful, _ = await editor.gap_rows(bot, await editor.not_helpful(bot, since))
+    return render(request, "unanswered.html", rows=rows, hidden=hidden, unhelpful=unhelpful, groups=len(gaps),
                   total=sum(g.count for g in gaps), days=days)
 
 
@@ -519,16 +521,17 @@ async def content_errors(request: web.Request) -> web.StreamResponse:
     problems = bot.content.last_problems
     pack = bot.content.current.pack
     return render(request, "content.html", errors=[p for p in problems if not p.warning],
-                  warnings=[p for p in problems if p.warning], pack=pack, root=str(bot.content.root),
+                  warnings=[p for p in problems if p.warning], pack=pack,
                   message=request.query.get("msg", ""), due=review.due(pack), due_days=review.DUE_WITHIN_DAYS)
 
 
 @page("POST", "/admin/content/reload", EDITORS)
 async def content_reload(request: web.Request) -> web.StreamResponse:
     bot = bot_of(request)
-    result = await asyncio.to_thread(bot.content.reload, True)
-    await audit(request, "content.reload", True, ok=result.ok, problems=len(result.problems))
-    raise web.HTTPSeeOther("/admin/content?msg=" + ("reloaded" if result.ok else "refused"))
+    problems = await revisions.follower(bot).take_in_disk()  # files edited on the server, as a revision
+    ok = not any(not p.warning for p in problems)
+    await audit(request, "content.reload", True, ok=ok, problems=len(problems))
+    raise web.HTTPSeeOther("/admin/content?msg=" + ("reloaded" if ok else "refused"))
 
 
 # --- accounts (admins) ---------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The dashboard's plumbing: templates, the login, and the guard every page goes through.
 
-Every dashboard route is declared with ``@page(method, path, roles)``. The guard:
+Every dashboard route is declared with ``@page(method, path, roles)``, into the route table of
+its module (``pages_of``); the server registers each module's table. The guard:
 
 1. finds the official's session (cookie ``cchc_admin``); none: a GET is sent to the login page,
    anything else gets 401;
@@ -90,6 +91,7 @@ NAV = (
     NavItem("/admin/reports", "Báo cáo", OFFICIALS),
     NavItem("/admin/unanswered", "Câu hỏi chưa trả lời", EDITORS),
     NavItem("/admin/ask", "Hỏi thử", EDITORS),
+    NavItem("/admin/entries", "Sửa nội dung", EDITORS),
     NavItem("/admin/content", "Lỗi nội dung", EDITORS),
     NavItem("/admin/users", "Tài khoản", ADMINS),
 )
@@ -115,7 +117,6 @@ class Route:
     roles: tuple[str, ...]
 
 
-ROUTES: list[Route] = []
 BOT_KEY = web.AppKey("dashboard_bot", object)
 ME_KEY = web.RequestKey("dashboard_me", auth.Identity)  # the logged-in official of a request
 
@@ -179,11 +180,19 @@ async def audit(request: web.Request, action: str, allowed: bool = True, **detai
         log.exception("dashboard: could not audit %s", action)
 
 
-def page(method: str, path: str, roles: tuple[str, ...] = ALL) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        ROUTES.append(Route(method, path, handler, roles))
-        return handler
-    return register
+def pages_of(routes: list[Route]) -> Callable[..., Callable[[Handler], Handler]]:
+    """The ``@page(method, path, roles)`` of a module whose pages go into ``routes``."""
+
+    def page(method: str, path: str, roles: tuple[str, ...] = ALL) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            routes.append(Route(method, path, handler, roles))
+            return handler
+        return register
+    return page
+
+
+OWN: list[Route] = []  # the login's own pages (logout), registered with every dashboard
+page = pages_of(OWN)
 
 
 def guarded(route: Route) -> Handler:
@@ -287,7 +296,7 @@ def setup_dashboard(app: web.Application, bot: Any, routes: Iterable[Route]) -> 
     app.router.add_post("/admin/login", login_submit)
     app.router.add_static("/admin/static", HERE / "static")
     seen: set[tuple[str, str]] = set()
-    for route in routes:
+    for route in [*OWN, *routes]:
         if (route.method, route.path) in seen:
             continue
         seen.add((route.method, route.path))

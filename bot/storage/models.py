@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Column, ColumnElement, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, ColumnElement, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel, col
 
 
@@ -452,3 +452,38 @@ def open_ticket() -> ColumnElement[bool]:
 
 def waiting_broadcast() -> ColumnElement[bool]:
     return col(Broadcast.status).in_(WAITING_BROADCAST)
+
+
+# --- Content revisions: the dashboard's edits, shared by every worker -----------------------
+
+
+class ContentRevision(SQLModel, table=True):
+    """One published change of the content: who, when, why, and each changed file's text
+    before and after (``changes``: {path: [before or null, after or null]}).
+
+    ``parent`` is the revision it was made on: unique, so two publishes racing from the same
+    revision cannot both land (the second is retried on the new one or refused).
+    """
+
+    __tablename__ = "content_revision"
+    __table_args__ = (UniqueConstraint("parent", name="uq_content_revision_parent"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    parent: int
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    author: str = Field(max_length=64)
+    kind: str = Field(max_length=16)  # seed, publish, restore, retire, import, files
+    reason: str = Field(max_length=500)
+    changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    paths: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # for lists: no texts
+
+
+class ContentFile(SQLModel, table=True):
+    """The current text of every content file (path relative to ``content/``), and the
+    revision that last changed it: what a worker materialises and an editor starts from."""
+
+    __tablename__ = "content_file"
+
+    path: str = Field(primary_key=True, max_length=255)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    revision_id: int = Field(index=True)

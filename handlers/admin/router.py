@@ -6,7 +6,6 @@ audited, and anyone else gets a polite refusal.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 
@@ -14,6 +13,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
+from bot.content import revisions
 from bot.content.loader import TIMEZONE
 from bot.messages import Incoming, Reply, Response
 from bot.routing import Context, Route, Router
@@ -83,16 +83,27 @@ async def stats(ctx: Context, message: Incoming, route: Route) -> Response:
 @router.command("reload", menu="Nạp lại nội dung, báo lỗi nếu có", officials=True)
 @officials_only("reload", refuse_officials)
 async def reload_content(ctx: Context, message: Incoming, route: Route) -> Response:
-    if ctx.services is None:
+    if ctx.services is None or ctx.database is None:
         text = "Dạ, ở chế độ này em không nạp lại được nội dung ạ."
         return Response([Reply(text, ((MENU,),))], "admin")
     store = ctx.services.content
-    result = await asyncio.to_thread(store.reload, True)
-    errors = [str(p) for p in result.problems if not p.warning]
-    warnings = [str(p) for p in result.problems if p.warning]
+    try:
+        if ctx.session is not None:
+            # The follower writes the revision in a transaction of its own; on SQLite (one writer
+            # at a time) this turn's open write would hold it off, so the turn is committed first.
+            await ctx.session.commit()
+        # As the dashboard's button: the files edited on disk become a revision, served at once.
+        problems = await revisions.follower_of(store, ctx.database, ctx.settings).take_in_disk()
+    except (SQLAlchemyError, OSError, revisions.RevisionError):
+        await lose_session(ctx, "reload: could not take the content files in")
+        text = ("Dạ, lúc này em chưa nạp lại được nội dung (chưa kết nối được cơ sở dữ liệu hoặc chưa "
+                "đọc được thư mục nội dung); em vẫn dùng nội dung hiện có ạ. Anh/Chị thử lại sau ít phút.")
+        return Response([Reply(text, ((MENU,),))], "admin")
+    errors = [str(p) for p in problems if not p.warning]
+    warnings = [str(p) for p in problems if p.warning]
     pack = store.current.pack
-    await audit(ctx, "reload", True, ok=result.ok, errors=len(errors), warnings=len(warnings))
-    if not result.ok:
+    await audit(ctx, "reload", True, ok=not errors, errors=len(errors), warnings=len(warnings))
+    if errors:
         head = (f"Dạ, nội dung mới có {len(errors)} lỗi nên em **vẫn dùng nội dung cũ** "
                 f"({len(pack.entries)} câu hỏi). Anh/Chị sửa các lỗi sau rồi gõ /reload lại ạ:")
     else:

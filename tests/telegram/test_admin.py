@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from handlers.announcements import service
 from bot.channels.telegram_render import render
 from bot.config import Office
+from bot.content import revisions
 from bot.storage.db import sync_url
 from bot.storage.models import AuditEvent, Broadcast, ChannelUser, QuestionLog, Subscription
 from handlers.announcements.compose import announcement
@@ -143,9 +144,14 @@ async def test_anyone_in_the_officials_group_is_an_official(database_url: str, f
 async def test_reload_reports_errors_and_keeps_the_old_content(
     database_url: str, fake: FakeBotApi, admin: dict, tmp_path: Path
 ) -> None:
+    """/reload takes the files edited on disk in as a content revision, as the dashboard's button
+    does: refused (no revision) while they have errors, then served at once."""
     content = tmp_path / "content"
     shutil.copytree(FIXTURE, content)
     async with running(database_url, fake, content=content) as tg:
+        follower = revisions.follower(tg.app, tmp_path / "revisions" / "w")
+        await follower.sync()  # as serve does at start: the files on disk are revision 1
+        assert follower.loaded == 1
         entry = content / "faq" / "ket-hon.md"
         good = entry.read_text(encoding="utf-8")
         entry.write_text(good.replace("category: ho-tich", "category: ho-tich\nbogus_key: 1"), encoding="utf-8")
@@ -161,6 +167,10 @@ async def test_reload_reports_errors_and_keeps_the_old_content(
         assert "mang căn cước" in answer.text
         audit = [(a["action"], a["detail"]["ok"]) for a in rows(database_url, AuditEvent)]
         assert audit == [("reload", False), ("reload", True)]
+        history = await revisions.history(tg.app.database)
+        assert [(r.kind, r.paths) for r in history] == [("files", ["faq/ket-hon.md"]), ("seed", history[1].paths)]
+        assert follower.loaded == history[0].id  # served from the revision, not from the disk
+        assert "mang căn cước" in (await revisions.current_texts(tg.app.database))["faq/ket-hon.md"]
 
 
 async def test_html_in_office_facts_and_official_text_is_escaped(

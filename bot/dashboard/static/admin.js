@@ -1,4 +1,5 @@
-// The dashboard's small scripts: the larger-text switch, confirmations, live broadcast progress.
+// The dashboard's small scripts: the larger-text switch, confirmations, live broadcast progress,
+// the content editor's character count and unsaved-changes warning.
 (function () {
   "use strict";
   var html = document.documentElement;
@@ -23,6 +24,19 @@
     var shown = document.getElementById("preview-title") || document.getElementById("result-title") ||
                 document.getElementById("form-error");
     if (shown) { if (!shown.hasAttribute("tabindex")) shown.setAttribute("tabindex", "-1"); shown.focus(); }
+
+    // The content editor: the answer's length as it is typed; a warning before leaving unsaved edits.
+    document.querySelectorAll("textarea[data-count]").forEach(function (area) {
+      var out = document.getElementById(area.getAttribute("data-count"));
+      area.addEventListener("input", function () { out.textContent = area.value.length + " ký tự"; });
+    });
+    var editor = document.querySelector("form[data-editor]");
+    if (editor) {
+      var dirty = false;
+      editor.addEventListener("input", function () { dirty = true; });
+      editor.addEventListener("submit", function () { dirty = false; });
+      window.addEventListener("beforeunload", function (ev) { if (dirty) { ev.preventDefault(); ev.returnValue = ""; } });
+    }
 
     var box = document.querySelector("[data-progress-url]");
     if (box && box.getAttribute("data-active") === "yes") {
