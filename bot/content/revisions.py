@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot.config import Settings
-from bot.content.loader import Problem
+from bot.content.loader import Problem, today
 from bot.content.store import ContentStore, Snapshot, build, build_apart
 from bot.matching import MatchParams
 from bot.storage.db import Database
@@ -102,7 +102,7 @@ def check(files: Mapping[str, str], values: Mapping[str, str], params: MatchPara
         root = Path(tmp) / "content"
         write_folder(files, root)
         big = apart_from is not None and len(files) >= apart_from
-        snapshot, problems, _ = (build_apart if big else build)(root, values, params)
+        snapshot, problems, _ = (build_apart if big else build)(root, values, params, today())
     return snapshot, problems
 
 
