@@ -275,6 +275,11 @@ from bot.dashboard.cli import admin  # noqa: E402
 
 main.add_command(admin)
 
+# The Messenger channel: `messenger setup`.
+from bot.channels.messenger_cli import messenger  # noqa: E402
+
+main.add_command(messenger)
+
 
 if __name__ == "__main__":
     main()

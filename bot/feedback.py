@@ -57,7 +57,7 @@ LEVELS: dict[int, str] = {
     1: "Rất không hài lòng",
 }
 SATISFIED = (5, 4)
-CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "web": "Trang web", "console": "Dòng lệnh"}
+CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "messenger": "Messenger", "web": "Trang web", "console": "Dòng lệnh"}
 TICKET_NUMBER = re.compile(r"PA-(\d{4})-(\d{6})")
 FORWARD_GRACE = dt.timedelta(minutes=5)  # a fresh ticket is being forwarded by its own turn
 
@@ -244,7 +244,7 @@ async def send_to_citizen(
     if user is None:
         return "failed", "không còn địa chỉ người gửi"
     try:
-        delivery = await channel.send(user.platform_id, replies)
+        delivery = await channel.send(user.platform_id, replies, purpose="ticket_answer")
     except Exception as exc:  # reported to the official, never raised into the turn
         log.exception("could not send the answer to ticket %s", ticket.number)
         return "failed", type(exc).__name__

@@ -36,7 +36,7 @@ from handlers.common import MENU, label
 log = logging.getLogger(__name__)
 router = Router("lookup")
 
-PUSH_CHANNELS = {"telegram": "Telegram", "zalo": "Zalo"}  # channels that can message first
+PUSH_CHANNELS = {"telegram": "Telegram", "zalo": "Zalo", "messenger": "Messenger"}  # channels that can message first
 FLOW = "dossier_last4"
 VERIFIED_FOR = 24 * 3600  # seconds a confirmed "last 4 digits" stays valid in a conversation
 _dispatcher: Dispatcher | None = None

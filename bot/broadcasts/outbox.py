@@ -45,9 +45,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.broadcasts.lease import DatabaseLease
 from bot.broadcasts.service import (
     OPEN_DELIVERY,
-    ZALO_WINDOW,
     announcement_reply,
     as_utc,
+    push_windows,
     quiet_until,
 )
 from bot.channels import Channel
@@ -305,12 +305,9 @@ class Sender:
         sendable = list(self.channels)
         cannot_push = CU.c.channel.not_in(sendable)
         reasons: list[tuple] = [(cannot_push, "no_push_channel")]
-        if not self.zalo_promotion:
+        for name, window in push_windows(self.zalo_promotion).items():
             reasons.append(
-                (
-                    and_(CU.c.channel == "zalo", CU.c.last_seen_at < now - ZALO_WINDOW),
-                    "outside_window",
-                )
+                (and_(CU.c.channel == name, CU.c.last_seen_at < now - window), "outside_window")
             )
         status = case(*((cond, "ineligible") for cond, _ in reasons), else_="pending")
         error = case(*reasons, else_=None)

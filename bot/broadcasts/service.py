@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,10 +37,11 @@ from bot.storage.models import (
 )
 
 # Channels that can message a citizen first. The web chat and the console only answer.
-PUSH_CHANNELS = ("telegram", "zalo")
+PUSH_CHANNELS = ("telegram", "zalo", "messenger")
 DEFAULT_CHANNELS = PUSH_CHANNELS
-LIMITS = {"telegram": 4096, "zalo": 2000}  # characters per message after rendering
+LIMITS = {"telegram": 4096, "zalo": 2000, "messenger": 2000}  # characters per message after rendering
 ZALO_WINDOW = dt.timedelta(days=7)  # Zalo: free messages only this long after the user wrote
+MESSENGER_WINDOW = dt.timedelta(hours=24)  # Messenger: announcements only this long after it
 # The same "☰ Menu" button as the conversation's (handlers.common.MENU).
 MENU_BUTTON = Button("☰ Menu", payload="menu")
 
@@ -123,6 +124,14 @@ def quiet_until(moment: dt.datetime, start: dt.time, end: dt.time) -> dt.datetim
     if not inside:
         return None
     return dt.datetime.combine(day, end, TIMEZONE).astimezone(dt.UTC)
+
+
+def push_windows(zalo_promotion: bool) -> dict[str, dt.timedelta]:
+    """How long after a user last wrote each channel still lets the bot announce to them."""
+    windows = {"messenger": MESSENGER_WINDOW}
+    if not zalo_promotion:
+        windows["zalo"] = ZALO_WINDOW
+    return windows
 
 
 def announcement_text(title: str | None, body: str, office: Mapping[str, str]) -> str:
@@ -329,23 +338,29 @@ async def _progress_of(session: AsyncSession, rows: list[Broadcast]) -> list[Pro
 
 
 async def audience(
-    session: AsyncSession, topic: str, channels: Iterable[str], now: dt.datetime | None = None
+    session: AsyncSession,
+    topic: str,
+    channels: Iterable[str],
+    now: dt.datetime | None = None,
+    windows: Mapping[str, dt.timedelta] | None = None,
 ) -> dict[str, int]:
-    """Active, reachable subscribers of ``topic`` per channel (a preview of the recipients)."""
-    rows = (
-        await session.exec(
-            select(ChannelUser.channel, func.count())
-            .join(Subscription, col(Subscription.channel_user_id) == ChannelUser.id)
-            .where(
-                Subscription.topic == topic,
-                col(Subscription.unsubscribed_at).is_(None),
-                col(ChannelUser.reachable).is_(True),
-                col(ChannelUser.channel).in_(list(channels)),
-            )
-            .group_by(ChannelUser.channel)
+    """Active, reachable subscribers of ``topic`` per channel (a preview of the recipients);
+    with ``windows``, only those who wrote within their channel's window."""
+    query = (
+        select(ChannelUser.channel, func.count())
+        .join(Subscription, col(Subscription.channel_user_id) == ChannelUser.id)
+        .where(
+            Subscription.topic == topic,
+            col(Subscription.unsubscribed_at).is_(None),
+            col(ChannelUser.reachable).is_(True),
+            col(ChannelUser.channel).in_(list(channels)),
         )
-    ).all()
-    return dict(rows)
+        .group_by(ChannelUser.channel)
+    )
+    for name, window in (windows or {}).items():
+        query = query.where(or_(col(ChannelUser.channel) != name,
+                                col(ChannelUser.last_seen_at) >= (now or utcnow()) - window))
+    return dict((await session.exec(query)).all())
 
 
 async def lease_holder(

@@ -42,8 +42,10 @@ class Channel(Protocol):
     async def stop(self) -> None:
         """Finish in-flight work and stop."""
 
-    async def send(self, platform_id: str, replies: list[Reply]) -> Delivery:
-        """Send replies to a user outside a conversation turn (broadcasts, ticket answers)."""
+    async def send(self, platform_id: str, replies: list[Reply], purpose: str = "broadcast") -> Delivery:
+        """Send replies to a user outside a conversation turn (broadcasts, ticket answers).
+        ``purpose`` ("broadcast", "ticket_answer", "dossier_notice"): Messenger allows some
+        of them outside its 24-hour window; the other channels need not look."""
 
 
 def build_channels(bot: BotApp) -> list[Channel]:
@@ -59,4 +61,9 @@ def build_channels(bot: BotApp) -> list[Channel]:
         from bot.channels.zalo import ZaloChannel
 
         channels.append(ZaloChannel(bot))
+    if (secrets.messenger_page_token is not None and secrets.messenger_app_secret is not None
+            and secrets.messenger_verify_token is not None):
+        from bot.channels.messenger import MessengerChannel
+
+        channels.append(MessengerChannel(bot))
     return channels

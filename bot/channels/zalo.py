@@ -467,7 +467,7 @@ class ZaloChannel:
 
     # -- sending ------------------------------------------------------------------------------
 
-    async def send(self, platform_id: str, replies: list[Reply]) -> Delivery:
+    async def send(self, platform_id: str, replies: list[Reply], purpose: str = "broadcast") -> Delivery:
         """A message outside a conversation turn: only to users who wrote to the OA lately
         (consultation messages), or, with zalo.promotion_enabled, as promotion messages."""
         try:

@@ -45,7 +45,7 @@ from bot.storage.models import (
 from bot.webchat import reply_json
 
 log = logging.getLogger(__name__)
-CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "web": "Trang web", "console": "Dòng lệnh"}
+CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "messenger": "Messenger", "web": "Trang web", "console": "Dòng lệnh"}
 
 
 def _int(raw: str | None, default: int, low: int, high: int) -> int:

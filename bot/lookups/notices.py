@@ -118,7 +118,8 @@ async def _notify_one(
             delivery: Delivery = Delivery("blocked", error=user.unreachable_reason)
         else:
             try:
-                delivery = await channel.send(user.platform_id, [notice_reply(dossier, settings)])
+                delivery = await channel.send(user.platform_id, [notice_reply(dossier, settings)],
+                                              purpose="dossier_notice")
             except Exception as exc:  # a channel bug must not stop the other notices
                 log.exception("sending a dossier notice on %s failed", user.channel)
                 delivery = Delivery("retry", error=type(exc).__name__)
