@@ -4,7 +4,8 @@ Messenger's limits (Send API reference): a text message holds 2,000 characters; 
 template 640 characters of text and 1 to 3 buttons; a message at most 13 quick replies; button
 and quick-reply titles 20 characters; a payload 1,000 characters. So one reply becomes:
 
-- up to three choices or links: a button template (``postback`` and ``web_url`` buttons);
+- up to three choices or links whose labels fit: a button template (``postback`` and
+  ``web_url`` buttons) under the last paragraph;
 - more choices, up to 13: quick replies under the text (links as "🔗 label: url" lines); a title
   that does not fit 20 characters is shortened, and the full labels are listed with numbers;
 - more than 13: numbered lines the citizen answers by typing the number, as on Zalo.
@@ -60,13 +61,21 @@ def _fits(button: Button) -> bool:
     return bool(button.url) or len(button.payload or "") <= MAX_PAYLOAD
 
 
+def _whole(button: Button) -> bool:
+    """Its label fits a title without being shortened."""
+    return title(button.label) == " ".join(button.label.split())
+
+
 def _render_one(reply: Reply, out: Rendered) -> None:
     if reply.image:
         out.messages.append({"image": reply.image})
     flat = [b for row in reply.buttons for b in row if b.url or b.payload]
     text = to_plain(reply.text).strip()
-    if flat and len(flat) <= MAX_TEMPLATE_BUTTONS and all(_fits(b) for b in flat):
+    if flat and len(flat) <= MAX_TEMPLATE_BUTTONS and all(_fits(b) and _whole(b) for b in flat):
         parts = split_message(text, MAX_TEXT) if text else []
+        if parts and len(parts[-1]) > MAX_TEMPLATE_TEXT:  # the buttons go under the last paragraph
+            head, _, tail = parts[-1].rpartition("\n\n")
+            parts[-1:] = [head, tail] if head and len(tail) <= MAX_TEMPLATE_TEXT else [parts[-1]]
         if not parts or len(parts[-1]) > MAX_TEMPLATE_TEXT:
             parts.append(PICK_ONE)
         out.messages += [{"text": part} for part in parts[:-1]]
@@ -76,7 +85,7 @@ def _render_one(reply: Reply, out: Rendered) -> None:
     choices = [b for b in flat if not b.url]
     lines = [f"🔗 {b.label}: {b.url}" for b in links]
     quick = choices if len(choices) <= MAX_QUICK_REPLIES and all(_fits(b) for b in choices) else []
-    numbered = choices if not quick or any(title(b.label) != " ".join(b.label.split()) for b in quick) else []
+    numbered = choices if not quick or not all(_whole(b) for b in quick) else []
     first = len(out.choices) + 1
     if numbered:
         out.choices += [b.payload or "" for b in numbered]
