@@ -33,6 +33,7 @@ from sqlmodel import select
 
 from bot.broadcasts import subscriptions
 from bot.channels import Delivery
+from bot.channels.delivering import aware, in_order, recipient
 from bot.channels.messenger_api import (
     GraphApi,
     GraphTransportError,
@@ -64,10 +65,6 @@ SLOW_ANSWER = 0.8  # seconds: an answer not ready by then is announced with "typ
 CHOICES_TTL = dt.timedelta(days=1)
 EVENTS_KEPT = dt.timedelta(days=2)  # Meta retries a failed delivery for at most a day or so
 HOUSEKEEPING_FIRST, HOUSEKEEPING_INTERVAL = 60.0, 6 * 3600.0  # seconds
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 class ChoiceStore:
@@ -108,7 +105,7 @@ class ChoiceStore:
         except SQLAlchemyError:
             log.exception("messenger: could not read the numbered choices")
             return None
-        if row is None or utcnow() - _aware(row.created_at) > CHOICES_TTL:
+        if row is None or utcnow() - aware(row.created_at) > CHOICES_TTL:
             return None
         choices = json.loads(row.payload)
         return choices[number - 1] if 1 <= number <= len(choices) else None
@@ -257,17 +254,10 @@ class MessengerChannel:
     async def send(self, platform_id: str, replies: list[Reply], purpose: Purpose = "broadcast") -> Delivery:
         """A message the bot starts itself: inside the 24-hour window, or tagged ACCOUNT_UPDATE
         for a ticket answer or a dossier's status change, or not at all (ineligible)."""
-        try:
-            async with self.bot.database.session() as session:
-                row = (await session.exec(select(ChannelUser).where(
-                    ChannelUser.channel == CHANNEL, ChannelUser.platform_id == platform_id))).first()
-        except SQLAlchemyError as exc:
-            return Delivery("retry", error=f"database: {type(exc).__name__}", retry_after=60)
-        if row is None:
-            return Delivery("ineligible", error="never_interacted")
-        if not row.reachable:
-            return Delivery("ineligible", error=row.unreachable_reason or "unreachable")
-        mode = messaging_for(purpose, _aware(row.last_seen_at), utcnow())
+        row = await recipient(self.bot.database, CHANNEL, platform_id)
+        if isinstance(row, Delivery):
+            return row
+        mode = messaging_for(purpose, aware(row.last_seen_at), utcnow())
         if mode is None:
             return Delivery("ineligible", error="outside_window")
         return await self._deliver(platform_id, replies, mode, 0.0)
@@ -276,18 +266,16 @@ class MessengerChannel:
                        patient_until: float) -> Delivery:
         rendered = render(replies)
         await self.choices.remember(user, rendered.choices)
-        last_id: str | None = None
-        for index, message in enumerate(rendered.messages):
+        if not rendered.messages:
+            return Delivery("failed", error="nothing to send")
+
+        async def send_one(message: dict[str, Any]) -> Delivery:
             delivery = await self._send_one(user, message, mode, patient_until)
             if delivery.status == "blocked":
                 await self._mark_unreachable(user)
-            if delivery.status != "sent":
-                if index == 0:
-                    return delivery
-                # never "retry" a half-sent reply: the first parts would arrive twice
-                return Delivery("failed", last_id, f"{delivery.error} (đã gửi {index}/{len(rendered.messages)} tin)")
-            last_id = delivery.message_id
-        return Delivery("sent", last_id) if last_id else Delivery("failed", error="nothing to send")
+            return delivery
+
+        return await in_order(rendered.messages, send_one)
 
     async def _send_one(self, user: str, message: dict[str, Any], mode: dict[str, str],
                         patient_until: float) -> Delivery:

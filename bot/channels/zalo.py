@@ -23,7 +23,6 @@ import hmac
 import json
 import logging
 import time
-import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +34,8 @@ from sqlmodel import select
 
 from bot.broadcasts import subscriptions
 from bot.channels import Delivery
+from bot.channels.delivering import in_order, recipient
+from bot.channels.workqueue import WorkQueues
 from bot.channels.zalo_api import (
     BAD_PARAMETER,
     CS_PATH,
@@ -58,7 +59,7 @@ from bot.channels.zalo_render import (
 )
 from bot.channels.zalo_tokens import TokenManager, TokenUnavailable
 from bot.messages import Attachment, Incoming, Reply
-from bot.pressure import ZALO_EVENT_MAX_BYTES, Backlog, RecentIds, read_body, reply_backoff
+from bot.pressure import ZALO_EVENT_MAX_BYTES, RecentIds, read_body, reply_backoff
 from bot.storage.db import dialect_insert
 from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, utcnow
 
@@ -154,17 +155,18 @@ class ZaloChannel:
         self.tokens = TokenManager(bot.database, settings, self._session)
         # Events accepted and not yet answered are bounded by server.max_backlog (issue 10),
         # shared out among the workers' queues; a full queue refuses with 503 before acknowledging.
-        server = settings.server
-        if queue_size is None:
-            queue_size = max(1, -(-server.max_backlog // workers))
-        capacity = (queue_size + 1) * workers  # waiting in the queues, and one in each worker's hands
-        self.backlog = Backlog(capacity, min(server.backlog_degraded, capacity))
-        self._queues: list[asyncio.Queue[_Job]] = [
-            asyncio.Queue(maxsize=queue_size) for _ in range(workers)]
-        self._tasks: list[asyncio.Task] = []
+        self.queues: WorkQueues[_Job] = WorkQueues(
+            CHANNEL, self._handle_job, workers=workers, queue_size=queue_size,
+            max_backlog=settings.server.max_backlog, degraded_at=settings.server.backlog_degraded,
+            enqueue_wait=ENQUEUE_WAIT)
+        self.backlog = self.queues.backlog
+        self._tasks: list[asyncio.Task] = []  # token refresh and housekeeping
         self._accepting = True
         self._recent = RecentIds()  # event ids seen lately: duplicates answered at once, no database
-        self.processed = 0
+
+    @property
+    def processed(self) -> int:
+        return self.queues.processed
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -188,21 +190,15 @@ class ZaloChannel:
             await self.tokens.seed()
         except Exception:  # a database hiccup at start-up must not stop the other channels
             log.exception("zalo: could not seed the token store")
-        self._tasks = [asyncio.create_task(self._worker(q), name=f"zalo-worker-{i}")
-                       for i, q in enumerate(self._queues)]
-        self._tasks.append(asyncio.create_task(self.tokens.run(), name="zalo-token-refresh"))
-        self._tasks.append(asyncio.create_task(self._housekeeping_loop(), name="zalo-housekeeping"))
-        log.info("zalo: webhook at %s, %d workers", self.settings.zalo.webhook_path, len(self._queues))
+        self.queues.start()
+        self._tasks = [asyncio.create_task(self.tokens.run(), name="zalo-token-refresh"),
+                       asyncio.create_task(self._housekeeping_loop(), name="zalo-housekeeping")]
+        log.info("zalo: webhook at %s", self.settings.zalo.webhook_path)
 
     async def stop(self, timeout: float = 20.0) -> None:
         """Refuse new events, finish the queued ones (up to ``timeout``), then stop."""
         self._accepting = False
-        if self._tasks:
-            try:
-                await self.idle(timeout)
-            except asyncio.TimeoutError:
-                log.error("zalo: stopping with %d events still unanswered after %.0f s",
-                          sum(q.qsize() for q in self._queues), timeout)
+        await self.queues.stop(timeout)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -215,17 +211,13 @@ class ZaloChannel:
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until every accepted event has been handled."""
-        await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues)), timeout)
+        await self.queues.idle(timeout)
 
     def health(self) -> dict[str, Any]:
-        queued = sum(q.qsize() for q in self._queues)
-        capacity = sum(q.maxsize for q in self._queues)
-        full = any(q.full() for q in self._queues)
-        backlog = self.backlog.health()
-        healthy = self.tokens.state in ("ok", "unknown") and not full and not backlog["backlogged"]
-        return {"status": "ok" if healthy else "degraded",
-                "token": self.tokens.state, "queued": queued, "capacity": capacity,
-                "queue_full": full, "refused_full": self.backlog.refused, **backlog,
+        queues = self.queues.health()
+        healthy = (self.tokens.state in ("ok", "unknown") and not queues["queue_full"]
+                   and not queues["backlogged"])
+        return {"status": "ok" if healthy else "degraded", "token": self.tokens.state, **queues,
                 "rate_limit_pause_s": round(self.limiter.paused_for, 1)}
 
     # -- the webhook --------------------------------------------------------------------------
@@ -279,22 +271,9 @@ class ZaloChannel:
         if not self._recent.first_time(event_id):
             log.info("zalo: duplicate event ignored")
             return web.json_response({"ok": True, "duplicate": True})
-        queue = self._queues[zlib.crc32(self._user_of(event).encode()) % len(self._queues)]
-        job = _Job(event, event_id, time.monotonic())
-        self.backlog.enter()  # bounded by the queues themselves (their sizes, plus the workers)
-        try:
-            queue.put_nowait(job)
-        except asyncio.QueueFull:
-            try:
-                await asyncio.wait_for(queue.put(job), ENQUEUE_WAIT)
-            except asyncio.TimeoutError:
-                self.backlog.leave()
-                self.backlog.refused += 1
-                log.warning("zalo: event queue is full (%d waiting); refusing an event with 503 "
-                            "(%d refused so far) so that Zalo may deliver it again",
-                            sum(q.qsize() for q in self._queues), self.backlog.refused)
-                self._recent.forget(event_id)  # delivered again later, it is a first time
-                return web.json_response({"error": "busy"}, status=503)
+        if not await self.queues.put(user, _Job(event, event_id, time.monotonic())):
+            self._recent.forget(event_id)  # delivered again later, it is a first time
+            return web.json_response({"error": "busy"}, status=503)
         return web.json_response({"ok": True})
 
     @staticmethod
@@ -314,19 +293,8 @@ class ZaloChannel:
 
     # -- processing ---------------------------------------------------------------------------
 
-    async def _worker(self, queue: asyncio.Queue[_Job]) -> None:
-        while True:
-            job = await queue.get()
-            try:
-                await self._process(job.event, job.event_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("zalo: failed to handle a %s event", job.event.get("event_name"))
-            finally:
-                self.processed += 1
-                self.backlog.leave()
-                queue.task_done()
+    async def _handle_job(self, job: _Job) -> None:
+        await self._process(job.event, job.event_id)
 
     async def _process(self, event: dict[str, Any], event_id: str) -> None:
         name = event.get("event_name")
@@ -470,16 +438,9 @@ class ZaloChannel:
     async def send(self, platform_id: str, replies: list[Reply], purpose: str = "broadcast") -> Delivery:
         """A message outside a conversation turn: only to users who wrote to the OA lately
         (consultation messages), or, with zalo.promotion_enabled, as promotion messages."""
-        try:
-            async with self.bot.database.session() as session:
-                row = (await session.exec(select(ChannelUser).where(
-                    ChannelUser.channel == CHANNEL, ChannelUser.platform_id == platform_id))).first()
-        except SQLAlchemyError as exc:
-            return Delivery("retry", error=f"database: {type(exc).__name__}", retry_after=60)
-        if row is None:
-            return Delivery("ineligible", error="never_interacted")
-        if not row.reachable:
-            return Delivery("ineligible", error=row.unreachable_reason or "unreachable")
+        row = await recipient(self.bot.database, CHANNEL, platform_id)
+        if isinstance(row, Delivery):
+            return row
         if utcnow() - _aware(row.last_seen_at) > CS_WINDOW:
             if self.settings.zalo.promotion_enabled:
                 return await self._deliver(platform_id, replies, PROMOTION_PATH)
@@ -493,18 +454,8 @@ class ZaloChannel:
             rendered = render(replies, self.codec)
             await self._remember_choices(user, rendered.choices)
             messages = rendered.messages
-        last_id: str | None = None
         deadline = time.monotonic() + (self.settings.server.reply_retry_seconds if patient else 0.0)
-        for index, message in enumerate(messages):
-            delivery = await self._send_one(user, message, path, deadline)
-            if delivery.status != "sent":
-                if index == 0:
-                    return delivery
-                # never "retry" a half-sent reply: the first parts would arrive twice
-                return Delivery("failed", last_id,
-                                f"{delivery.error} (đã gửi {index}/{len(messages)} tin)")
-            last_id = delivery.message_id
-        return Delivery("sent", last_id)
+        return await in_order(messages, lambda message: self._send_one(user, message, path, deadline))
 
     async def _send_one(self, user: str, message: dict[str, Any], path: str,
                         deadline: float = 0.0) -> Delivery:
