@@ -16,7 +16,6 @@ the turn records it (``InboundEvent``), so an event delivered again is answered 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -45,7 +44,7 @@ from bot.channels.messenger_render import render
 from bot.channels.messenger_webhook import CHANNEL, SIGNATURE_HEADER, Event, Refused, events, handshake, verify
 from bot.channels.zalo_render import chosen_number
 from bot.messages import Incoming, Reply
-from bot.channels.workqueue import WorkQueues
+from bot.channels.workqueue import WorkQueues, cancel
 from bot.pressure import RecentIds, read_body, reply_backoff
 from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, utcnow
 
@@ -140,7 +139,7 @@ class MessengerChannel:
             max_backlog=settings.server.max_backlog, degraded_at=settings.server.backlog_degraded,
             enqueue_wait=ENQUEUE_WAIT)
         self.backlog = self.queues.backlog
-        self._housekeeper: asyncio.Task | None = None
+        self._housekeeper: list[asyncio.Task] = []
         self._accepting = True
         self._recent = RecentIds()
 
@@ -161,18 +160,15 @@ class MessengerChannel:
     async def start(self) -> None:
         self._accepting = True
         self.queues.start()
-        self._housekeeper = asyncio.create_task(self._housekeeping_loop(), name="messenger-housekeeping")
+        self._housekeeper = [asyncio.create_task(self._housekeeping_loop(), name="messenger-housekeeping")]
         log.info("messenger: webhook at %s", self.settings.messenger.webhook_path)
 
     async def stop(self, timeout: float = 20.0) -> None:
         """Refuse new events, finish the queued ones (up to ``timeout``), then stop."""
         self._accepting = False
         await self.queues.stop(timeout)
-        if self._housekeeper is not None:
-            self._housekeeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeper
-            self._housekeeper = None
+        await cancel(self._housekeeper)
+        self._housekeeper = []
         if self._http is not None:
             await self._http.close()
             self._http = None

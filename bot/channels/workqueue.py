@@ -13,13 +13,23 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from bot.pressure import Backlog
 
 log = logging.getLogger(__name__)
 Item = TypeVar("Item")
+
+
+async def cancel(tasks: Iterable[asyncio.Task]) -> None:
+    """Cancel background tasks and wait until they have stopped."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class WorkQueues(Generic[Item]):
@@ -90,11 +100,7 @@ class WorkQueues(Generic[Item]):
             except asyncio.TimeoutError:
                 log.error("%s: stopping with %d events still unanswered after %.0f s",
                           self.name, self.queued, timeout)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(self._tasks)
         self._tasks = []
 
     def health(self) -> dict[str, Any]:

@@ -15,7 +15,6 @@ the OA secret key, with app_id and timestamp read from the JSON body.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -35,7 +34,7 @@ from sqlmodel import select
 from bot.broadcasts import subscriptions
 from bot.channels import Delivery
 from bot.channels.delivering import in_order, recipient
-from bot.channels.workqueue import WorkQueues
+from bot.channels.workqueue import WorkQueues, cancel
 from bot.channels.zalo_api import (
     BAD_PARAMETER,
     CS_PATH,
@@ -199,11 +198,7 @@ class ZaloChannel:
         """Refuse new events, finish the queued ones (up to ``timeout``), then stop."""
         self._accepting = False
         await self.queues.stop(timeout)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(self._tasks)
         self._tasks = []
         if self._http is not None:
             await self._http.close()
