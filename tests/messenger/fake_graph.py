@@ -23,7 +23,6 @@ Errors are HTTP 400 with ``{"error": {"message", "type", "code", "error_subcode"
 from __future__ import annotations
 
 import asyncio
-import collections
 import hashlib
 import hmac
 import itertools
@@ -34,7 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+
+from tests.local_server import LocalServer, RequestWindow
 
 WINDOW_SECONDS = 24 * 3600
 MAX_TEXT = 2000
@@ -102,14 +103,13 @@ def _invalid(message: str) -> GraphError:
     return GraphError(100, f"(#100) {message}")
 
 
-class FakeGraph:
+class FakeGraph(LocalServer):
     def __init__(self, page_token: str, app_secret: str, *, version: str = "v25.0",
                  rate_limit: int = 1000, rate_window: float = 60.0) -> None:
         self.page_token = page_token
         self.app_secret = app_secret
         self.version = version
-        self.rate_limit = rate_limit
-        self.rate_window = rate_window
+        self.window = RequestWindow(rate_limit, rate_window)
         self.users: dict[str, FakeUser] = {}
         self.sent: list[Sent] = []
         self.actions: list[tuple[str, str]] = []  # (psid, sender_action)
@@ -119,9 +119,7 @@ class FakeGraph:
         self.files: dict[str, bytes] = {}
         self.file_delay = 0.0  # seconds before an attachment download answers
         self.fail_next: list[GraphError] = []
-        self._stamps: collections.deque[float] = collections.deque()
         self._ids = itertools.count(1)
-        self.server: TestServer | None = None
 
     # -- the test's controls ----------------------------------------------------------------
 
@@ -140,11 +138,6 @@ class FakeGraph:
     def messages_to(self, psid: str) -> list[Sent]:
         return [s for s in self.sent if s.psid == psid]
 
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return str(self.server.make_url("")).rstrip("/")
-
     # -- running ----------------------------------------------------------------------------
 
     def app(self) -> web.Application:
@@ -154,15 +147,6 @@ class FakeGraph:
         app.router.add_get(f"/{self.version}/me/messenger_profile", self._get_profile)
         app.router.add_get("/cdn/{name}", self._file)
         return app
-
-    async def start(self) -> FakeGraph:
-        self.server = TestServer(self.app(), host="127.0.0.1")
-        await self.server.start_server()
-        return self
-
-    async def close(self) -> None:
-        if self.server is not None:
-            await self.server.close()
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -176,12 +160,8 @@ class FakeGraph:
                              kind="GraphMethodException")
 
     def _check_rate(self) -> None:
-        now = time.monotonic()
-        while self._stamps and self._stamps[0] <= now - self.rate_window:
-            self._stamps.popleft()
-        if len(self._stamps) >= self.rate_limit:
+        if not self.window.allow():
             raise GraphError(613, "Calls to this api have exceeded the rate limit.")
-        self._stamps.append(now)
 
     @staticmethod
     def _check_button(button: Any) -> None:
