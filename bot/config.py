@@ -175,6 +175,8 @@ class Messenger(_Section):
     api_base_url: str = "https://graph.facebook.com"
     graph_version: Annotated[str, Field(pattern=r"^v\d+\.\d+$")] = "v25.0"
     greeting: str | None = None  # the welcome screen's text (≤ 160 characters); default: one naming the office
+    # Send API calls per second, per process: Meta allows 300 per page for text messages.
+    send_rate: Annotated[float, Field(gt=0, le=300)] = 250.0
     admin_ids: list[str] = Field(default_factory=list)  # officials' PSIDs
 
 

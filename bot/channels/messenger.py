@@ -45,6 +45,7 @@ from bot.channels.messenger_webhook import CHANNEL, SIGNATURE_HEADER, Event, Ref
 from bot.channels.zalo_render import chosen_number
 from bot.messages import Incoming, Reply
 from bot.channels.workqueue import WorkQueues, cancel
+from bot.channels.zalo_api import RateLimiter
 from bot.pressure import RecentIds, read_body, reply_backoff
 from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, utcnow
 
@@ -134,6 +135,7 @@ class MessengerChannel:
         self.slow_answer = slow_answer
         self._http: aiohttp.ClientSession | None = None
         self._paused_until = 0.0  # monotonic: no sends before, after Meta's rate limit
+        self.limiter = RateLimiter(max(1, int(settings.messenger.send_rate)), 1.0)
         self.queues: WorkQueues[Event] = WorkQueues(
             CHANNEL, self._answer, workers=workers, queue_size=queue_size,
             max_backlog=settings.server.max_backlog, degraded_at=settings.server.backlog_degraded,
@@ -240,6 +242,7 @@ class MessengerChannel:
     async def _typing_after(self, user: str, seconds: float) -> None:
         """Show "typing…" when the answer takes a while (a receipt photo to read, a slow database)."""
         await asyncio.sleep(seconds)
+        await self.limiter.acquire()
         try:
             await self.api().send({"recipient": {"id": user}, "sender_action": "typing_on"})
         except GraphTransportError:
@@ -298,6 +301,7 @@ class MessengerChannel:
 
     async def _attempt(self, user: str, message: dict[str, Any], mode: dict[str, str]) -> Delivery:
         body: dict[str, Any] = {"recipient": {"id": user}, **mode}
+        await self.limiter.acquire()
         try:
             if "image" in message:
                 body["message"] = {"attachment": {"type": "image", "payload": {"is_reusable": False}}}

@@ -11,7 +11,8 @@ The fake runs as a real aiohttp server on 127.0.0.1 (random port); point
   since the person's last message (10 / 2018278); the limits (text 2,000 characters, button
   template text 640 and 1–3 buttons, 13 quick replies, titles 20, payloads 1,000: 100 Invalid
   parameter); an unknown PSID (100 / 2018001); a person who blocked the page (551 / 1545041);
-  a per-page rate limit (613); ``sender_action`` typing_on / typing_off / mark_seen.
+  the per-page rate limit (300 calls a second for text: 613); ``sender_action`` typing_on /
+  typing_off / mark_seen.
 - ``POST`` / ``GET /me/messenger_profile``: ``get_started``, ``greeting`` (≤ 160 characters),
   ``persistent_menu`` (flat, ≤ 20 items, titles ≤ 30), stored and read back by ``fields``.
 - ``GET /cdn/{name}``: attachment files the webhook's ``payload.url`` points at.
@@ -105,7 +106,7 @@ def _invalid(message: str) -> GraphError:
 
 class FakeGraph(LocalServer):
     def __init__(self, page_token: str, app_secret: str, *, version: str = "v25.0",
-                 rate_limit: int = 1000, rate_window: float = 60.0) -> None:
+                 rate_limit: int = 300, rate_window: float = 1.0) -> None:
         self.page_token = page_token
         self.app_secret = app_secret
         self.version = version

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from bot.broadcasts.outbox import Sender
 from bot.broadcasts.service import audience, create_broadcast, push_windows
 from bot.channels.messenger_api import GraphResult, messaging_for, verdict
 from bot.channels.messenger_render import MAX_TEMPLATE_TEXT, MAX_TEXT, render
+from bot.channels.zalo_api import RateLimiter
 from bot.cli import main
 from bot.config import BUNDLED_CONTENT
 from bot.feedback import send_to_citizen
@@ -23,6 +25,7 @@ from bot.lookups.notices import send_status_notices
 from bot.messages import Button, Reply
 from bot.storage.models import BroadcastDelivery, ChannelUser, Subscription, Ticket, utcnow
 from tests.broadcasting import add_subscribers
+from tests.local_server import RequestWindow
 from tests.lookups_support import CODE, KEY, dossier_line, export, import_text
 from tests.messenger.conftest import APP_SECRET, FIXTURE, PAGE_TOKEN, Rig
 from tests.messenger.fake_graph import GraphError
@@ -297,3 +300,14 @@ async def test_messenger_setup_sets_get_started_greeting_and_the_menu(rig: Rig, 
     env["CCHC_MESSENGER_PAGE_TOKEN"] = "EAAB-wrong"
     refused = await asyncio.to_thread(CliRunner().invoke, main, ["messenger", "setup"], env=env)
     assert refused.exit_code != 0 and "190" in refused.output
+
+
+async def test_the_client_side_limiter_keeps_under_metas_limit(rig: Rig) -> None:
+    await known_user(rig, "p-burst")
+    rig.channel.limiter = RateLimiter(3, 0.4)
+    rig.fake.window = RequestWindow(3, 0.3)
+    started = time.monotonic()
+    deliveries = await asyncio.gather(*(rig.channel.send("p-burst", [Reply(f"tin {i}")]) for i in range(7)))
+    assert [d.status for d in deliveries] == ["sent"] * 7
+    assert time.monotonic() - started >= 0.8  # 7 calls at 3 per 0.4 s
+    assert (613, None) not in rig.fake.refused
