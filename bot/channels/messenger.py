@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 from sqlalchemy import delete
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import select
 
 from bot.broadcasts import subscriptions
@@ -36,7 +36,6 @@ from bot.channels.delivering import aware, in_order, recipient
 from bot.channels.messenger_api import (
     GraphApi,
     GraphTransportError,
-    Purpose,
     messaging_for,
     verdict,
 )
@@ -86,17 +85,23 @@ class ChoiceStore:
         kept = list(choices)
         while len(json.dumps(kept, ensure_ascii=False)) > 2048:
             kept.pop()
-        try:
-            async with self.database.session() as session:
-                if kept:
-                    await session.merge(CallbackPayload(
-                        key=key, payload=json.dumps(kept, ensure_ascii=False), created_at=utcnow()))
-                else:
-                    await session.exec(delete(CallbackPayload).where(  # type: ignore[call-overload]
-                        CallbackPayload.key == key))
-                await session.commit()
-        except SQLAlchemyError:
-            log.exception("messenger: could not store the numbered choices")
+        for attempt in range(2):  # a row another process inserted meanwhile is updated the second time
+            try:
+                async with self.database.session() as session:
+                    if kept:
+                        await session.merge(CallbackPayload(
+                            key=key, payload=json.dumps(kept, ensure_ascii=False), created_at=utcnow()))
+                    else:
+                        await session.exec(delete(CallbackPayload).where(  # type: ignore[call-overload]
+                            CallbackPayload.key == key))
+                    await session.commit()
+                return
+            except IntegrityError:
+                if attempt:
+                    log.exception("messenger: could not store the numbered choices")
+            except SQLAlchemyError:
+                log.exception("messenger: could not store the numbered choices")
+                return
 
     async def pick(self, user: str, number: int) -> str | None:
         try:
@@ -250,7 +255,7 @@ class MessengerChannel:
 
     # -- sending --------------------------------------------------------------------------------
 
-    async def send(self, platform_id: str, replies: list[Reply], purpose: Purpose = "broadcast") -> Delivery:
+    async def send(self, platform_id: str, replies: list[Reply], purpose: str = "broadcast") -> Delivery:
         """A message the bot starts itself: inside the 24-hour window, or tagged ACCOUNT_UPDATE
         for a ticket answer or a dossier's status change, or not at all (ineligible)."""
         row = await recipient(self.bot.database, CHANNEL, platform_id)

@@ -33,10 +33,9 @@ import aiohttp
 REQUEST_TIMEOUT = 15.0  # seconds for one Graph call
 WINDOW = dt.timedelta(hours=24)  # the standard messaging window after the user's last message
 
-# Why the bot writes first. Only a dossier's status change and the answer to the citizen's own
-# ticket are account updates in Meta's sense (non-promotional, about something the person
-# started); broadcasts, reminders and the rest may go only inside the window.
-Purpose = Literal["broadcast", "ticket_answer", "dossier_notice", "reminder", "officials"]
+# Why the bot writes first (a channel send's ``purpose``). Only a dossier's status change and the
+# answer to the citizen's own ticket are account updates in Meta's sense (non-promotional, about
+# something the person started); broadcasts, reminders and the rest go only inside the window.
 TAGGED_PURPOSES = frozenset({"ticket_answer", "dossier_notice"})
 ACCOUNT_UPDATE = "ACCOUNT_UPDATE"
 
@@ -103,7 +102,7 @@ def verdict(result: GraphResult) -> tuple[Verdict, str]:
     return "failed", reason
 
 
-def messaging_for(purpose: Purpose, last_inbound: dt.datetime | None,
+def messaging_for(purpose: str, last_inbound: dt.datetime | None,
                   now: dt.datetime) -> dict[str, str] | None:
     """The ``messaging_type`` (and ``tag``) a bot-initiated message may use, or None when
     Meta's policy does not allow it at all (it is then recorded as ineligible)."""
