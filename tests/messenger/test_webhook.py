@@ -6,11 +6,13 @@ import asyncio
 import datetime as dt
 import json
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import func
 from sqlmodel import select
 
 from bot.config import BUNDLED_CONTENT
+from bot.lookups import posters
 from bot.storage.models import ChannelUser, InboundEvent, Subscription, utcnow
 from tests.lookups_support import CODE, dossier_line, export, import_text
 from tests.messenger.conftest import VERIFY_TOKEN, Rig
@@ -214,3 +216,14 @@ async def test_one_users_messages_are_answered_in_order(rig: Rig) -> None:
     await asyncio.wait_for(rig.settle(), 10)
     texts = [s.text for s in rig.fake.messages_to("p-order")]
     assert "em là trợ lý ảo" in texts[0] and "Đăng ký kết hôn" in texts[1] and len(texts) >= 3
+
+
+async def test_a_qr_poster_link_opens_the_same_answer(rig: Rig) -> None:
+    entry = rig.bot.content.current.pack.entries["ket-hon"]
+    [target] = posters.targets(rig.bot.settings, entry, "messenger")
+    assert target.url == "https://m.me/ubndxangoclien?ref=ket-hon"
+    ref = parse_qs(urlsplit(target.url).query)["ref"][0]  # what Meta hands back as referral.ref
+    await rig.meta.referral("p-poster", ref)
+    await rig.settle()
+    [answer] = rig.fake.messages_to("p-poster")
+    assert answer.text.startswith(entry.title)
