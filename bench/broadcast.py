@@ -13,7 +13,7 @@ with only the sender working) as a subprocess against a fake platform that enfor
 - Zalo: the fake OA API (fakes/zalo.py) answering -32 beyond 4,000 requests per minute
   (``--zalo-limit``), with ``--outside-window`` of the users outside the 7-day window (most of
   them known as such to the bot, a few only to Zalo), through the real ZaloChannel;
-- Messenger: the fake Graph API (tests/messenger/fake_graph.py) answering 613 beyond 300 calls a
+- Messenger: the fake Graph API (fakes/messenger.py) answering 613 beyond 300 calls a
   second (``--messenger-limit``), with ``--outside-window`` of the users outside the 24-hour window
   (most known as such to the bot, a few only to Meta) and 1% who blocked the page (551), through
   the real MessengerChannel and its limiter (``messenger.send_rate``).

@@ -1,9 +1,9 @@
 """The Facebook Messenger channel: the commune's fan page answers like the Zalo OA does.
 
-This module is the adapter (the core's ``Channel`` port, ``bot.ports.MESSENGER`` its
-capabilities); what is Messenger's own lives beside it and depends on nothing of the bot: ``messenger_webhook`` (handshake, signature, events), ``messenger_render``
-(template, quick replies, numbered choices) and ``messenger_api`` (Send and Profile APIs, the
-error codes, the 24-hour rule).
+This module is the adapter (the core's ``Channel`` port, with ``bot.ports.MESSENGER`` its
+capabilities: the 24-hour rule and Meta's limits); what is Messenger's own lives beside it:
+``messenger_webhook`` (handshake, signature, events), ``messenger_render`` (template, quick
+replies, numbered choices) and ``messenger_api`` (Send and Profile APIs, the error codes).
 
 Meta wants a webhook answered within seconds and delivers again what was not answered 200, so
 the route checks the signature first, reads the events, queues them and answers 200; workers

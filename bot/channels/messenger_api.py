@@ -15,8 +15,7 @@ Facts used here (Messenger Platform documentation):
 - ``appsecret_proof`` = HMAC-SHA256 of the access token keyed with the app secret, hex: required
   by apps that turn on "Require App Secret", accepted by all.
 
-This module knows nothing of the bot: it takes and returns plain data, so that it moves onto
-any channel port unchanged.
+This module knows nothing of the bot: it takes and returns plain data.
 """
 
 from __future__ import annotations

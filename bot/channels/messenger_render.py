@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.messages import Button, Reply
+from bot.ports import MESSENGER
 from bot.render import split_message, to_plain
 
-MAX_TEXT = 2000
+MAX_TEXT = MESSENGER.text_limit  # characters per text message
 MAX_TEMPLATE_TEXT = 640
-MAX_TEMPLATE_BUTTONS = 3
-MAX_QUICK_REPLIES = 13
+MAX_TEMPLATE_BUTTONS = MESSENGER.button_limit  # on a button template
+MAX_QUICK_REPLIES = MESSENGER.quick_replies
 MAX_TITLE = 20
 MAX_PAYLOAD = 1000
 CHOICES_HEADER = "Anh/Chị gõ số để chọn:"
