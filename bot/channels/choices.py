@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 
 from sqlalchemy import Executable, bindparam, delete
@@ -23,8 +24,15 @@ from bot.storage.models import CallbackPayload, utcnow
 
 log = logging.getLogger(__name__)
 
+_NUMBER = re.compile(r"^\s*(\d{1,2})\s*\.?\s*$")
 TTL = dt.timedelta(days=1)  # a list older than this is forgotten: the number meant another reply
 MAX_BYTES = 2048  # CallbackPayload.payload
+
+
+def chosen_number(text: str) -> int | None:
+    """"2" or "2." typed alone: a numbered choice."""
+    match = _NUMBER.match(text)
+    return int(match.group(1)) if match else None
 
 
 @functools.cache

@@ -29,7 +29,7 @@ from aiohttp import web
 from sqlalchemy import delete
 from sqlmodel import col
 
-from bot.channels.choices import ChoiceStore
+from bot.channels.choices import ChoiceStore, chosen_number
 from bot.channels.delivering import in_order, recipient
 from bot.channels.messenger_api import GraphApi, GraphTransportError, messaging_for, verdict
 from bot.channels.messenger_render import render
@@ -44,7 +44,6 @@ from bot.channels.messenger_webhook import (
 )
 from bot.channels.workqueue import WorkQueues
 from bot.channels.zalo_api import RateLimiter
-from bot.channels.zalo_render import chosen_number
 from bot.clock import aware
 from bot.http import read_body
 from bot.messages import Incoming, Reply

@@ -29,7 +29,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import delete
 
-from bot.channels.choices import ChoiceStore
+from bot.channels.choices import ChoiceStore, chosen_number
 from bot.channels.delivering import in_order, recipient
 from bot.channels.workqueue import WorkQueues, cancel
 from bot.channels.zalo_api import (
@@ -48,7 +48,6 @@ from bot.channels.zalo_api import (
 )
 from bot.channels.zalo_render import (
     PayloadCodec,
-    chosen_number,
     media_message,
     promotion_message,
     render,
