@@ -102,7 +102,7 @@ class MessengerChannel:
         self.max_inline_wait = max_inline_wait
         self.slow_answer = slow_answer
         self._http: aiohttp.ClientSession | None = None
-        self._paused_until = 0.0  # monotonic: no sends before, after Meta's rate limit
+        # Our own pace under Meta's, and the pause after Meta says a rate limit was hit.
         self.limiter = RateLimiter(max(1, int(settings.messenger.send_rate)), 1.0)
         self.queues: WorkQueues[Event] = WorkQueues(
             CHANNEL, self._answer, workers=workers, queue_size=queue_size,
@@ -147,7 +147,7 @@ class MessengerChannel:
         queues = self.queues.health()
         busy = queues["queue_full"] or queues["backlogged"]
         return {"status": "degraded" if busy else "ok", **queues,
-                "rate_limit_pause_s": round(max(0.0, self._paused_until - time.monotonic()), 1)}
+                "rate_limit_pause_s": round(self.limiter.paused_for, 1)}
 
     # -- the webhook ----------------------------------------------------------------------------
 
@@ -245,7 +245,7 @@ class MessengerChannel:
         outage or a rate limit, with growing pauses, until ``patient_until``."""
         attempt = 0
         while True:
-            pause = self._paused_until - time.monotonic()
+            pause = self.limiter.paused_for
             if pause > 0:
                 if time.monotonic() + pause > patient_until:
                     return Delivery("retry", error="rate limited by Meta", retry_after=pause)
@@ -254,7 +254,7 @@ class MessengerChannel:
             delivery = await self._attempt(user, message, mode)
             if delivery.status != "retry":
                 return delivery
-            if self._paused_until > time.monotonic():
+            if self.limiter.paused_for > 0:
                 continue  # rate limited: waited out above, or handed back to the outbox
             wait = delivery.retry_after or reply_backoff(attempt)
             late = time.monotonic() + wait > patient_until
@@ -278,7 +278,7 @@ class MessengerChannel:
         if outcome == "sent":
             return Delivery("sent", message_id=str(result.body.get("message_id") or "") or None)
         if outcome == "rate_limited":
-            self._paused_until = max(self._paused_until, time.monotonic() + self.rate_limit_backoff)
+            self.limiter.pause(self.rate_limit_backoff)
             log.warning("messenger: rate limited by Meta (%s); pausing sends for %.0f s",
                         reason, self.rate_limit_backoff)
             return Delivery("retry", error=reason, retry_after=self.rate_limit_backoff)
