@@ -1,7 +1,7 @@
 """Broadcast benchmark: throughput against a rate-limited platform, and a kill -9 halfway.
 
     uv run python bench/broadcast.py [--recipients 20000] [--limit 30] [--zalo-recipients 5000]
-                                     [--json]
+                                     [--messenger-recipients 5000] [--json]
     uv run python bench/broadcast.py --recipients 2000 --limit 300      # a quick run
 
 For each platform it seeds subscribers in a real database (SQLite in a temporary folder, or
@@ -12,7 +12,11 @@ with only the sender working) as a subprocess against a fake platform that enfor
   messages per second overall, through the real TelegramChannel and its limiter;
 - Zalo: the fake OA API (fakes/zalo.py) answering -32 beyond 4,000 requests per minute
   (``--zalo-limit``), with ``--outside-window`` of the users outside the 7-day window (most of
-  them known as such to the bot, a few only to Zalo), through the real ZaloChannel.
+  them known as such to the bot, a few only to Zalo), through the real ZaloChannel;
+- Messenger: the fake Graph API (fakes/messenger.py) answering 613 beyond 300 calls a
+  second (``--messenger-limit``), with ``--outside-window`` of the users outside the 24-hour window
+  (most known as such to the bot, a few only to Meta) and 1% who blocked the page (551), through
+  the real MessengerChannel and its limiter (``messenger.send_rate``).
 
 Halfway through it kills the sender with SIGKILL, starts a new one (which takes the lease over
 once it expires: ``--lease`` seconds), lets it finish, and prints the achieved messages per
@@ -45,6 +49,7 @@ from sqlalchemy import create_engine, insert, text  # noqa: E402
 from handlers.announcements import create_broadcast  # noqa: E402
 from bot.storage.db import Database, is_sqlite, sync_url, upgrade  # noqa: E402
 from bot.storage.models import ChannelUser, Subscription, utcnow  # noqa: E402
+from fakes.messenger import FakeGraph  # noqa: E402
 from fakes.telegram import FakeBotApi  # noqa: E402
 from fakes.zalo import FakeZalo  # noqa: E402
 
@@ -61,6 +66,7 @@ ZALO_APP_ID, ZALO_APP_SECRET, ZALO_OA_KEY = (
     "bench-oa-key",
 )
 DAY = 24 * 3600
+MESSENGER_PAGE_TOKEN, MESSENGER_APP_SECRET = "EAAB-bench-page-token", "bench-meta-app-secret"
 
 
 @dataclass
@@ -92,6 +98,19 @@ class TimedZalo(FakeZalo):
     def _accept(self, path: str, user: str, message: dict[str, Any]):  # noqa: ANN202
         self.accepted_at.append(time.monotonic())
         return super()._accept(path, user, message)
+
+
+class TimedGraph(FakeGraph):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.accepted_at: list[float] = []
+
+    async def _messages(self, request):  # noqa: ANN001, ANN202
+        sent = len(self.sent)
+        response = await super()._messages(request)
+        if len(self.sent) > sent:
+            self.accepted_at.append(time.monotonic())
+        return response
 
 
 def free_port() -> int:
@@ -409,6 +428,44 @@ async def bench_zalo(args: argparse.Namespace, url: str, log_dir: Path) -> dict[
         await fake.close()
 
 
+async def bench_messenger(args: argparse.Namespace, url: str, log_dir: Path) -> dict[str, Any]:
+    fake = TimedGraph(MESSENGER_PAGE_TOKEN, MESSENGER_APP_SECRET, rate_limit=args.messenger_limit)
+    await fake.start()
+    try:
+        n = args.messenger_recipients
+        ids = [f"m{i:07d}" for i in range(n)]
+        outside = set(ids[: int(n * args.outside_window)])
+        meta_only = set(ids[-max(1, n // 50):])  # the bot thinks they wrote lately; Meta knows better
+        blocked = set(ids[-(max(1, n // 50) + max(1, n // 100)): -max(1, n // 50)])
+        now = time.time()
+        for pid in ids:
+            fake.wrote(pid, at=now - 2 * DAY if pid in outside | meta_only else now - 3600)
+        for pid in blocked:
+            fake.block(pid)
+        reset(url)
+        upgrade(url)
+        seed(url, "messenger", ids, {pid: 2 * DAY for pid in outside})
+        broadcast_id = await new_broadcast(url, "messenger")
+        env = base_env(url, args.lease) | {
+            "CCHC_MESSENGER_API_BASE_URL": fake.url,
+            "CCHC_MESSENGER_PAGE_TOKEN": MESSENGER_PAGE_TOKEN,
+            "CCHC_MESSENGER_APP_SECRET": MESSENGER_APP_SECRET,
+            "CCHC_MESSENGER_VERIFY_TOKEN": "bench-verify",
+        }
+        eligible = n - len(outside | meta_only | blocked)
+        run = Run("messenger", n, float(args.messenger_limit), url, log_dir)
+        timeout = 300 + 3 * n / args.messenger_limit
+        timing = await kill_and_restart(run, env, fake.accepted_at, eligible, broadcast_id, timeout)
+        received = Counter(s.psid for s in fake.sent)
+        result = summarize(run, received, delivery_rows(url, broadcast_id), timing,
+                           sum(1 for code, _ in fake.refused if code == 613), eligible)
+        result["outside_window"] = {"known_to_the_bot": len(outside), "known_only_to_meta": len(meta_only),
+                                    "blocked": len(blocked)}
+        return result
+    finally:
+        await fake.close()
+
+
 def show(r: dict[str, Any]) -> None:
     print(
         f"\n== {r['platform']}: {r['recipients']} recipients ({r['eligible']} eligible), "
@@ -429,7 +486,8 @@ def show(r: dict[str, Any]) -> None:
     )
     print(f"delivery rows: {r['statuses']}")
     if "outside_window" in r:
-        print(f"outside Zalo's 7-day window: {r['outside_window']}")
+        window = "Zalo's 7-day" if r["platform"] == "zalo" else "Messenger's 24-hour"
+        print(f"outside {window} window: {r['outside_window']}")
 
 
 async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -437,11 +495,11 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="cchc-bench-") as tmp:
         log_dir = Path(args.log_dir) if args.log_dir else Path(tmp)
         log_dir.mkdir(parents=True, exist_ok=True)
-        for platform in ("telegram", "zalo"):
+        benches = {"telegram": bench_telegram, "zalo": bench_zalo, "messenger": bench_messenger}
+        for platform, bench in benches.items():
             if platform in args.skip:
                 continue
             url = args.database_url or f"sqlite:///{tmp}/{platform}.db"
-            bench = bench_telegram if platform == "telegram" else bench_zalo
             result = await bench(args, url, log_dir)
             results.append(result)
             if not args.json:
@@ -459,11 +517,15 @@ def main() -> None:
     parser.add_argument(
         "--zalo-limit", type=int, default=4_000, help="the fake OA API's requests per minute"
     )
+    parser.add_argument("--messenger-recipients", type=int, default=5_000)
+    parser.add_argument(
+        "--messenger-limit", type=int, default=300, help="the fake Graph API's calls per second"
+    )
     parser.add_argument(
         "--outside-window",
         type=float,
         default=0.1,
-        help="share of Zalo users the bot knows are outside the 7-day window",
+        help="share of Zalo / Messenger users the bot knows are outside the platform's window",
     )
     parser.add_argument(
         "--lease", type=float, default=5.0, help="broadcast.lease_seconds for the bot"
@@ -471,7 +533,9 @@ def main() -> None:
     parser.add_argument(
         "--database-url", help="e.g. postgresql://... (ITS public SCHEMA IS DROPPED)"
     )
-    parser.add_argument("--skip", action="append", default=[], choices=["telegram", "zalo"])
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["telegram", "zalo", "messenger"]
+    )
     parser.add_argument("--log-dir", help="keep the bot's logs here")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

@@ -2,6 +2,7 @@
 
     uv run python bench/inbound.py [--seconds 10] [--rate 1000] [--database sqlite|postgresql|both]
                                    [--json] [--profile] [--mix telegram=0.4,zalo=0.4,web=0.2]
+                                   (the mix may add messenger=0.2)
 
 Four processes on 127.0.0.1: this one (it starts the others and samples the server's memory),
 the fakes (bench/inbound_fakes.py: the fake Telegram Bot API and the fake Zalo OA API the tests
@@ -12,6 +13,8 @@ scheduler, the dashboard; everything a deployment runs), and the driver (this fi
 
 - Telegram updates POSTed to the webhook with the ``X-Telegram-Bot-Api-Secret-Token`` header,
 - signed Zalo ``user_send_text`` events POSTed to the Zalo webhook,
+- Messenger ``messages`` events signed with X-Hub-Signature-256, POSTed to the Messenger webhook
+  (when ``--mix`` names messenger),
 - web-chat messages POSTed to ``/api/chat`` (answered in the HTTP response),
 
 each from a different citizen (so replies correlate exactly by chat or user id), with questions
@@ -34,6 +37,7 @@ import argparse
 import asyncio
 import collections
 import hashlib
+import hmac
 import json
 import math
 import os
@@ -55,10 +59,13 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 
 from bench.inbound_fakes import (  # noqa: E402
+    MESSENGER_APP_SECRET,
+    MESSENGER_PAGE_TOKEN,
     TELEGRAM_BASE,
     ZALO_APP_ID,
     ZALO_APP_SECRET,
     ZALO_OA_KEY,
+    messenger_id,
     zalo_id,
 )
 
@@ -121,6 +128,15 @@ def zalo_event(user: int, text: str) -> tuple[bytes, str]:
     return raw, f"mac={mac}"
 
 
+def messenger_event(user: int, text: str) -> tuple[bytes, str]:
+    stamp = int(time.time() * 1000)
+    event = {"sender": {"id": messenger_id(user)}, "recipient": {"id": "bench-page"}, "timestamp": stamp,
+             "message": {"mid": f"m_bench-{user}-{stamp}", "text": text}}
+    raw = json.dumps({"object": "page", "entry": [{"id": "bench-page", "time": stamp, "messaging": [event]}]},
+                     ensure_ascii=False).encode()
+    return raw, "sha256=" + hmac.new(MESSENGER_APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+
+
 async def drive(config: dict[str, Any]) -> dict[str, Any]:
     base = config["base"]
     messages = plan(config["total"], config["mix"], config["seed"])
@@ -143,10 +159,11 @@ async def drive(config: dict[str, Any]) -> dict[str, Any]:
                                              headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as r:
                             status = r.status
                             await r.read()
-                    elif channel == "zalo":
-                        raw, mac = zalo_event(user, text)
-                        async with http.post(base + "/zalo/webhook", data=raw, headers={
-                                "Content-Type": "application/json", "X-ZEvent-Signature": mac}) as r:
+                    elif channel in ("zalo", "messenger"):
+                        raw, mac = (zalo_event if channel == "zalo" else messenger_event)(user, text)
+                        header = "X-ZEvent-Signature" if channel == "zalo" else "X-Hub-Signature-256"
+                        async with http.post(f"{base}/{channel}/webhook", data=raw, headers={
+                                "Content-Type": "application/json", header: mac}) as r:
                             status = r.status
                             await r.read()
                     else:
@@ -268,6 +285,9 @@ def bot_env(url: str, port: int, fakes: dict[str, Any], extra: dict[str, str]) -
         "CCHC_ZALO_API_BASE_URL": fakes["zalo_url"], "CCHC_ZALO_OAUTH_BASE_URL": fakes["zalo_url"],
         "CCHC_ZALO_APP_SECRET": ZALO_APP_SECRET, "CCHC_ZALO_OA_SECRET_KEY": ZALO_OA_KEY,
         "CCHC_ZALO_ACCESS_TOKEN": fakes["zalo_access"], "CCHC_ZALO_REFRESH_TOKEN": fakes["zalo_refresh"],
+        "CCHC_MESSENGER_API_BASE_URL": fakes["messenger_url"],
+        "CCHC_MESSENGER_PAGE_TOKEN": MESSENGER_PAGE_TOKEN, "CCHC_MESSENGER_APP_SECRET": MESSENGER_APP_SECRET,
+        "CCHC_MESSENGER_VERIFY_TOKEN": "bench-verify",
     })
     env.update(extra)
     return env
@@ -315,9 +335,10 @@ def first_arrivals(arrivals: dict[str, Any]) -> dict[tuple[str, int], float]:
     for at, chat in arrivals["telegram"]:
         key = ("telegram", int(chat) - TELEGRAM_BASE)
         first[key] = min(first.get(key, at), at)
-    for at, user in arrivals["zalo"]:
-        key = ("zalo", int(str(user)[1:]))
-        first[key] = min(first.get(key, at), at)
+    for name in ("zalo", "messenger"):
+        for at, user in arrivals[name]:
+            key = (name, int(str(user)[1:]))
+            first[key] = min(first.get(key, at), at)
     return first
 
 
@@ -501,7 +522,7 @@ def parse_mix(text: str) -> dict[str, float]:
     mix = {}
     for part in text.split(","):
         name, _, weight = part.partition("=")
-        if name not in ("telegram", "zalo", "web"):
+        if name not in ("telegram", "zalo", "messenger", "web"):
             raise argparse.ArgumentTypeError(f"unknown channel {name!r}")
         mix[name] = float(weight)
     return mix

@@ -1,18 +1,20 @@
-"""The fake Telegram Bot API and the fake Zalo OA API in one process, for bench/inbound.py.
+"""The fake Telegram Bot API, Zalo OA API and Graph (Messenger) API in one process, for
+bench/inbound.py.
 
     uv run python bench/inbound_fakes.py --users 20000 [--telegram-port P] [--zalo-port P] [--control-port P]
 
-Both are the fakes the tests use (fakes/telegram.py, fakes/zalo.py),
-with every check they make (HTML parse mode, button data, tokens, the 7-day window), no rate
-limit, and one addition: they note the wall-clock time each message reached them and for whom.
-``GET /arrivals`` on the control port returns those notes as JSON:
-``{"telegram": [[time, chat_id], ...], "zalo": [[time, user_id], ...]}``.
-``POST /fail?platform=telegram|zalo&seconds=S&mode=5xx|slow`` makes the API fail (5xx) or
+They are the fakes the tests use (fakes/telegram.py, fakes/zalo.py, fakes/messenger.py), with every check they make (HTML parse mode, button data, tokens,
+the 7-day and 24-hour windows, Messenger's limits), no rate limit, and one addition: they note the
+wall-clock time each message reached them and for whom. ``GET /arrivals`` on the control port
+returns those notes as JSON: ``{"telegram": [[time, chat_id], ...], "zalo": [[time, user_id],
+...], "messenger": [[time, psid], ...]}``.
+``POST /fail?platform=telegram|zalo|messenger&seconds=S&mode=5xx|slow`` makes the API fail (5xx) or
 answer slowly (``--slow`` seconds) for S seconds, for trying the bot against an API in trouble.
 
 On start it prints one JSON line: the URLs and the Zalo token pair the bot should start with.
-Private chats (Telegram) and followers who wrote lately (Zalo) are registered for the users
-``1..N`` (Telegram chat ids ``TELEGRAM_BASE + i``, Zalo ids ``"z" + i``).
+Private chats (Telegram), followers who wrote lately (Zalo) and people who wrote to the page
+(Messenger) are registered for the users ``1..N`` (Telegram chat ids ``TELEGRAM_BASE + i``, Zalo
+ids ``"z" + i``, PSIDs ``"m" + i``).
 """
 
 from __future__ import annotations
@@ -29,15 +31,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiohttp import web  # noqa: E402
 
+from fakes.messenger import FakeGraph  # noqa: E402
 from fakes.telegram import FakeBotApi  # noqa: E402
 from fakes.zalo import FakeZalo  # noqa: E402
 
 TELEGRAM_BASE = 100_000_000
 ZALO_APP_ID, ZALO_APP_SECRET, ZALO_OA_KEY = "3141592653589793238", "bench-app-secret", "bench-oa-key"
+MESSENGER_PAGE_TOKEN, MESSENGER_APP_SECRET = "EAAB-bench-page-token", "bench-meta-app-secret"
 
 
 def zalo_id(i: int) -> str:
     return f"z{i}"
+
+
+def messenger_id(i: int) -> str:
+    return f"m{i}"
 
 
 class Trouble:
@@ -103,6 +111,24 @@ class TimedZalo(FakeZalo):
         return await super()._cs(request)
 
 
+class TimedGraph(FakeGraph):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arrivals: list[tuple[float, str]] = []
+        self.trouble = Trouble()
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        refused = await self.trouble.intercept()
+        if refused is not None:
+            return refused
+        response = await super()._messages(request)
+        while self.sent:  # only the arrival times are kept: the fake's memory stays flat
+            self.arrivals.append((time.time(), self.sent.pop().psid))
+        self.calls.clear()
+        self.actions.clear()
+        return response
+
+
 async def serve(args: argparse.Namespace) -> None:
     telegram = TimedBotApi(rate_limit=None, port=args.telegram_port)
     await telegram.start()
@@ -114,17 +140,21 @@ async def serve(args: argparse.Namespace) -> None:
     for i in range(1, args.users + 1):
         zalo.interact(zalo_id(i), at=now)
     access, refresh = zalo.issue_pair()
-    for trouble in (telegram.trouble, zalo.trouble):
+    graph = TimedGraph(MESSENGER_PAGE_TOKEN, MESSENGER_APP_SECRET, rate_limit=10**9)
+    await graph.start()
+    for i in range(1, args.users + 1):
+        graph.wrote(messenger_id(i), at=now)
+    troubles = {"telegram": telegram.trouble, "zalo": zalo.trouble, "messenger": graph.trouble}
+    for trouble in troubles.values():
         trouble.slow = args.slow
 
     async def arrivals(request: web.Request) -> web.Response:
         return web.json_response({"telegram": telegram.arrivals, "zalo": zalo.arrivals,
-                                  "refused": {"telegram": telegram.trouble.refused,
-                                              "zalo": zalo.trouble.refused}})
+                                  "messenger": graph.arrivals,
+                                  "refused": {name: t.refused for name, t in troubles.items()}})
 
     async def fail(request: web.Request) -> web.Response:
-        platform = request.query.get("platform", "telegram")
-        trouble = telegram.trouble if platform == "telegram" else zalo.trouble
+        trouble = troubles.get(request.query.get("platform", "telegram"), telegram.trouble)
         trouble.mode = request.query.get("mode", "5xx")
         trouble.until = time.monotonic() + float(request.query.get("seconds", "10"))
         return web.json_response({"ok": True})
@@ -140,7 +170,8 @@ async def serve(args: argparse.Namespace) -> None:
     print(json.dumps({
         "telegram_base_url": telegram.base_url, "telegram_base_file_url": telegram.base_file_url,
         "telegram_token": telegram.token, "zalo_url": zalo.url, "zalo_access": access,
-        "zalo_refresh": refresh, "control": f"http://127.0.0.1:{control_port}",
+        "zalo_refresh": refresh, "messenger_url": graph.url,
+        "control": f"http://127.0.0.1:{control_port}",
     }), flush=True)
     await asyncio.Event().wait()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from bot.channels.messenger_cli import messenger
 from bot.cli_support import build as _build
 from bot.cli_support import load as _settings
 from bot.content.revisions_cli import content_export, content_import
@@ -312,7 +313,7 @@ def zalo_authorize(ctx: click.Context, redirect_uri: str, code: str | None) -> N
                "tự gia hạn về sau.")
 
 
-# The features' sub-commands, registered here, at the top.
+# The features' and channels' sub-commands, registered here, at the top.
 main.add_command(dossiers)
 main.add_command(qr)
 main.add_command(broadcast)
@@ -322,6 +323,7 @@ main.add_command(doctor)
 content.add_command(content_export)
 content.add_command(content_import)
 main.add_command(admin)
+main.add_command(messenger)  # the Messenger channel's `messenger setup`
 
 
 if __name__ == "__main__":

@@ -166,6 +166,21 @@ class Zalo(_Section):
     admin_ids: list[str] = Field(default_factory=list)
 
 
+class Messenger(_Section):
+    """Facebook Messenger runs when the page token, app secret and verify token are set
+    (CCHC_MESSENGER_PAGE_TOKEN, CCHC_MESSENGER_APP_SECRET, CCHC_MESSENGER_VERIFY_TOKEN)."""
+
+    page_id: str | None = None  # the fan page's numeric id (for the record and `messenger setup`)
+    page_username: str | None = None  # the page's @username: m.me deep links on QR posters
+    webhook_path: str = "/messenger/webhook"
+    api_base_url: str = "https://graph.facebook.com"
+    graph_version: Annotated[str, Field(pattern=r"^v\d+\.\d+$")] = "v25.0"
+    greeting: str | None = None  # the welcome screen's text (≤ 160 characters); default: one naming the office
+    # Send API calls per second, per process: Meta allows 300 per page for text messages.
+    send_rate: Annotated[float, Field(gt=0, le=300)] = 250.0
+    admin_ids: list[str] = Field(default_factory=list)  # officials' PSIDs
+
+
 DossierStatusKind = Literal[
     "received", "processing", "supplement", "payment", "ready", "returned", "rejected", "paused",
     "withdrawn",
@@ -303,6 +318,9 @@ class Secrets(_Section):
     zalo_oa_secret_key: SecretStr | None = None
     zalo_refresh_token: SecretStr | None = None
     zalo_access_token: SecretStr | None = None
+    messenger_page_token: SecretStr | None = None
+    messenger_app_secret: SecretStr | None = None
+    messenger_verify_token: SecretStr | None = None
 
 
 class Settings(_Section):
@@ -315,6 +333,7 @@ class Settings(_Section):
     server: Server = Server()
     telegram: Telegram = Telegram()
     zalo: Zalo = Zalo()
+    messenger: Messenger = Messenger()
     lookup: Lookup = Lookup()
     broadcast: Broadcasting = Broadcasting()
     feedback: Feedback = Feedback()
@@ -332,6 +351,8 @@ class Settings(_Section):
             return platform_id.lstrip("-").isdigit() and int(platform_id) in self.telegram.admin_ids
         if channel == "zalo":
             return platform_id in self.zalo.admin_ids
+        if channel == "messenger":
+            return platform_id in self.messenger.admin_ids
         return False
 
 
@@ -366,7 +387,7 @@ _SECTIONS: dict[str, type[_Section]] = {
 _SECRET_NAMES = tuple(Secrets.model_fields)
 # Keys that look like secrets: refused in config.toml whatever section they are written in.
 _SECRET_LIKE = {"token", "secret", "salt", "app_secret", "oa_secret_key", "refresh_token",
-                "access_token", "webhook_secret", "password", *_SECRET_NAMES}
+                "access_token", "webhook_secret", "password", "page_token", "verify_token", *_SECRET_NAMES}
 
 
 def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], list[str]]:

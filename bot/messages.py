@@ -21,7 +21,7 @@ class Attachment:
 
 @dataclass(frozen=True)
 class Incoming:
-    channel: str  # "telegram" | "zalo" | "web" | "console"
+    channel: str  # "telegram" | "zalo" | "messenger" | "web" | "console"
     user_id: str  # the platform's id; never logged, only pseudonymized
     text: str = ""
     payload: str | None = None  # set when the citizen pressed a button

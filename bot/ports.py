@@ -10,7 +10,7 @@ core (``bot.reach``): an adapter only reports it (``Conversation.unreachable``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -53,21 +53,44 @@ class Capabilities:
     button_limit: int = 0  # buttons one message can carry (0: none)
     markup: Literal["html", "plain"] = "plain"
     silent_sends: bool = False  # a message can arrive without a sound
+    quick_replies: int = 0  # reply chips one message can carry besides its buttons (0: none)
+    # The outbox kinds the platform still lets through after push_window, marked as such
+    # (Messenger's ACCOUNT_UPDATE tag: the answer to the citizen's own ticket, a dossier's status).
+    outside_window: frozenset[str] = frozenset()
+
+    def may_push(self, kind: str, since_last_wrote: dt.timedelta) -> bool:
+        """Whether a message of outbox ``kind`` may go to a user who last wrote that long ago."""
+        if not self.can_push:
+            return False
+        inside = self.push_window is None or since_last_wrote < self.push_window
+        return inside or kind in self.outside_window
 
 
 TELEGRAM = Capabilities(can_push=True, text_limit=4096, button_limit=100, markup="html",
                         silent_sends=True)
 # Zalo OA: consultation messages are free only within 7 days of the user's last message.
 ZALO = Capabilities(can_push=True, push_window=dt.timedelta(days=7), text_limit=2000, button_limit=5)
+# Messenger: the page writes first only within 24 hours of the person's last message, except
+# non-promotional account updates; 3 buttons on a template, 13 quick replies.
+MESSENGER = Capabilities(can_push=True, push_window=dt.timedelta(hours=24), text_limit=2000,
+                         button_limit=3, quick_replies=13,
+                         outside_window=frozenset({"ticket_answer", "dossier_notice"}))
 WEB = Capabilities(can_push=False, text_limit=4000, button_limit=100, markup="html")
 CONSOLE = Capabilities(can_push=False)
-CAPABILITIES: dict[str, Capabilities] = {"telegram": TELEGRAM, "zalo": ZALO, "web": WEB,
-                                         "console": CONSOLE}
+CAPABILITIES: dict[str, Capabilities] = {"telegram": TELEGRAM, "zalo": ZALO, "messenger": MESSENGER,
+                                         "web": WEB, "console": CONSOLE}
 
 
 def push_channels() -> tuple[str, ...]:
     """The channels the bot can message first (broadcasts, answers, notices)."""
     return tuple(name for name, caps in CAPABILITIES.items() if caps.can_push)
+
+
+def push_windows(unlimited: Iterable[str] = ()) -> dict[str, dt.timedelta]:
+    """How long after a user last wrote each channel still lets the bot announce to them;
+    ``unlimited``: channels configured to send past it (Zalo's paid promotion messages)."""
+    return {name: caps.push_window for name, caps in CAPABILITIES.items()
+            if caps.can_push and caps.push_window is not None and name not in unlimited}
 
 
 class Channel(Protocol):
@@ -83,8 +106,10 @@ class Channel(Protocol):
     async def stop(self) -> None:
         """Finish in-flight work and stop."""
 
-    async def send(self, platform_id: str, replies: list[Reply]) -> Delivery:
-        """Send replies to a user outside a conversation turn (the outbox's sender calls it)."""
+    async def send(self, platform_id: str, replies: list[Reply], kind: str = "broadcast") -> Delivery:
+        """Send replies to a user outside a conversation turn (the outbox's sender calls it).
+        ``kind``: the outbox row's kind ("broadcast", "ticket_answer", "dossier_notice", ...),
+        for a platform whose rules depend on it (``Capabilities.outside_window``)."""
 
     def periodic(self) -> list[tuple[str, float, Callable[[], Awaitable[object]]]]:
         """The adapter's own periodic jobs (name, every seconds, job), run by the process's one

@@ -1,7 +1,7 @@
 """The one aiohttp server: the web chat and its widget, the officials' dashboard (/admin),
 health checks (/healthz, /livez) and Prometheus metrics (/metrics); every route listed here.
 
-Channels with webhooks (Telegram, Zalo) add their routes to this same application.
+Channels with webhooks (Telegram, Zalo, Messenger) add their routes to this same application.
 """
 
 from __future__ import annotations
@@ -153,7 +153,8 @@ def _webhook_errors(webhooks: dict[str, str]):  # noqa: ANN202 - an aiohttp midd
 
 def make_web_app(bot: BotApp, channels: list[Channel] = ()) -> web.Application:
     settings = bot.settings
-    paths = {"telegram": settings.telegram.webhook_path, "zalo": settings.zalo.webhook_path}
+    paths = {"telegram": settings.telegram.webhook_path, "zalo": settings.zalo.webhook_path,
+             "messenger": settings.messenger.webhook_path}
     webhooks = {paths[c.name]: c.name for c in channels if c.name in paths}
     app = web.Application(client_max_size=MAX_BODY, middlewares=[_webhook_errors(webhooks)])
     app[APP_KEY] = bot

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import collections
 import contextlib
 import hashlib
 import itertools
@@ -35,7 +34,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+
+from fakes.local_server import LocalServer, RequestWindow
 
 WINDOW_SECONDS = 7 * 24 * 3600
 MAX_TEXT = 2000
@@ -68,14 +69,13 @@ class Sent:
         return list((attachment.get("payload") or {}).get("buttons") or [])
 
 
-class FakeZalo:
+class FakeZalo(LocalServer):
     def __init__(self, app_id: str, app_secret: str, *, access_lifetime: int = 90000,
                  rate_limit: int = 4000, rate_window: float = 60.0) -> None:
         self.app_id = app_id
         self.app_secret = app_secret
         self.access_lifetime = access_lifetime
-        self.rate_limit = rate_limit
-        self.rate_window = rate_window
+        self.window = RequestWindow(rate_limit, rate_window)
         self.users: dict[str, FakeUser] = {}
         self.access_tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
         self.live_refresh_tokens: set[str] = set()
@@ -89,9 +89,7 @@ class FakeZalo:
         self.cs_quota: int | None = None
         self.promotion_quota: int | None = None
         self.fail_next: list[tuple[int, str]] = []  # forced errors for the next message calls
-        self._stamps: collections.deque[float] = collections.deque()
         self._ids = itertools.count(1)
-        self.server: TestServer | None = None
 
     # -- the test's controls ----------------------------------------------------------------
 
@@ -118,11 +116,6 @@ class FakeZalo:
     def messages_to(self, user_id: str) -> list[Sent]:
         return [s for s in self.sent if s.user_id == user_id]
 
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return str(self.server.make_url("")).rstrip("/")
-
     # -- running ----------------------------------------------------------------------------
 
     def app(self) -> web.Application:
@@ -133,15 +126,6 @@ class FakeZalo:
         app.router.add_post("/v3.0/oa/message/promotion", self._promotion)
         app.router.add_post("/v2.0/oa/upload/image", self._upload)
         return app
-
-    async def start(self) -> FakeZalo:
-        self.server = TestServer(self.app(), host="127.0.0.1")
-        await self.server.start_server()
-        return self
-
-    async def close(self) -> None:
-        if self.server is not None:
-            await self.server.close()
 
     @contextlib.contextmanager
     def running_in_thread(self) -> Iterator[FakeZalo]:
@@ -229,12 +213,8 @@ class FakeZalo:
         return None
 
     def _check_rate(self) -> web.Response | None:
-        now = time.monotonic()
-        while self._stamps and self._stamps[0] <= now - self.rate_window:
-            self._stamps.popleft()
-        if len(self._stamps) >= self.rate_limit:
+        if not self.window.allow():
             return self._error(-32, "The app has exceeded the request rate limit")
-        self._stamps.append(now)
         return None
 
     @staticmethod

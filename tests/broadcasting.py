@@ -66,7 +66,7 @@ class RecordingChannel:
     async def stop(self) -> None:
         pass
 
-    async def send(self, platform_id: str, replies: list[Reply]) -> Delivery:
+    async def send(self, platform_id: str, replies: list[Reply], kind: str = "broadcast") -> Delivery:
         self.started += 1
         if self.gate is not None:
             await self.gate.wait()

@@ -44,7 +44,8 @@ from bot.root import build_app
 from bot.channels.telegram import SECRET_HEADER, TelegramChannel
 from bot.channels.zalo import ZaloChannel, _Refused
 from bot.channels.zalo_api import RateLimiter
-from bot.channels.zalo_render import PayloadCodec, chosen_number
+from bot.channels.choices import chosen_number
+from bot.channels.zalo_render import PayloadCodec
 from bot.config import DossierColumns, Server, Telegram, Zalo
 from bot.content.loader import load_pack
 from handlers.lookups.dossiers import ImportFileError, parse_file

@@ -84,7 +84,7 @@ class RecordingChannel:
     async def stop(self) -> None:
         pass
 
-    async def send(self, platform_id: str, replies: list[Reply]) -> Delivery:
+    async def send(self, platform_id: str, replies: list[Reply], kind: str = "broadcast") -> Delivery:
         self.sent.append((platform_id, replies))
         if self.status == "sent":
             return Delivery("sent", message_id=str(len(self.sent)))

@@ -47,7 +47,7 @@ class RecordingChannel:
     async def stop(self) -> None:
         pass
 
-    async def send(self, platform_id: str, replies: list[Reply]) -> Delivery:
+    async def send(self, platform_id: str, replies: list[Reply], kind: str = "broadcast") -> Delivery:
         self.sent.append((platform_id, list(replies)))
         if self.status != "sent":
             return Delivery(self.status, error="outside_window")  # type: ignore[arg-type]

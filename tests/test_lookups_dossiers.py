@@ -418,9 +418,9 @@ async def test_two_workers_never_send_the_same_change_twice(
     lookup_bot: BotApp, database_url: str, tmp_path: Path
 ) -> None:
     class SlowChannel(RecordingChannel):
-        async def send(self, platform_id, replies):
+        async def send(self, platform_id, replies, kind="broadcast"):
             await asyncio.sleep(0.2)  # the other worker runs meanwhile
-            return await super().send(platform_id, replies)
+            return await super().send(platform_id, replies, kind)
 
     await import_text(lookup_bot, tmp_path, export(dossier_line()))
     await _watch(lookup_bot)

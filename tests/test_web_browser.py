@@ -239,6 +239,7 @@ async def test_compose_preview_confirm_and_follow_a_broadcast(browser, server: L
     await page.get_by_label("Nội dung").fill("Dạ, UBND xã **tạm dừng tiếp dân** chiều thứ Sáu.\n"
                                              "Anh/Chị cần gấp xin gọi {{ office.hotline }}.")
     await page.get_by_label("Zalo").uncheck()
+    await page.get_by_label("Messenger").uncheck()
     await page.get_by_label("Khẩn").check()  # outside quiet hours whatever the time of the test
     await page.get_by_role("button", name="Xem trước").click()
     preview = page.get_by_role("region", name="Xem trước: người dân sẽ nhận được")

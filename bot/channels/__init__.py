@@ -27,4 +27,9 @@ def build_channels(bot: Conversation) -> list[Channel]:
         from bot.channels.zalo import ZaloChannel
 
         channels.append(ZaloChannel(bot))
+    if (secrets.messenger_page_token is not None and secrets.messenger_app_secret is not None
+            and secrets.messenger_verify_token is not None):
+        from bot.channels.messenger import MessengerChannel
+
+        channels.append(MessengerChannel(bot))
     return channels

@@ -555,7 +555,7 @@ class TelegramChannel:
             )))
         return sent
 
-    async def send(self, platform_id: str, replies: list[Reply]) -> Delivery:
+    async def send(self, platform_id: str, replies: list[Reply], kind: str = "broadcast") -> Delivery:
         """Bot-initiated messages (broadcasts, answers to tickets), with the outcome recorded."""
         try:
             messages = await self._deliver(_chat_id(platform_id), replies)

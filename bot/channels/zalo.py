@@ -15,25 +15,23 @@ the OA secret key, with app_id and timestamp read from the JSON body.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import functools
 import hashlib
 import hmac
 import json
 import logging
 import time
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import Executable, bindparam, delete
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import select
+from sqlalchemy import delete
 
+from bot.channels.choices import ChoiceStore, chosen_number
+from bot.channels.delivering import in_order, recipient
+from bot.channels.workqueue import WorkQueues, cancel
 from bot.channels.zalo_api import (
     BAD_PARAMETER,
     CS_PATH,
@@ -50,18 +48,17 @@ from bot.channels.zalo_api import (
 )
 from bot.channels.zalo_render import (
     PayloadCodec,
-    chosen_number,
     media_message,
     promotion_message,
     render,
 )
 from bot.channels.zalo_tokens import TokenManager, TokenUnavailable
+from bot.clock import aware
 from bot.http import read_body
 from bot.messages import Attachment, Incoming, Reply
 from bot.ports import ZALO, Delivery
-from bot.pressure import ZALO_EVENT_MAX_BYTES, Backlog, RecentIds, reply_backoff
-from bot.storage.db import dialect_insert
-from bot.storage.models import CallbackPayload, ChannelUser, InboundEvent, utcnow
+from bot.pressure import ZALO_EVENT_MAX_BYTES, RecentIds, reply_backoff
+from bot.storage.models import InboundEvent, utcnow
 
 if TYPE_CHECKING:
     from bot.ports import Conversation
@@ -70,14 +67,12 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "zalo"
 SIGNATURE_HEADER = "X-ZEvent-Signature"
-CS_WINDOW = ZALO.push_window  # consultation messages only to users who interacted lately
 WORKERS = 16  # a worker waits on the database and on Zalo most of the time: enough to overlap
 ENQUEUE_WAIT = 1.0  # seconds to wait for room in a full queue before refusing (Zalo waits 2 s)
 RATE_LIMIT_BACKOFF = 15.0  # seconds without sending after Zalo answers -32
 MAX_INLINE_WAIT = 30.0  # longest pause for a retry inside one delivery
 SEND_ATTEMPTS = 3
 NETWORK_RETRY = 2.0  # seconds before sending again after a network failure
-CHOICES_TTL = dt.timedelta(days=1)
 HOUSEKEEPING_INTERVAL = 6 * 3600.0  # seconds
 MAX_USER_ID = 64  # ChannelUser.platform_id
 IGNORED_EVENTS = {
@@ -110,21 +105,6 @@ def _shape(value: Any, depth: int = 0) -> Any:
     return type(value).__name__
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
-@functools.cache
-def _choice_statements(dialect: str) -> tuple[Executable, Executable]:
-    """Store a user's numbered choices (an upsert), forget them; built once per dialect."""
-    table = CallbackPayload.__table__  # type: ignore[attr-defined]
-    upsert = dialect_insert(dialect)(table)
-    store = upsert.on_conflict_do_update(
-        index_elements=["key"],
-        set_={"payload": upsert.excluded.payload, "created_at": upsert.excluded.created_at})
-    return store, delete(table).where(table.c.key == bindparam("key"))
-
-
 @dataclass(frozen=True)
 class _Job:
     event: dict[str, Any]
@@ -149,6 +129,7 @@ class ZaloChannel:
         self.app_id = zalo.app_id
         self._oa_secret_key = oa_key.get_secret_value()
         self.codec = PayloadCodec(self._oa_secret_key)
+        self.choices = ChoiceStore(bot.database, CHANNEL, "zc:", self.codec.user_key)
         self.limiter = limiter or RateLimiter()
         self.rate_limit_backoff = rate_limit_backoff
         self.max_inline_wait = max_inline_wait
@@ -156,17 +137,18 @@ class ZaloChannel:
         self.tokens = TokenManager(bot.database, settings, self._session)
         # Events accepted and not yet answered are bounded by server.max_backlog,
         # shared out among the workers' queues; a full queue refuses with 503 before acknowledging.
-        server = settings.server
-        if queue_size is None:
-            queue_size = max(1, -(-server.max_backlog // workers))
-        capacity = (queue_size + 1) * workers  # waiting in the queues, and one in each worker's hands
-        self.backlog = Backlog(capacity, min(server.backlog_degraded, capacity))
-        self._queues: list[asyncio.Queue[_Job]] = [
-            asyncio.Queue(maxsize=queue_size) for _ in range(workers)]
-        self._tasks: list[asyncio.Task] = []
+        self.queues: WorkQueues[_Job] = WorkQueues(
+            CHANNEL, self._handle_job, workers=workers, queue_size=queue_size,
+            max_backlog=settings.server.max_backlog, degraded_at=settings.server.backlog_degraded,
+            enqueue_wait=ENQUEUE_WAIT)
+        self.backlog = self.queues.backlog
+        self._tasks: list[asyncio.Task] = []  # the token refresh
         self._accepting = True
         self._recent = RecentIds()  # event ids seen lately: duplicates answered at once, no database
-        self.processed = 0
+
+    @property
+    def processed(self) -> int:
+        return self.queues.processed
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -190,25 +172,15 @@ class ZaloChannel:
             await self.tokens.seed()
         except Exception:  # a database hiccup at start-up must not stop the other channels
             log.exception("zalo: could not seed the token store")
-        self._tasks = [asyncio.create_task(self._worker(q), name=f"zalo-worker-{i}")
-                       for i, q in enumerate(self._queues)]
-        self._tasks.append(asyncio.create_task(self.tokens.run(), name="zalo-token-refresh"))
-        log.info("zalo: webhook at %s, %d workers", self.settings.zalo.webhook_path, len(self._queues))
+        self.queues.start()
+        self._tasks = [asyncio.create_task(self.tokens.run(), name="zalo-token-refresh")]
+        log.info("zalo: webhook at %s", self.settings.zalo.webhook_path)
 
     async def stop(self, timeout: float = 20.0) -> None:
         """Refuse new events, finish the queued ones (up to ``timeout``), then stop."""
         self._accepting = False
-        if self._tasks:
-            try:
-                await self.idle(timeout)
-            except TimeoutError:
-                log.error("zalo: stopping with %d events still unanswered after %.0f s",
-                          sum(q.qsize() for q in self._queues), timeout)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.queues.stop(timeout)
+        await cancel(self._tasks)
         self._tasks = []
         if self._http is not None:
             await self._http.close()
@@ -216,17 +188,13 @@ class ZaloChannel:
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until every accepted event has been handled."""
-        await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues)), timeout)
+        await self.queues.idle(timeout)
 
     def health(self) -> dict[str, Any]:
-        queued = sum(q.qsize() for q in self._queues)
-        capacity = sum(q.maxsize for q in self._queues)
-        full = any(q.full() for q in self._queues)
-        backlog = self.backlog.health()
-        healthy = self.tokens.state in ("ok", "unknown") and not full and not backlog["backlogged"]
-        return {"status": "ok" if healthy else "degraded",
-                "token": self.tokens.state, "queued": queued, "capacity": capacity,
-                "queue_full": full, "refused_full": self.backlog.refused, **backlog,
+        queues = self.queues.health()
+        healthy = (self.tokens.state in ("ok", "unknown") and not queues["queue_full"]
+                   and not queues["backlogged"])
+        return {"status": "ok" if healthy else "degraded", "token": self.tokens.state, **queues,
                 "rate_limit_pause_s": round(self.limiter.paused_for, 1)}
 
     # -- the webhook --------------------------------------------------------------------------
@@ -280,22 +248,9 @@ class ZaloChannel:
         if not self._recent.first_time(event_id):
             log.debug("zalo: duplicate event ignored")
             return web.json_response({"ok": True, "duplicate": True})
-        queue = self._queues[zlib.crc32(self._user_of(event).encode()) % len(self._queues)]
-        job = _Job(event, event_id, time.monotonic())
-        self.backlog.enter()  # bounded by the queues themselves (their sizes, plus the workers)
-        try:
-            queue.put_nowait(job)
-        except asyncio.QueueFull:
-            try:
-                await asyncio.wait_for(queue.put(job), ENQUEUE_WAIT)
-            except TimeoutError:
-                self.backlog.leave()
-                self.backlog.refused += 1
-                log.warning("zalo: event queue is full (%d waiting); refusing an event with 503 "
-                            "(%d refused so far) so that Zalo may deliver it again",
-                            sum(q.qsize() for q in self._queues), self.backlog.refused)
-                self._recent.forget(event_id)  # delivered again later, it is a first time
-                return web.json_response({"error": "busy"}, status=503)
+        if not await self.queues.put(user, _Job(event, event_id, time.monotonic())):
+            self._recent.forget(event_id)  # delivered again later, it is a first time
+            return web.json_response({"error": "busy"}, status=503)
         return web.json_response({"ok": True})
 
     @staticmethod
@@ -315,19 +270,8 @@ class ZaloChannel:
 
     # -- processing ---------------------------------------------------------------------------
 
-    async def _worker(self, queue: asyncio.Queue[_Job]) -> None:
-        while True:
-            job = await queue.get()
-            try:
-                await self._process(job.event, job.event_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("zalo: failed to handle a %s event", job.event.get("event_name"))
-            finally:
-                self.processed += 1
-                self.backlog.leave()
-                queue.task_done()
+    async def _handle_job(self, job: _Job) -> None:
+        await self._process(job.event, job.event_id)
 
     async def _process(self, event: dict[str, Any], event_id: str) -> None:
         name = event.get("event_name")
@@ -354,7 +298,7 @@ class ZaloChannel:
         text = message["text"]
         payload = self.codec.decode(text)
         if payload is None and (number := chosen_number(text)) is not None:
-            payload = await self._choice(user, number)
+            payload = await self.choices.pick(user, number)
         incoming = (Incoming(CHANNEL, user, payload=payload) if payload is not None
                     else Incoming(CHANNEL, user, text=text))
         await self._answer(incoming, event_id)
@@ -408,65 +352,23 @@ class ZaloChannel:
         async with self.bot.database.session() as session:
             events = await session.exec(delete(InboundEvent).where(  # type: ignore[call-overload]
                 InboundEvent.channel == CHANNEL, InboundEvent.received_at < now - keep_ids))
-            choices = await session.exec(delete(CallbackPayload).where(  # type: ignore[call-overload]
-                CallbackPayload.key.startswith("zc:"),  # type: ignore[attr-defined]
-                CallbackPayload.created_at < now - CHOICES_TTL))
+            choices = await self.choices.forget_expired(session, now)
             await session.commit()
-        return events.rowcount or 0, choices.rowcount or 0
+        return events.rowcount or 0, choices
 
     def periodic(self) -> list[tuple[str, float, Callable[[], Awaitable[object]]]]:
         """The jobs the process's scheduler runs for this channel: (name, every seconds, job)."""
         return [("zalo:housekeeping", HOUSEKEEPING_INTERVAL, self.housekeeping)]
 
-    # -- numbered choices ---------------------------------------------------------------------
-
-    async def _choice(self, user: str, number: int) -> str | None:
-        try:
-            async with self.bot.database.session() as session:
-                row = await session.get(CallbackPayload, self.codec.user_key(user))
-        except SQLAlchemyError:
-            log.exception("zalo: could not read the numbered choices")
-            return None
-        if row is None or utcnow() - _aware(row.created_at) > CHOICES_TTL:
-            return None
-        choices = json.loads(row.payload)
-        return choices[number - 1] if 1 <= number <= len(choices) else None
-
-    async def _remember_choices(self, user: str, choices: list[str]) -> None:
-        """The numbered choices of the reply being sent replace the user's earlier ones: one
-        upsert (or, with none, one delete) per reply."""
-        key = self.codec.user_key(user)
-        statements = _choice_statements(self.bot.database.dialect)
-        try:
-            async with self.bot.database.session() as session:
-                if choices:
-                    kept = list(choices)
-                    while len(json.dumps(kept, ensure_ascii=False)) > 2048:
-                        kept.pop()
-                    await session.exec(statements[0], params={  # type: ignore[call-overload]
-                        "key": key, "payload": json.dumps(kept, ensure_ascii=False), "created_at": utcnow()})
-                else:
-                    await session.exec(statements[1], params={"key": key})  # type: ignore[call-overload]
-                await session.commit()
-        except SQLAlchemyError:
-            log.exception("zalo: could not store the numbered choices")
-
     # -- sending ------------------------------------------------------------------------------
 
-    async def send(self, platform_id: str, replies: list[Reply]) -> Delivery:
+    async def send(self, platform_id: str, replies: list[Reply], kind: str = "broadcast") -> Delivery:
         """A message outside a conversation turn: only to users who wrote to the OA lately
         (consultation messages), or, with zalo.promotion_enabled, as promotion messages."""
-        try:
-            async with self.bot.database.session() as session:
-                row = (await session.exec(select(ChannelUser).where(
-                    ChannelUser.channel == CHANNEL, ChannelUser.platform_id == platform_id))).first()
-        except SQLAlchemyError as exc:
-            return Delivery("retry", error=f"database: {type(exc).__name__}", retry_after=60)
-        if row is None:
-            return Delivery("ineligible", error="never_interacted")
-        if not row.reachable:
-            return Delivery("ineligible", error=row.unreachable_reason or "unreachable")
-        if utcnow() - _aware(row.last_seen_at) > CS_WINDOW:
+        row = await recipient(self.bot.database, CHANNEL, platform_id)
+        if isinstance(row, Delivery):
+            return row
+        if not self.capabilities.may_push(kind, utcnow() - aware(row.last_seen_at)):
             if self.settings.zalo.promotion_enabled:
                 return await self._deliver(platform_id, replies, PROMOTION_PATH)
             return Delivery("ineligible", error="outside_window")
@@ -481,21 +383,11 @@ class ZaloChannel:
             messages: list[dict[str, Any]] = [{"promotion": reply} for reply in replies]
         else:
             rendered = render(replies, self.codec)
-            if in_turn or rendered.choices:
-                await self._remember_choices(user, rendered.choices)
+            if in_turn or rendered.choices:  # a broadcast without choices keeps the pending ones
+                await self.choices.remember(user, rendered.choices)
             messages = rendered.messages
-        last_id: str | None = None
         deadline = time.monotonic() + (self.settings.server.reply_retry_seconds if patient else 0.0)
-        for index, message in enumerate(messages):
-            delivery = await self._send_one(user, message, path, deadline)
-            if delivery.status != "sent":
-                if index == 0:
-                    return delivery
-                # never "retry" a half-sent reply: the first parts would arrive twice
-                return Delivery("failed", last_id,
-                                f"{delivery.error} (đã gửi {index}/{len(messages)} tin)")
-            last_id = delivery.message_id
-        return Delivery("sent", last_id)
+        return await in_order(messages, lambda message: self._send_one(user, message, path, deadline))
 
     async def _send_one(self, user: str, message: dict[str, Any], path: str,
                         deadline: float = 0.0) -> Delivery:

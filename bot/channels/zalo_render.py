@@ -31,7 +31,6 @@ PROMOTION_HEADER_MAX = 100
 PROMOTION_TEXT_MAX = 1000  # per text element; unconfirmed, kept small on purpose
 CHOICES_HEADER = "Anh/Chị gõ số để chọn:"
 _PRESS = re.compile(r"^(?P<label>.*) #(?P<payload>\S+)~(?P<tag>[0-9a-f]{10})$")
-_NUMBER = re.compile(r"^\s*(\d{1,2})\s*\.?\s*$")
 
 
 class PayloadCodec:
@@ -60,12 +59,6 @@ class PayloadCodec:
         """A short stable key for this user's numbered choices (CallbackPayload.key)."""
         digest = hmac.new(self._key, f"choices:{platform_id}".encode(), hashlib.sha256)
         return "zc:" + digest.hexdigest()[:21]
-
-
-def chosen_number(text: str) -> int | None:
-    """"2" or "2." typed alone: a numbered choice."""
-    match = _NUMBER.match(text)
-    return int(match.group(1)) if match else None
 
 
 @dataclass

@@ -23,7 +23,7 @@ from bot.lexicon import Lexicon
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 Slug = Annotated[str, StringConstraints(pattern=SLUG, max_length=48)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-CHANNELS = ("telegram", "zalo", "web")
+CHANNELS = ("telegram", "zalo", "messenger", "web")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
@@ -153,7 +153,7 @@ class CampaignFrontMatter(_Strict):
     id: Slug
     title: Text
     topic: Slug
-    channels: list[Annotated[str, StringConstraints(pattern="^(telegram|zalo|web)$")]]
+    channels: list[Annotated[str, StringConstraints(pattern="^(telegram|zalo|messenger|web)$")]]
     schedule: Schedule
     start: dt.date | None = None
     end: dt.date | None = None

@@ -52,7 +52,7 @@ from handlers.announcements.campaigns import next_fire_times
 log = logging.getLogger(__name__)
 ROUTES: list[Route] = []  # the pages below, for the server to register
 page = pages_of(ROUTES)
-CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "web": "Trang web", "console": "Dòng lệnh"}
+CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "messenger": "Messenger", "web": "Trang web", "console": "Dòng lệnh"}
 
 
 def _int(raw: str | None, default: int, low: int, high: int) -> int:

@@ -102,7 +102,8 @@ class Outbox:
 
     async def _send(self, row: OutboxMessage) -> Delivery:
         try:
-            return await self.channels[row.channel].send(row.platform_id, [decode(r) for r in row.replies])
+            return await self.channels[row.channel].send(row.platform_id, [decode(r) for r in row.replies],
+                                                         row.kind)
         except Exception as exc:  # recorded and retried, never lost
             log.exception("outbox: sending message %s failed", row.id)
             return Delivery("retry", error=type(exc).__name__)

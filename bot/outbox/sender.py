@@ -47,7 +47,7 @@ from bot.config import Settings
 from bot.messages import Reply
 from bot.outbox.lease import DatabaseLease
 from bot.outbox.messages import AfterSent, Outbox
-from bot.ports import Channel
+from bot.ports import Channel, push_windows
 from bot.storage.db import Database, dialect_insert
 from bot.storage.models import (
     Broadcast,
@@ -59,7 +59,6 @@ from bot.storage.models import (
 )
 from handlers.announcements.service import (
     OPEN_DELIVERY,
-    ZALO_WINDOW,
     announcement_reply,
     quiet_until,
 )
@@ -311,12 +310,9 @@ class Sender:
         sendable = list(self.channels)
         cannot_push = CU.c.channel.not_in(sendable)
         reasons: list[tuple] = [(cannot_push, "no_push_channel")]
-        if not self.zalo_promotion:
+        for name, window in push_windows(["zalo"] if self.zalo_promotion else []).items():
             reasons.append(
-                (
-                    and_(CU.c.channel == "zalo", CU.c.last_seen_at < now - ZALO_WINDOW),
-                    "outside_window",
-                )
+                (and_(CU.c.channel == name, CU.c.last_seen_at < now - window), "outside_window")
             )
         status = case(*((cond, "ineligible") for cond, _ in reasons), else_="pending")
         error = case(*reasons, else_=None)

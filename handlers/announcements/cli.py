@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from bot.cli_support import build as _build
+from bot.ports import push_windows
 from bot.storage.models import utcnow
 from handlers.announcements import service
 from handlers.announcements.service import (
@@ -84,7 +85,7 @@ def broadcast() -> None:
 @click.option("--at", "at", help='thời điểm gửi, giờ Việt Nam: "2026-01-05 08:00" (mặc định: ngay)')
 @click.option(
     "--channels",
-    default="telegram,zalo",
+    default=",".join(service.PUSH_CHANNELS),
     show_default=True,
     help="các kênh, cách nhau bởi dấu phẩy",
 )
@@ -128,6 +129,8 @@ def send(
         service.check_text(text, chosen)
         async with app.database.session() as session:
             reach = await service.audience(session, topic, chosen)
+            windows = push_windows(["zalo"] if settings.zalo.promotion_enabled else [])
+            inside = await service.audience(session, topic, chosen, now, windows)
             if preview:
                 click.echo(text)
                 click.echo("\n" + "-" * 40)
@@ -148,6 +151,10 @@ def send(
             sender = await service.lease_holder(session, "sender")
         click.echo("Gửi lúc: " + (f"{_when(send_at)} (giờ Việt Nam)" if send_at else "ngay"))
         click.echo("Người nhận hiện có: " + ", ".join(f"{c} {reach.get(c, 0)}" for c in chosen))
+        outside = {c: reach.get(c, 0) - inside.get(c, 0) for c in chosen if c in windows}
+        if any(outside.values()):
+            click.echo("Ngoài thời hạn kênh cho phép gửi (sẽ ghi là 'không gửi được'): " + ", ".join(
+                f"{c} {n}" for c, n in outside.items() if n))
         cfg = settings.broadcast
         held = quiet_until(send_at or now, cfg.quiet_start, cfg.quiet_end)
         if held is not None and not urgent:

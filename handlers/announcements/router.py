@@ -44,6 +44,11 @@ def _channel_note(ctx: Context) -> str:
             "\n\nLưu ý: theo quy định của Zalo, em chỉ gửi được thông báo trong 7 ngày kể từ "
             "lần cuối Anh/Chị nhắn tin cho em."
         )
+    if ctx.channel == "messenger":
+        return (
+            "\n\nLưu ý: theo quy định của Messenger, em chỉ gửi được thông báo trong 24 giờ kể "
+            "từ lần cuối Anh/Chị nhắn tin cho em."
+        )
     return ""
 
 

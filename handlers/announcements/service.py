@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,7 +27,7 @@ from bot.clock import TIMEZONE, as_utc, local
 from bot.content import template
 from bot.content.model import CHANNELS
 from bot.messages import Button, Reply
-from bot.ports import ZALO, push_channels
+from bot.ports import CAPABILITIES, push_channels
 from bot.storage.models import (
     WAITING_BROADCAST,
     Broadcast,
@@ -42,8 +42,7 @@ from bot.storage.models import (
 # Channels that can message a citizen first. The web chat and the console only answer.
 PUSH_CHANNELS = push_channels()
 DEFAULT_CHANNELS = PUSH_CHANNELS
-LIMITS = {"telegram": 4096, "zalo": 2000}  # characters per message after rendering
-ZALO_WINDOW = ZALO.push_window  # Zalo: free messages only this long after the user wrote
+LIMITS = {name: CAPABILITIES[name].text_limit for name in PUSH_CHANNELS}  # characters per message
 # The same "☰ Menu" button as the conversation's (handlers.common.MENU).
 MENU_BUTTON = Button("☰ Menu", payload="menu")
 
@@ -319,23 +318,29 @@ async def _progress_of(session: AsyncSession, rows: list[Broadcast]) -> list[Pro
 
 
 async def audience(
-    session: AsyncSession, topic: str, channels: Iterable[str], now: dt.datetime | None = None
+    session: AsyncSession,
+    topic: str,
+    channels: Iterable[str],
+    now: dt.datetime | None = None,
+    windows: Mapping[str, dt.timedelta] | None = None,
 ) -> dict[str, int]:
-    """Active, reachable subscribers of ``topic`` per channel (a preview of the recipients)."""
-    rows = (
-        await session.exec(
-            select(ChannelUser.channel, func.count())
-            .join(Subscription, col(Subscription.channel_user_id) == ChannelUser.id)
-            .where(
-                Subscription.topic == topic,
-                col(Subscription.unsubscribed_at).is_(None),
-                col(ChannelUser.reachable).is_(True),
-                col(ChannelUser.channel).in_(list(channels)),
-            )
-            .group_by(ChannelUser.channel)
+    """Active, reachable subscribers of ``topic`` per channel (a preview of the recipients);
+    with ``windows``, only those who wrote within their channel's window."""
+    query = (
+        select(ChannelUser.channel, func.count())
+        .join(Subscription, col(Subscription.channel_user_id) == ChannelUser.id)
+        .where(
+            Subscription.topic == topic,
+            col(Subscription.unsubscribed_at).is_(None),
+            col(ChannelUser.reachable).is_(True),
+            col(ChannelUser.channel).in_(list(channels)),
         )
-    ).all()
-    return dict(rows)
+        .group_by(ChannelUser.channel)
+    )
+    for name, window in (windows or {}).items():
+        query = query.where(or_(col(ChannelUser.channel) != name,
+                                col(ChannelUser.last_seen_at) >= (now or utcnow()) - window))
+    return dict((await session.exec(query)).all())
 
 
 async def lease_holder(

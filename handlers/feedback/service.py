@@ -67,7 +67,7 @@ LEVELS: dict[int, str] = {
     1: "Rất không hài lòng",
 }
 SATISFIED = (5, 4)
-CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "web": "Trang web", "console": "Dòng lệnh"}
+CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "messenger": "Messenger", "web": "Trang web", "console": "Dòng lệnh"}
 # A ticket's number however typed: PA-2026-000123, pa 2026 123, PA.2026.000123.
 _TICKET_NUMBER = re.compile(r"(?<![\w-])PA[-\s.]?(20\d{2})[-\s.]?(\d{1,6})(?![\w-])", re.IGNORECASE)
 

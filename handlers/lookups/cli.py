@@ -90,7 +90,7 @@ def _entries(ctx: click.Context, ids: list[str]) -> tuple[Settings, list[FaqEntr
     return settings, [pack.entries[i] for i in ids]
 
 
-_TARGET = click.Choice(["all", "telegram", "zalo"])
+_TARGET = click.Choice(["all", "telegram", "zalo", "messenger"])
 
 
 @qr.command("poster")
@@ -100,7 +100,7 @@ _TARGET = click.Choice(["all", "telegram", "zalo"])
 @click.option("--per-page", type=click.Choice(["1", "2", "4"]), default="1", show_default=True,
               help="số mã mỗi trang A4: 1 để dán tường, 2 hoặc 4 để cắt làm tờ rơi")
 @click.option("--target", type=_TARGET, default="all", show_default=True,
-              help="mã QR mở Telegram, Zalo OA, hoặc cả hai (khi đã cấu hình)")
+              help="mã QR mở Telegram, Zalo OA, Messenger, hoặc tất cả (khi đã cấu hình)")
 @click.option("--caption", help="dòng chú thích dưới mã QR")
 @click.pass_context
 def qr_poster(ctx: click.Context, ids: str, out: Path, per_page: str, target: str,
@@ -124,7 +124,8 @@ def qr_poster(ctx: click.Context, ids: str, out: Path, per_page: str, target: st
 @click.argument("entry_id")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
               help="tệp .png, .svg hoặc .pdf (mặc định: <ID>.png)")
-@click.option("--target", type=click.Choice(["telegram", "zalo"]), default="telegram", show_default=True)
+@click.option("--target", type=click.Choice(["telegram", "zalo", "messenger"]), default="telegram",
+              show_default=True)
 @click.option("--scale", type=click.IntRange(1, 100), default=10, show_default=True,
               help="số điểm ảnh mỗi ô của mã QR")
 @click.pass_context

@@ -103,7 +103,7 @@ def find_fonts(configured: Path | None) -> tuple[Path, Path]:
 class Target:
     """One QR code on a card: where it leads and what it says under it."""
 
-    name: str  # "Telegram" | "Zalo"
+    name: str  # "Telegram" | "Zalo" | "Messenger"
     url: str
     hint: str
 
@@ -118,10 +118,14 @@ def targets(settings: Settings, entry: FaqEntry, which: str = "all") -> list[Tar
     zalo = qr.zalo_link(settings)
     if which in ("all", "zalo") and zalo:
         found.append(Target("Zalo", zalo, "Quan tâm Zalo OA rồi nhắn câu hỏi"))
+    page = settings.messenger.page_username
+    if which in ("all", "messenger") and page:
+        found.append(Target("Messenger", qr.messenger_link(page, entry.id),
+                            "Mở câu trả lời trên Messenger"))
     if not found:
         raise PosterError(
-            "chưa có liên kết cho mã QR: đặt telegram.bot_username và/hoặc zalo.oa_id "
-            "(hoặc lookup.zalo_oa_url) trong config.toml"
+            "chưa có liên kết cho mã QR: đặt telegram.bot_username, zalo.oa_id "
+            "(hoặc lookup.zalo_oa_url) và/hoặc messenger.page_username trong config.toml"
         )
     return found
 

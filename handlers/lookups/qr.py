@@ -80,6 +80,11 @@ def telegram_link(username: str, entry_id: str) -> str:
     return f"https://t.me/{username.lstrip('@')}?start={quote(entry_id)}"
 
 
+def messenger_link(page: str, entry_id: str) -> str:
+    """The m.me link that opens the fan page's chat on one answer (its ``ref`` is the entry id)."""
+    return f"https://m.me/{quote(page.lstrip('@'))}?ref={quote(entry_id)}"
+
+
 def zalo_link(settings: Settings) -> str | None:
     """The Zalo OA's link (Zalo has no per-answer deep link: the OA opens and the citizen asks)."""
     if settings.lookup.zalo_oa_url:

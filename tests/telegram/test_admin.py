@@ -52,7 +52,7 @@ async def test_broadcast_preview_then_confirm_schedules_it(tg: Harness, admin: d
     [sent_later] = await render(service.announcement_reply(draft["body"], values), tg.channel._store_payload)
     assert sent_later.html == preview.html
     assert draft["author"] == f"telegram:{tg.app.user_key('telegram', str(ADMIN_ID))}"
-    assert set(draft["channels"]) == {"telegram", "zalo"}
+    assert set(draft["channels"]) == {"telegram", "zalo", "messenger"}
     audit = [(a["action"], a["allowed"]) for a in rows(tg.database_url, AuditEvent)]
     assert audit == [("broadcast.start", True), ("broadcast.confirm", True)]
     # the old confirm button cannot record it twice

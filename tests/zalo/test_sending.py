@@ -12,6 +12,7 @@ from bot.channels.zalo_api import RateLimiter
 from bot.channels.zalo_render import MAX_BUTTONS, PayloadCodec, render
 from bot.messages import Button, Reply
 from bot.storage.models import ChannelUser, utcnow
+from fakes.local_server import RequestWindow
 from tests.zalo.conftest import Rig
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -138,7 +139,7 @@ async def test_promotion_messages_reach_followers_outside_the_window_when_enable
 
 async def test_rate_limited_by_zalo_backs_off_and_asks_to_retry(rig: Rig) -> None:
     await known_user(rig, "u-rate")
-    rig.fake.rate_limit = len(rig.fake._stamps) + 1  # one more call allowed this minute
+    rig.fake.window.limit = rig.fake.window.used + 1  # one more call allowed this minute
     assert (await rig.channel.send("u-rate", [Reply("một")])).status == "sent"
     started = time.monotonic()
     delivery = await rig.channel.send("u-rate", [Reply("hai")])
@@ -146,7 +147,7 @@ async def test_rate_limited_by_zalo_backs_off_and_asks_to_retry(rig: Rig) -> Non
     assert "-32" in (delivery.error or "")
     # it paused between its attempts instead of hammering Zalo
     assert time.monotonic() - started >= 2 * rig.channel.rate_limit_backoff
-    rig.fake.rate_limit = 4000
+    rig.fake.window.limit = 4000
     assert (await rig.channel.send("u-rate", [Reply("ba")])).status == "sent"
 
 
@@ -154,8 +155,7 @@ async def test_the_client_side_limiter_keeps_under_zalos_limit(rig_factory) -> N
     rig = await rig_factory(channel_options={"limiter": RateLimiter(3, 0.4)})
     await known_user(rig, "u-burst")
     await asyncio.sleep(0.4)  # the greeting's call leaves the window
-    rig.fake.rate_limit, rig.fake.rate_window = 3, 0.3
-    rig.fake._stamps.clear()
+    rig.fake.window = RequestWindow(3, 0.3)
     started = time.monotonic()
     deliveries = await asyncio.gather(*(rig.channel.send("u-burst", [Reply(f"tin {i}")]) for i in range(7)))
     assert [d.status for d in deliveries] == ["sent"] * 7
