@@ -147,8 +147,12 @@ def content_check(ctx: click.Context, path: Path | None) -> None:
     if pack is None:
         click.echo(f"Có {errors} lỗi, {warnings} cảnh báo. Bot sẽ không dùng nội dung này cho tới khi sửa xong.", err=True)
         ctx.exit(1)
+    versioned = sum(1 for versions in pack.versions.values() if len(versions) > 1)
+    translated = sum(len(by_lang) for by_lang in pack.translations.values())
+    extra = (f", {versioned} câu hỏi có phiên bản theo ngày" if versioned else "") + \
+            (f", {translated} bản dịch" if translated else "")
     click.echo(f"Nội dung hợp lệ: {len(pack.entries)} câu hỏi, {len(pack.campaigns)} chiến dịch, "
-               f"{warnings} cảnh báo.", err=True)
+               f"{warnings} cảnh báo{extra}.", err=True)
 
 
 @content.command("list")

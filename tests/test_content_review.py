@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 from bot.config import Office
@@ -84,3 +85,12 @@ def test_list_json_shows_the_procedure_block_and_the_versions(tmp_path: Path) ->
         (15000, None, "2026-12-31"), (30000, "2027-01-01", None), (30000, None, None)]
     assert khai_sinh["procedure"]["online"] == "full"
     assert items["ket-hon"]["procedure"] is None and items["ket-hon"]["review_by"] == "2027-11-01"
+
+
+def test_check_counts_versioned_entries_and_translations(tmp_path: Path) -> None:
+    root = write_pack(tmp_path / "content", {"khai-sinh": OLD, "khai-sinh.2027-03-01": NEW, "ket-hon": KET_HON})
+    translations = Path(__file__).parent / "fixtures" / "translations"
+    shutil.copytree(translations, root, dirs_exist_ok=True)
+    result = invoke(tmp_path, "content", "check", str(root))
+    assert result.exit_code == 0, result.output
+    assert "1 câu hỏi có phiên bản theo ngày, 2 bản dịch." in result.stderr

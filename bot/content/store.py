@@ -186,7 +186,8 @@ class ContentStore:
             for problem in problems:
                 log.error("content reload refused: %s", problem)
             return ReloadResult(False, problems)
-        self._current = snapshot
+        with self._day_lock:  # not while the old snapshot moves to a new day: that would undo this
+            self._current = snapshot
         return_freed_memory()  # the old snapshot's too, when no message is still using it
         log.info("content reloaded: %d entries, %d campaigns",
                  len(snapshot.pack.entries), len(snapshot.pack.campaigns))
