@@ -53,7 +53,7 @@ class MatchParams:
     answer_coverage: float = 0.60
     answer_similarity: float = 0.80
     # Below these, not even "did you mean…?": the honest "not sure".
-    clarify_coverage: float = 0.15
+    clarify_coverage: float = 0.10
     clarify_similarity: float = 0.40
     clarify_count: int = 3
     # A long message: the story around the question sentences counts this much of them.
