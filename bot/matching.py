@@ -364,7 +364,10 @@ class Matcher:
         deciding = self.lexicon.deciding_in(parts.question_text, meanings[:asked_meanings], self._stripped_ok)
         if parts.story_text and sum(1 for g in asked if not asked_of.neutral(g)) <= THIN_QUESTION:
             deciding |= self.lexicon.deciding_in(parts.story_text, meanings[asked_meanings:], self._stripped_ok)
-        likeness = asked[:LIKENESS_TOKENS]
+        # abbreviations read as their first meaning: "tao tk dvc" resembles "tạo tài khoản dịch
+        # vụ công", as the citizen meant it
+        likeness = [w for tok in asked[:LIKENESS_TOKENS]
+                    for w in (self.lexicon.abbreviations.get(tok) or ((tok,),))[0]]
         return _Query(asked + story, " ".join(asked), terms, expansion_terms, expanded_terms,
                       ranking, deciding, asked_of.aspects(asked or story), " ".join(likeness))
 
