@@ -59,8 +59,8 @@ def test_long_form_and_near_miss_sets_are_big_enough_and_labelled_with_real_entr
 # Per set: the least share answered correctly among answered, the most wrong answers (share of
 # in-scope queries), the least answered directly and correctly, the least with the right entry
 # answered or shortlisted. Measured on the bundled pack of 90 entries (even / odd half):
-# chat-style 98.5% / 96.8%, 1.2% / 2.2%, 79.3% / 66.2%, 97.5% / 95.4%;
-# long-form 100% / 96.2%, 0.0% / 3.0%, 75.0% / 77.3%, 96.2% / 93.2%.
+# chat-style 98.5% / 97.4%, 1.2% / 1.9%, 80.2% / 69.7%, 97.5% / 95.0%;
+# long-form 100% / 96.2%, 0.0% / 3.0%, 75.0% / 76.5%, 95.5% / 93.2%.
 FLOORS = {
     "chat-style": {"correct_among_answered": 0.95, "wrong_share_of_in_scope": 0.03,
                    "direct_correct": 0.62, "answer_or_shortlist": 0.93},
@@ -76,7 +76,7 @@ FLOORS = {
 FLOOR = {
     "correct_among_answered": FLOORS["chat-style"]["correct_among_answered"],
     "wrong_share_of_in_scope": FLOORS["chat-style"]["wrong_share_of_in_scope"],
-    "answered_rate": 0.70,  # measured 74.5%
+    "answered_rate": 0.72,  # measured 76.5%
     "out_of_scope_answered": 0.02,
 }
 
