@@ -49,11 +49,11 @@ class MatchParams:
     rank_weights: tuple[float, float, float] = (1.0, 1.0, 0.25)
     # Answer only when the best is clearly ahead, covers enough of what was asked (idf-weighted
     # share of the query's words found in the entry) and resembles one of its questions.
-    answer_margin: float = 0.08
-    answer_coverage: float = 0.50
+    answer_margin: float = 0.12
+    answer_coverage: float = 0.60
     answer_similarity: float = 0.80
     # Below these, not even "did you mean…?": the honest "not sure".
-    clarify_coverage: float = 0.15
+    clarify_coverage: float = 0.10
     clarify_similarity: float = 0.40
     clarify_count: int = 3
     # A long message: the story around the question sentences counts this much of them.
@@ -63,12 +63,17 @@ class MatchParams:
     sibling_distinct: float = 1.0
     # ...and ranks at least this far above the general entry.
     sibling_margin: float = 0.0
+    # A message of long_from words or more (a letter: it covers less of itself, and its
+    # margins are narrower) is answered at these instead of answer_margin and answer_coverage.
+    long_from: int = 16
+    long_margin: float = 0.06
+    long_coverage: float = 0.45
     # (the margin, or this lead in coverage over the rival: a long message matches many
     # questions word for word, so the ranking blend there rarely leaves a wide margin)
     answer_lead: float = 0.15
     # Or far ahead of every other family: then less coverage and likeness do (a long letter
     # covers less of itself; "tao tk dvc" resembles no question closely).
-    lead_margin: float = 0.20
+    lead_margin: float = 0.25
     lead_coverage: float = 0.50
     lead_similarity: float = 0.70
     # And some of the question (this share) is covered by it and not by the rival: "thủ tục
@@ -359,7 +364,10 @@ class Matcher:
         deciding = self.lexicon.deciding_in(parts.question_text, meanings[:asked_meanings], self._stripped_ok)
         if parts.story_text and sum(1 for g in asked if not asked_of.neutral(g)) <= THIN_QUESTION:
             deciding |= self.lexicon.deciding_in(parts.story_text, meanings[asked_meanings:], self._stripped_ok)
-        likeness = asked[:LIKENESS_TOKENS]
+        # abbreviations read as their first meaning: "tao tk dvc" resembles "tạo tài khoản dịch
+        # vụ công", as the citizen meant it
+        likeness = [w for tok in asked[:LIKENESS_TOKENS]
+                    for w in (self.lexicon.abbreviations.get(tok) or ((tok,),))[0]]
         return _Query(asked + story, " ".join(asked), terms, expansion_terms, expanded_terms,
                       ranking, deciding, asked_of.aspects(asked or story), " ".join(likeness))
 
@@ -475,8 +483,10 @@ class Matcher:
         decided = query.deciding <= self._deciding[chosen.doc]
         margin = best.score - (rival.score if rival is not None else 0.0)
         lead = chosen.coverage - (rival.coverage if rival is not None else 0.0)
-        sure = ((margin >= p.answer_margin or lead >= p.answer_lead)
-                and chosen.coverage >= p.answer_coverage and similarity >= p.answer_similarity)
+        long = len(query.tokens) >= p.long_from
+        sure = ((margin >= (p.long_margin if long else p.answer_margin) or lead >= p.answer_lead)
+                and chosen.coverage >= (p.long_coverage if long else p.answer_coverage)
+                and similarity >= p.answer_similarity)
         far_ahead = (margin >= p.lead_margin and chosen.coverage >= p.lead_coverage
                      and similarity >= p.lead_similarity)
         own = (rival is None or self._specific(query, found, chosen.doc)

@@ -25,6 +25,7 @@ the thi thoi thua toi tren trong truoc tui uh um va vay vi voi vua xa xin xong y
 hai bon nam dzay vs v r rui thui ui zay z nhiu bit biet hieu ranh tuan thang ngay ntn em phai
 gio bay nha que nen them ay sap dua chut lo trai gai chong ai sau tuoi nghin dem ve an huyen
 khac nhau thuc cau tung luon lun bi hoac sao
+me
 """.split())
 
 # What a question asks about a procedure, keyed by aspect: stripped word runs.

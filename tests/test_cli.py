@@ -29,7 +29,7 @@ def test_ask_json_contract() -> None:
 
 
 def test_ask_reads_one_question_per_line_from_stdin(tmp_path: Path) -> None:
-    questions = "khai sinh\nxin chào\nqwerty asdf\n000.00.20.H56-230515-0012\n"
+    questions = "đăng ký\nxin chào\nqwerty asdf\n000.00.20.H56-230515-0012\n"  # đăng ký: which one?
     result = CliRunner().invoke(main, ["ask", "--json", "-"], input=questions, env=ENV)
     assert result.exit_code == 0, result.output
     outcomes = [json.loads(line)["outcome"] for line in result.output.splitlines()]

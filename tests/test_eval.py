@@ -59,15 +59,13 @@ def test_long_form_and_near_miss_sets_are_big_enough_and_labelled_with_real_entr
 # Per set: the least share answered correctly among answered, the most wrong answers (share of
 # in-scope queries), the least answered directly and correctly, the least with the right entry
 # answered or shortlisted. Measured on the bundled pack of 90 entries (even / odd half):
-# chat-style 98.1% / 96.2%, 1.5% / 2.5%, 77.5% / 66.3%, 97.2% / 94.7%;
-# long-form 100% / 96.0%, 0.0% / 3.0%, 72.0% / 72.0%, 96.2% / 93.2%.
+# chat-style 98.5% / 97.4%, 1.2% / 1.9%, 80.2% / 69.7%, 97.5% / 95.0%;
+# long-form 100% / 96.2%, 0.0% / 3.0%, 75.0% / 76.5%, 95.5% / 93.2%.
 FLOORS = {
-    "chat-style": {"correct_among_answered": 0.95, "wrong_share_of_in_scope": 0.035,
-                   "direct_correct": 0.62, "answer_or_shortlist": 0.92},
+    "chat-style": {"correct_among_answered": 0.95, "wrong_share_of_in_scope": 0.03,
+                   "direct_correct": 0.62, "answer_or_shortlist": 0.93},
     "long-form": {"correct_among_answered": 0.95, "wrong_share_of_in_scope": 0.035,
-                  "direct_correct": 0.68, "answer_or_shortlist": 0.92},
-    # a half of these small sets: one query is 2.3-2.4%; the whole sets are held to the
-    # issue's 3% and 2% below
+                  "direct_correct": 0.70, "answer_or_shortlist": 0.92},
     "near-miss": {"out_of_scope_answered": 0.03},
     "out-of-scope": {"out_of_scope_answered": 0.025},
 }
@@ -78,7 +76,7 @@ FLOORS = {
 FLOOR = {
     "correct_among_answered": FLOORS["chat-style"]["correct_among_answered"],
     "wrong_share_of_in_scope": FLOORS["chat-style"]["wrong_share_of_in_scope"],
-    "answered_rate": 0.68,  # measured 73.5%
+    "answered_rate": 0.72,  # measured 76.5%
     "out_of_scope_answered": 0.02,
 }
 

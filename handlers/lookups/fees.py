@@ -165,9 +165,9 @@ def decide(snapshot: Snapshot, text: str) -> FeeDecision | None:
         if by_subject.outcome == "not_sure":
             return None
         if (by_subject.outcome == "answer" and by_subject.best is not None
-                and entry.id not in {c.id for c in by_subject.candidates}):
+                and entry.id not in {c.id for c in (*by_subject.candidates, *by_subject.related)}):
             # "tạm trú hết bao nhiêu tiền": the "how much" words drew the general matcher to
-            # another procedure's fee entry; what the question is about decides.
+            # another procedure's fee entry (not a sibling's); what the question is about decides.
             return FeeDecision("fee", by_subject.best.id, by_subject.candidates)
         return FeeDecision("fee", entry.id, general.candidates)
     if general.outcome == "clarify" and general.best is not None:
