@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot import text as vtext
@@ -90,7 +91,7 @@ class Lexicon:
                     found.extend((phrase, meaning) for meaning in self.synonyms[phrase])
         return found
 
-    def deciding_in(self, text: str, expansions: list[tuple[str, ...]] = (),
+    def deciding_in(self, text: str, expansions: Sequence[tuple[str, ...]] = (),
                     stripped_ok: frozenset[int] | None = None) -> frozenset[int]:
         """The deciding words (their indexes) a citizen's text contains.
 

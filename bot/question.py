@@ -9,6 +9,7 @@ làm thủ tục gì?"), and never lets the filler words of a letter count for o
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot import text as vtext
@@ -79,7 +80,7 @@ _QUESTION_CUES = frozenset(" ".join(run) for run in _QUESTION_RUNS)
 _ASPECT_KEYS = {aspect: frozenset(" ".join(run) for run in runs) for aspect, runs in ASPECT_CUES.items()}
 
 
-def split(message: str, tokenize=vtext.tokens) -> Parts:
+def split(message: str, tokenize: Callable[[str], list[str]] = vtext.tokens) -> Parts:
     """The question sentences and the rest; a message without a recognisable question is all
     question (a short chat message usually is one)."""
     sentences = [s for s in _SENTENCE.split(message) if s.strip()]

@@ -25,7 +25,6 @@ from bot.content import template
 from bot.content.answer import answer_text
 from bot.content.model import (
     Campaign,
-    in_force,
     CampaignFrontMatter,
     Category,
     ContentPack,
@@ -40,6 +39,7 @@ from bot.content.model import (
     Topic,
     Translation,
     TranslationFrontMatter,
+    in_force,
 )
 from bot.lexicon import Lexicon
 
