@@ -90,6 +90,8 @@ async def test_list_search_edit_publish_and_the_bot_answers_with_it(client: Test
     form = fields(page)
     assert form["title"] == "Đăng ký kết hôn cần những gì?" and form["base"] == "1"
     assert "Zalo" in page and "Telegram" in page  # the preview of the published text
+    messenger = page[page.index("Messenger (chữ thường"):]
+    assert "Đăng ký kết hôn" in messenger[:messenger.index("</figure>")]  # the answer as the page shows it
     form["body"] = form["body"].replace("giấy tờ tùy thân", "căn cước hoặc hộ chiếu")
     # Publishing needs a reason.
     refused = await client.post("/admin/entries/ket-hon", data=form | {"action": "publish"})

@@ -23,7 +23,7 @@ from aiohttp import web
 from sqlmodel import col, select
 
 from bot import text as vtext
-from bot.channels import telegram_render, zalo_render
+from bot.channels import messenger_render, telegram_render, zalo_render
 from bot.content import revisions
 from bot.content.loader import TELEGRAM_LIMIT, ZALO_LIMIT, Problem
 from bot.content.store import Snapshot
@@ -174,15 +174,26 @@ async def previews(bot: Any, snapshot: Snapshot, entry_id: str) -> dict[str, Any
     reply = answer_reply(Context(snapshot, bot.settings, "dashboard:preview", "web", {}, None), entry, None)
     telegram = await telegram_render.render(reply, _no_store)
     zalo = zalo_render.render([reply], zalo_render.PayloadCodec("preview")).messages
+    messenger = messenger_render.render([reply]).messages
     plain = to_plain(reply.text)
     return {
         "telegram": [m.html for m in telegram],
         "zalo": [{"text": m.get("text", ""), "buttons": [b["title"] for b in
                   m.get("attachment", {}).get("payload", {}).get("buttons", [])]} for m in zalo],
+        "messenger": [_messenger_bubble(m) for m in messenger if "image" not in m],
         "web": reply_json(reply),
         "lengths": [("Telegram", telegram_render.utf16_len(plain), TELEGRAM_LIMIT),
-                    ("Zalo", len(plain), ZALO_LIMIT), ("Trang web", len(plain), None)],
+                    ("Zalo", len(plain), ZALO_LIMIT),
+                    ("Messenger", len(plain), messenger_render.MAX_TEXT), ("Trang web", len(plain), None)],
     }
+
+
+def _messenger_bubble(message: dict[str, Any]) -> dict[str, Any]:
+    """A Send API message as the preview shows it: its text and the titles of its buttons
+    (a button template's) or quick replies, cut to Messenger's 20 characters as the page sees them."""
+    template = message.get("attachment", {}).get("payload", {})
+    buttons = template.get("buttons") or message.get("quick_replies") or []
+    return {"text": template.get("text", message.get("text", "")), "buttons": [b["title"] for b in buttons]}
 
 
 def _tried(snapshot: Snapshot, questions: list[str], expected: str | None) -> list[dict[str, Any]]:
