@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
+from sqlmodel import select
 
 from bot.app import BotApp
 from bot.cli import main
@@ -275,3 +276,23 @@ async def test_ranking_and_export_exact(cbot: BotApp, clock: Clock, database_url
     assert values[0][0] == "Cuộc thi thử nghiệm"
     assert values[1][:4] == ["Hạng", "Mã người dự thi", "Kênh", "Số câu đúng"]
     assert [row[1] for row in values[2:]] == ["bbbbbbbbbb", "cccccccccc", "aaaaaaaaaa", "dddddddddd"]
+
+
+async def test_the_same_question_answered_twice_at_once_counts_once(cbot: BotApp, database_url: str,
+                                                                    content: Path) -> None:
+    """Two workers each read the attempt, then both store an answer to question 1: the second
+    finds it answered (the ``answered`` guard) and changes nothing."""
+    await say(cbot, payload="ct:go:thu-nghiem")
+    contest = service.contests(content)["thu-nghiem"]
+    moment = service.now()
+    async with cbot.database.session() as first, cbot.database.session() as second:
+        [mine] = (await first.exec(select(ContestEntry))).all()
+        [theirs] = (await second.exec(select(ContestEntry))).all()
+        second.expunge(theirs)  # its read is done (kept as read); its write comes after the first's commit
+        await second.rollback()
+        assert await service.record_answer(first, contest, mine, 0, 2, moment)
+        await first.commit()
+        assert not await service.record_answer(second, contest, theirs, 0, 1, moment)
+        await second.commit()
+    [entry] = rows(database_url, ContestEntry)
+    assert (entry["answers"], entry["answered"]) == ([2], 1)

@@ -36,6 +36,13 @@ def _unavailable(ctx: Context) -> Response:
         f"{ctx.settings.office.hotline} ạ.", ((MENU,),)))
 
 
+def _contests(ctx: Context) -> dict[str, Contest]:
+    """The contest files of the content revision being served (every worker materialises its
+    own copy), else the configured folder (``cchc-bot ask``)."""
+    root = ctx.services.content.root if ctx.services is not None else ctx.settings.content.path
+    return service.contests(root)
+
+
 def _dates(contest: Contest) -> str:
     return f"từ {when(contest.starts)} đến {when(contest.ends)}"
 
@@ -102,7 +109,7 @@ def _result(contest: Contest, entry: ContestEntry) -> Response:
 
 
 async def _open(ctx: Context, contest_id: str | None, begin: bool) -> Response:
-    found = service.contests(ctx.settings.content.path)
+    found = _contests(ctx)
     moment = service.now()
     contest = found.get(contest_id) if contest_id else service.pick(found, moment)
     if contest is None:
@@ -150,7 +157,7 @@ async def _answer(ctx: Context, args: tuple[str, ...]) -> Response:
     try:
         entry = (await ctx.session.exec(select(ContestEntry).where(
             ContestEntry.id == entry_id, ContestEntry.user_key == ctx.user_key))).first()
-        contest = service.contests(ctx.settings.content.path).get(entry.contest_id) if entry else None
+        contest = _contests(ctx).get(entry.contest_id) if entry else None
         if entry is None or contest is None:
             return await _open(ctx, None, begin=False)
         if entry.finished_at is not None:
