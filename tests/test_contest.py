@@ -296,3 +296,12 @@ async def test_the_same_question_answered_twice_at_once_counts_once(cbot: BotApp
         await second.commit()
     [entry] = rows(database_url, ContestEntry)
     assert (entry["answers"], entry["answered"]) == ([2], 1)
+
+
+async def test_a_bank_shortened_mid_attempt_is_said_not_crashed_on(cbot: BotApp, content: Path) -> None:
+    first = await say(cbot, payload="ct:go:thu-nghiem")
+    path = content / "contests" / "thu-nghiem.yaml"
+    path.write_text(CONTEST.split("  - text: Toàn trình")[0], encoding="utf-8")  # two questions left
+    for response in (await say(cbot, payload=choice(first, 2)), await say(cbot, "/cuocthi")):
+        assert response.outcome == "contest_changed"
+        assert "UBND xã Thử Nghiệm" in text(response)

@@ -108,6 +108,18 @@ def _result(contest: Contest, entry: ContestEntry) -> Response:
     return _respond("contest_done", Reply(text), Reply("**Đáp án:**\n" + "\n".join(lines), ((MENU,),)))
 
 
+def _changed(ctx: Context, contest: Contest, entry: ContestEntry) -> Response | None:
+    """The bank lost questions this attempt drew (the file was edited mid-contest): said, not
+    crashed on; the organisers decide what the attempt is worth."""
+    if max(entry.questions, default=-1) < len(contest.questions):
+        return None
+    log.error("contest %s: attempt %s drew questions the file no longer has", contest.id, entry.id)
+    return _respond("contest_changed", Reply(
+        f"Dạ, bộ câu hỏi của cuộc thi vừa được Ban tổ chức thay đổi nên em chưa tiếp tục bài thi "
+        f"được. Anh/Chị vui lòng liên hệ {contest.organiser} hoặc gọi {ctx.settings.office.hotline} ạ.",
+        ((MENU,),)))
+
+
 async def _open(ctx: Context, contest_id: str | None, begin: bool) -> Response:
     found = _contests(ctx)
     moment = service.now()
@@ -123,6 +135,8 @@ async def _open(ctx: Context, contest_id: str | None, begin: bool) -> Response:
         rows = await service.entries(ctx.session, contest.id, ctx.user_key)
         entry = service.open_entry(rows)
         if entry is not None:
+            if (changed := _changed(ctx, contest, entry)) is not None:
+                return changed
             if service.expired(entry, contest, moment):
                 await service.close(ctx.session, contest, entry, moment)
                 return _result(contest, entry)
@@ -160,6 +174,8 @@ async def _answer(ctx: Context, args: tuple[str, ...]) -> Response:
         contest = _contests(ctx).get(entry.contest_id) if entry else None
         if entry is None or contest is None:
             return await _open(ctx, None, begin=False)
+        if (changed := _changed(ctx, contest, entry)) is not None:
+            return changed
         if entry.finished_at is not None:
             return _result(contest, entry)
         if service.expired(entry, contest, moment):
