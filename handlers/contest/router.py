@@ -126,7 +126,7 @@ async def _open(ctx: Context, contest_id: str | None, begin: bool) -> Response:
     contest = found.get(contest_id) if contest_id else service.pick(found, moment)
     if contest is None:
         return _respond("contest_none", Reply(
-            "Dạ, hiện chưa có cuộc thi nào. Khi có cuộc thi, em sẽ giới thiệu tại đây ạ.", ((MENU,),)))
+            "Dạ, hiện chưa có cuộc thi nào. Khi có cuộc thi, em sẽ giới thiệu để Anh/Chị tham gia ạ.", ((MENU,),)))
     if (outside := _outside(contest, moment)) is not None:
         return outside
     if ctx.session is None:
