@@ -18,6 +18,7 @@ from bot.content.revisions_cli import content_export, content_import
 from bot.dashboard.cli import admin
 from bot.doctor import doctor
 from handlers.announcements.cli import broadcast
+from handlers.contest.cli import contest
 from handlers.lookups.cli import dossiers, qr
 from handlers.reports.cli import content_gaps, report
 
@@ -317,6 +318,7 @@ def zalo_authorize(ctx: click.Context, redirect_uri: str, code: str | None) -> N
 main.add_command(dossiers)
 main.add_command(qr)
 main.add_command(broadcast)
+main.add_command(contest)
 main.add_command(report)
 content.add_command(content_gaps)
 main.add_command(doctor)

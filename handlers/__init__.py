@@ -6,6 +6,7 @@ from bot.routing import Dispatcher
 from handlers.admin import router as admin
 from handlers.announcements import compose
 from handlers.announcements import router as announcements
+from handlers.contest import router as contest
 from handlers.faq import browse, language, questions, start, welcome
 from handlers.feedback import router as feedback
 from handlers.lookups import router as lookups
@@ -16,6 +17,6 @@ def build_dispatcher() -> Dispatcher:
     handler sees a message before the FAQ's, and declines what is not a code or a fee."""
     return Dispatcher(
         [start.router, compose.router, admin.router, announcements.router, welcome.router, browse.router,
-         feedback.router, language.router, lookups.router, questions.router],
+         feedback.router, contest.router, language.router, lookups.router, questions.router],
         fallback=start.help_handler,
     )

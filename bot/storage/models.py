@@ -487,3 +487,32 @@ class ContentFile(SQLModel, table=True):
     path: str = Field(primary_key=True, max_length=255)
     text: str = Field(sa_column=Column(Text, nullable=False))
     revision_id: int = Field(index=True)
+
+
+# --- The knowledge contest (content/contests/<id>.yaml) --------------------------------------
+
+
+class ContestEntry(SQLModel, table=True):
+    """One attempt of one channel user at one contest: the questions drawn for them (indices
+    into the file's bank), their answers so far, and the server's clock (started, deadline,
+    finished). Unique per attempt number, so two workers cannot both open a user's attempt."""
+
+    __tablename__ = "contest_entry"
+    __table_args__ = (
+        UniqueConstraint("contest_id", "user_key", "attempt", name="uq_contest_entry_attempt"),
+        Index("ix_contest_entry_user", "contest_id", "user_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    contest_id: str = Field(max_length=64, index=True)
+    channel: str = Field(max_length=16)
+    user_key: str = Field(max_length=64)
+    attempt: int = 1
+    started_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    deadline_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    finished_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    questions: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    answers: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    answered: int = 0  # len(answers): the guard a concurrent second press is checked against
+    score: int | None = None
+    timed_out: bool = False

@@ -1,0 +1,122 @@
+"""Contest files ``content/contests/<id>.yaml``: their schema and their check.
+
+Times without a zone are Vietnam's time. Problems are ``file:line: message`` as in
+``content check``, with the line found the same way (bot/content/loader.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.content.loader import TIMEZONE, Problem, _line_of, _parse_yaml, _validation_problems
+
+FOLDER = "contests"
+CollectField = Literal["full_name", "phone", "village"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Question(_Strict):
+    text: str = Field(min_length=1)
+    choices: list[str]
+    answer: int = Field(ge=1)  # the 1-based number of the right choice
+    explanation: str | None = None
+    source: str | None = None
+
+    @field_validator("choices")
+    @classmethod
+    def _two_to_six(cls, choices: list[str]) -> list[str]:
+        if not 2 <= len(choices) <= 6:
+            raise ValueError(f"cần từ 2 đến 6 lựa chọn (đang có {len(choices)})")
+        return choices
+
+    @model_validator(mode="after")
+    def _answer_is_a_choice(self) -> Question:
+        if self.answer > len(self.choices):
+            raise ValueError(f"đáp án {self.answer} vượt quá số lựa chọn ({len(self.choices)})")
+        return self
+
+
+class Contest(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    title: str = Field(min_length=1)
+    organiser: str = Field(min_length=1)
+    starts: dt.datetime
+    ends: dt.datetime
+    rules: str = Field(min_length=1)
+    questions: list[Question] = Field(min_length=1)
+    question_count: int | None = Field(default=None, ge=1)
+    time_limit_minutes: int | None = Field(default=None, ge=1)
+    attempts: int = Field(default=1, ge=1)
+    collect: list[CollectField] = Field(default_factory=list)
+
+    @field_validator("starts", "ends")
+    @classmethod
+    def _in_vietnam(cls, moment: dt.datetime) -> dt.datetime:
+        return moment.replace(tzinfo=TIMEZONE) if moment.tzinfo is None else moment
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Contest:
+        if self.ends <= self.starts:
+            raise ValueError("'ends' phải sau 'starts'")
+        if self.question_count is not None and self.question_count > len(self.questions):
+            raise ValueError(f"'question_count' ({self.question_count}) lớn hơn số câu hỏi "
+                             f"trong ngân hàng ({len(self.questions)})")
+        return self
+
+    @property
+    def drawn(self) -> int:
+        """How many questions each participant answers."""
+        return self.question_count or len(self.questions)
+
+
+def load_contest(path: Path, rel: str | None = None) -> tuple[Contest | None, list[Problem]]:
+    rel = rel or str(path)
+    try:
+        data, lines = _parse_yaml(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        return None, [Problem(rel, 1, "tệp không phải UTF-8")]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        return None, [Problem(rel, mark.line + 1 if mark else 1,
+                              f"lỗi cú pháp YAML: {getattr(exc, 'problem', exc)}")]
+    if not isinstance(data, dict):
+        return None, [Problem(rel, 1, "tệp cuộc thi phải là một bảng khóa: giá trị (id, title, ...)")]
+    try:
+        contest = Contest.model_validate(data)
+    except ValidationError as err:
+        return None, [Problem(p.path, p.line, p.message.replace("Value error, ", ""))
+                      for p in _validation_problems(err, rel, lines, offset=1)]
+    if contest.id != path.stem:
+        return None, [Problem(rel, _line_of(lines, ("id",), 1),
+                              f"id '{contest.id}' phải trùng tên tệp '{path.stem}'")]
+    return contest, []
+
+
+def contest_files(content_root: Path) -> list[Path]:
+    folder = content_root / FOLDER
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def load_contests(content_root: Path) -> tuple[dict[str, Contest], list[Problem]]:
+    """The valid contests by id; a broken file is left out and named in the problems."""
+    found: dict[str, Contest] = {}
+    problems: list[Problem] = []
+    for path in contest_files(content_root):
+        contest, more = load_contest(path, str(path.relative_to(content_root)))
+        problems.extend(more)
+        if contest is not None:
+            found[contest.id] = contest
+    return found, problems
+
+
+def when(moment: dt.datetime) -> str:
+    """A moment as citizens read it: ``07:00 ngày 01/12/2026`` in Vietnam's time."""
+    return moment.astimezone(TIMEZONE).strftime("%H:%M ngày %d/%m/%Y")
