@@ -28,7 +28,7 @@ from bot.storage.models import (
     Ticket,
     TicketMessage,
 )
-from tests.web_support import PASSWORD, add_user, csrf_of, login, web_settings
+from tests.web_support import PASSWORD, add_user, client, csrf_of, login, web_settings  # noqa: F401 - client: a fixture
 
 # A value for every path parameter, so that each route can be called.
 PARAMS = {"id": "1"}
@@ -42,12 +42,6 @@ async def bot(database_url: str) -> AsyncIterator[BotApp]:
     await add_user(app, "bientap", "editor")
     yield app
     await app.close()
-
-
-@pytest.fixture
-async def client(bot: BotApp) -> AsyncIterator[TestClient]:
-    async with TestClient(TestServer(make_web_app(bot))) as client:
-        yield client
 
 
 def dashboard_routes(client: TestClient) -> list[tuple[str, str]]:

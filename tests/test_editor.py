@@ -20,7 +20,7 @@ from bot.content import revisions
 from bot.messages import Incoming
 from bot.server import make_web_app
 from bot.storage.models import AnswerVote, AuditEvent, QuestionLog
-from tests.web_support import add_user, csrf_of, login, web_settings
+from tests.web_support import add_user, client, csrf_of, login, web_settings  # noqa: F401 - client: a fixture
 
 EDITOR_ROUTES = [("GET", "/admin/entries"), ("GET", "/admin/entries/new"), ("GET", "/admin/entries/khai-sinh"),
                  ("POST", "/admin/entries/new"), ("POST", "/admin/entries/khai-sinh"),
@@ -39,12 +39,6 @@ async def bot(database_url: str, tmp_path: Path) -> AsyncIterator[BotApp]:
     await add_user(app, "bientap2", "editor")
     yield app
     await app.close()
-
-
-@pytest.fixture
-async def client(bot: BotApp) -> AsyncIterator[TestClient]:
-    async with TestClient(TestServer(make_web_app(bot))) as client:
-        yield client
 
 
 def fields(html: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from bot.config import Secrets, Zalo
 from bot.server import make_web_app
 from bot.storage import db as storage
 from bot.webchat import SESSION_COOKIE, SESSION_HEADER
-from tests.web_support import web_settings
+from tests.web_support import client, web_settings  # noqa: F401 - client: a fixture
 
 PORTAL = "https://xangoclien.example.gov.vn"
 
@@ -27,12 +27,6 @@ async def bot(database_url: str) -> AsyncIterator[BotApp]:
     app = build_app(web_settings(database_url, origins=[PORTAL]))
     yield app
     await app.close()
-
-
-@pytest.fixture
-async def client(bot: BotApp) -> AsyncIterator[TestClient]:
-    async with TestClient(TestServer(make_web_app(bot))) as client:
-        yield client
 
 
 async def test_preflight_from_an_allowed_portal(client: TestClient) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import BotApp
 from bot.config import Dashboard, Server, Settings
@@ -25,6 +27,13 @@ def web_settings(database_url: str, *, origins: list[str] | None = None, **dashb
     return make_settings(database_url, content=FIXTURE,
                          server=Server(widget_origins=origins or []),
                          dashboard=Dashboard(**dashboard))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def client(bot: BotApp) -> AsyncIterator[TestClient]:
+    """The web app of the test module's own ``bot`` fixture, through aiohttp's test client."""
+    async with TestClient(TestServer(make_web_app(bot))) as test_client:
+        yield test_client
 
 
 _HASHES: dict[str, str] = {}  # argon2 takes a good part of a second: hash each password once
