@@ -6,9 +6,11 @@ SQLite gives stored times back naive (they were written in UTC); ``as_utc`` make
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
-from bot.content.loader import TIMEZONE
 from bot.storage.models import utcnow
+
+TIMEZONE = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")  # Vietnam's time: every date in content and reports
 
 __all__ = ["TIMEZONE", "as_utc", "aware", "local", "today", "utcnow"]
 
@@ -29,5 +31,5 @@ def local(moment: dt.datetime) -> dt.datetime:
 
 
 def today() -> dt.date:
-    """Today's date in Vietnam."""
+    """Today's date in Vietnam, which the dates in content, campaigns and reports are."""
     return utcnow().astimezone(TIMEZONE).date()

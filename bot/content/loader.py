@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import re
 import sys
-import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot import text as vtext
+from bot.clock import TIMEZONE, today  # re-exported: the content speaks of days in Vietnam
 from bot.content import template
 from bot.content.answer import answer_text
 from bot.content.model import (
@@ -46,7 +46,6 @@ from bot.lexicon import Lexicon
 ZALO_LIMIT = 2000
 TELEGRAM_LIMIT = 4096
 MIN_ALIASES = 6
-TIMEZONE = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\(([^)]*)\)")
 
 
@@ -649,11 +648,6 @@ def _check_missing_translations(read: _Read, translations: dict[str, dict[str, T
             shown = ", ".join(missing[:5]) + (", …" if len(missing) > 5 else "")
             problems.append(Problem(rel, line, f"{language.name} ({language.code}): {len(missing)} mục chưa "
                                                f"có bản dịch: {shown}", warning=True))
-
-
-def today() -> dt.date:
-    """Today's date in Vietnam, which dates in content are."""
-    return dt.datetime.now(TIMEZONE).date()
 
 
 def load_pack(root: Path, values: Mapping[str, str], day: dt.date | None = None
