@@ -146,10 +146,10 @@ def test_a_question_about_one_aspect_gets_that_part_of_the_procedure(bundled: Ma
 @pytest.mark.parametrize(
     ("query", "neighbour"),
     [
-        ("chuyển mục đích sử dụng đất", "dat-dai-chuyen-nhuong"),
-        ("xin cấp lại sổ đỏ bị mất", "dat-dai-cap-so"),
-        ("tra cuu ma so thue ca nhan", "tra-cuu-ho-so"),
-        ("đăng ký tạm trú cho chó mèo nuôi", "tam-tru"),
+        ("muốn đổi đất vườn sang mục đích đất ở", "dat-dai-chuyen-nhuong"),
+        ("làm lại giấy chứng nhận quyền sử dụng đất vì đánh mất", "dat-dai-cap-so"),
+        ("muon biet ma so thue ca nhan cua minh thi xem o dau", "tra-cuu-ho-so"),
+        ("làm giấy tạm trú cho con chó nhà mới nuôi được không", "tam-tru"),
     ],
 )
 def test_a_deciding_word_the_entry_lacks_blocks_the_neighbour(bundled: Matcher, query: str,
