@@ -8,6 +8,8 @@ next time; ``health()`` says how each job last ended, for /healthz.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -29,6 +31,7 @@ class Jobs:
     def __init__(self, timezone: dt.tzinfo = dt.UTC) -> None:
         self.scheduler = AsyncIOScheduler(timezone=timezone)
         self.state: dict[str, str] = {}  # job name -> "running" or how its last run failed
+        self._running: set[asyncio.Task[object]] = set()  # the runs in progress, for stop()
 
     def every(self, name: str, seconds: float, job: Job, *, lease: DatabaseLease | None = None,
               first: float | None = None) -> None:
@@ -38,6 +41,9 @@ class Jobs:
         async def run() -> None:
             if lease is not None and not lease.held:
                 return
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
             try:
                 await job()
             except Exception as exc:  # logged and tried again at its next time
@@ -45,6 +51,9 @@ class Jobs:
                 self.state[name] = f"failed: {type(exc).__name__}"
             else:
                 self.state[name] = "running"
+            finally:
+                if task is not None:
+                    self._running.discard(task)
 
         self.state[name] = "running"
         start = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=first or 0.0)
@@ -67,9 +76,21 @@ class Jobs:
     def start(self) -> None:
         self.scheduler.start()
 
-    def stop(self) -> None:
+    async def stop(self, timeout: float = 5.0) -> None:
+        """No new runs; the runs in progress get ``timeout`` seconds to finish, then are cancelled
+        and awaited, so none is left using the database after it closes (a run cancelled later,
+        mid-statement, left SQLite's connection thread behind and the process never exited)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        running = set(self._running)
+        if not running:
+            return
+        _, late = await asyncio.wait(running, timeout=timeout)
+        for task in late:
+            task.cancel()
+        for task in late:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     def health(self) -> dict[str, str]:
         stopped = not self.scheduler.running

@@ -125,7 +125,7 @@ async def serve(bot: BotApp, host: str, port: int, sock: socket.socket | None = 
         maintenance = schedule(jobs, bot, channels)
         stack.push_async_callback(_release, maintenance)  # another process takes over at once
         jobs.start()
-        stack.callback(jobs.stop)
+        stack.push_async_callback(jobs.stop)  # before the database closes: runs in progress end
         broadcasts = BroadcastWorkers(bot, channels, jobs.scheduler)  # the outbox's sender, campaigns
         await broadcasts.start()
         stack.push_async_callback(broadcasts.stop)
