@@ -163,6 +163,9 @@ class Zalo(_Section):
     verifier_content: str | None = None  # the file's content as Zalo gave it
     max_event_age_seconds: Annotated[int, Field(ge=10)] = 600
     promotion_enabled: bool = False  # needs the OA's promotion-message permission
+    # The picture on the card that asks a citizen to share their phone number (PNG or JPG, a
+    # public https address); unset: the bot's own, at server.public_url + /zalo/chia-se-thong-tin.png.
+    share_info_image_url: str | None = None
     admin_ids: list[str] = Field(default_factory=list)
 
 

@@ -8,7 +8,7 @@ import getpass
 import click
 
 from bot.app import BotApp
-from bot.messages import Button, Incoming, Reply
+from bot.messages import PHONE_REQUEST, Button, Incoming, Reply
 from bot.render import to_plain
 
 
@@ -18,6 +18,8 @@ def _show(reply: Reply, choices: list[Button]) -> None:
         for button in row:
             if button.url:
                 click.echo(f"   🔗 {button.label}: {button.url}")
+            elif button.request == PHONE_REQUEST:  # no account to share: the number is typed
+                click.echo(f"   📱 {button.label}: gõ số điện thoại của Anh/Chị")
             else:
                 choices.append(button)
                 click.echo(f"   [{len(choices)}] {button.label}")

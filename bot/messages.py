@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_TEXT = 4000  # longer messages are cut: nobody asks a question in 4,000 characters
+PHONE_REQUEST = "phone"  # Button.request: share the citizen's own phone number
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,17 @@ class Attachment:
     kind: str  # "image" | "file"
     url: str | None = None
     data: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A phone number the citizen shared. ``verified``: the platform took it from the citizen's
+    own account (Telegram's contact of the sender, Zalo's shared info, Messenger's phone quick
+    reply), so it identifies the person across channels; a typed number never is."""
+
+    phone: str  # 0xxxxxxxxx when it is a Vietnamese number (bot.phones), else as the platform gave it
+    verified: bool
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,7 @@ class Incoming:
     language: str = "vi"
     chat_id: str | None = None  # the conversation, when it is not the user's own (a group)
     reply_to: str | None = None  # the platform id of the message this one replies to, if any
+    contact: Contact | None = None  # a phone number shared through the platform's own button
 
     def __post_init__(self) -> None:
         if len(self.text) > MAX_TEXT:
@@ -42,11 +55,14 @@ class Incoming:
 
 @dataclass(frozen=True)
 class Button:
-    """A choice (``payload``) or a link (``url``)."""
+    """A choice (``payload``), a link (``url``), or a request (``request="phone"``: the platform's
+    own "share my phone number" button; its answer comes back as ``Incoming.contact``, or, where
+    the platform has none (web chat), as the number the citizen types)."""
 
     label: str
     payload: str | None = None
     url: str | None = None
+    request: str | None = None
 
 
 @dataclass(frozen=True)

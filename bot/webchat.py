@@ -9,6 +9,10 @@ the id in ``localStorage`` and sends it in the ``X-CCHC-Session`` header: that w
 portal on another origin, where a third-party cookie would be blocked. A cookie is still set
 for the bot's own page (same origin), for browsers without storage.
 
+A phone request button (``Button.request == "phone"``) has no platform behind it here: the
+widget draws it as a button that invites the citizen to type the number (the core reads what
+they type), so nothing is ever vouched for on the web.
+
 Cross-origin calls are allowed only from ``server.widget_origins`` (CORS, without
 credentials); a request from any other origin is refused, so another site cannot post into a
 citizen's conversation.
@@ -45,13 +49,14 @@ def _valid_sid(sid: str | None) -> bool:
 
 def reply_json(reply: Reply) -> dict:
     """A reply for the widget: plain text, safe HTML (everything escaped but our own tags),
-    buttons and an image, if any."""
+    buttons (a choice's payload, a link's url, or a request: "phone") and an image, if any."""
     out: dict = {
         "text": to_plain(reply.text),
         "markdown": reply.text,
         "html": to_html(reply.text),
         "buttons": [
-            [{"label": b.label, "payload": b.payload, "url": b.url} for b in row] for row in reply.buttons
+            [{"label": b.label, "payload": b.payload, "url": b.url, "request": b.request} for b in row]
+            for row in reply.buttons
         ],
     }
     if reply.image is not None:

@@ -10,7 +10,8 @@ The fake runs as a real aiohttp server on 127.0.0.1 (random port); point
   POST_PURCHASE_UPDATE, ACCOUNT_UPDATE, HUMAN_AGENT); the 24-hour standard messaging window
   since the person's last message (10 / 2018278); the limits (text 2,000 characters, button
   template text 640 and 1–3 buttons, 13 quick replies, titles 20, payloads 1,000: 100 Invalid
-  parameter); an unknown PSID (100 / 2018001); a person who blocked the page (551 / 1545041);
+  parameter); quick replies of ``content_type`` text (title and payload), ``user_phone_number``
+  or ``user_email`` (Meta fills those in from the person's profile; ``share_phone`` sends it back); an unknown PSID (100 / 2018001); a person who blocked the page (551 / 1545041);
   the per-page rate limit (300 calls a second for text: 613); ``sender_action`` typing_on /
   typing_off / mark_seen.
 - ``POST`` / ``GET /me/messenger_profile``: ``get_started``, ``greeting`` (≤ 160 characters),
@@ -50,6 +51,7 @@ MAX_MENU_ITEMS = 20
 MAX_MENU_TITLE = 30
 TAGS = {"CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "ACCOUNT_UPDATE", "HUMAN_AGENT"}
 SENDER_ACTIONS = {"typing_on", "typing_off", "mark_seen"}
+PHONE_QUICK_REPLY = {"content_type": "user_phone_number"}
 
 
 @dataclass
@@ -207,8 +209,11 @@ class FakeGraph(LocalServer):
             if not isinstance(quick, list) or not 1 <= len(quick) <= MAX_QUICK_REPLIES:
                 raise _invalid(f"quick_replies must have 1 to {MAX_QUICK_REPLIES} items")
             for item in quick:
-                if not isinstance(item, dict) or item.get("content_type") != "text":
-                    raise _invalid("quick reply content_type must be text")
+                kind = item.get("content_type") if isinstance(item, dict) else None
+                if kind in ("user_phone_number", "user_email"):
+                    continue  # no title or payload: Meta shows the person's own
+                if kind != "text":
+                    raise _invalid("quick reply content_type must be text, user_phone_number or user_email")
                 if not isinstance(item.get("title"), str) or not 0 < len(item["title"]) <= MAX_TITLE:
                     raise _invalid(f"quick reply title must be 1 to {MAX_TITLE} characters")
                 payload = item.get("payload")
@@ -379,6 +384,15 @@ class WebhookSender:
     async def quick_reply(self, psid: str, quick: dict[str, Any]) -> Any:
         return await self.deliver(self.event(psid, message={
             "mid": self.mid(), "text": quick["title"], "quick_reply": {"payload": quick["payload"]}}))
+
+    async def share_phone(self, psid: str, phone: str) -> Any:
+        """The person taps the phone quick reply of the page's last message: Meta sends the
+        number of their account (``phone`` as Meta writes it, e.g. "+84912345678") as text and
+        as the quick reply's payload."""
+        last = self.fake.messages_to(psid)[-1]
+        assert PHONE_QUICK_REPLY in last.quick_replies, f"no phone quick reply on {last.message}"
+        return await self.deliver(self.event(psid, message={
+            "mid": self.mid(), "text": phone, "quick_reply": {"payload": phone}}))
 
     async def postback(self, psid: str, button: dict[str, Any], referral: dict | None = None) -> Any:
         postback: dict[str, Any] = {"mid": self.mid(), "title": button["title"], "payload": button["payload"]}

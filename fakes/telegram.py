@@ -17,6 +17,13 @@ getWebhookInfo, getFile and the file download at ``/file/bot<token>/<file_path>`
   ``>`` or ``&`` are refused with "can't parse entities"), text at most 4096 UTF-16 units after
   parsing, callback_data 1–64 bytes (``BUTTON_DATA_INVALID``), URL buttons http(s)/tg only,
   command names and descriptions, callback queries answered once;
+- the four kinds of ``reply_markup`` (InlineKeyboardMarkup, ReplyKeyboardMarkup with
+  KeyboardButton's at most one ``request_*`` field, ReplyKeyboardRemove, ForceReply), checked
+  field by field; a reply keyboard only on a new message (an edit takes inline keyboards only), a
+  contact request only in a private chat; the reply keyboard each chat shows
+  (``reply_keyboards``), until a ReplyKeyboardRemove takes it away;
+- a citizen sharing their own contact through the keyboard's button (``share_contact``: only
+  while the chat shows one) or sending someone's contact from the address book (``contact``);
 - Telegram's refusals: 429 with ``retry_after`` beyond ``rate_limit`` messages per second
   overall, 403 "bot was blocked by the user" for chats the test blocks, 400 "chat not found"
   for chats it never heard of, and, on demand, 502 Bad Gateway (a flaky network).
@@ -43,6 +50,9 @@ import aiohttp
 from aiohttp import web
 
 SEND_METHODS = {"sendmessage", "sendphoto"}
+# KeyboardButton's optional fields, at most one per button, each available in private chats only
+REQUEST_FIELDS = ("request_users", "request_chat", "request_contact", "request_location", "request_poll",
+                  "web_app")
 MAX_TEXT = 4096
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -142,6 +152,7 @@ class Sent:
     entities: list[dict]
     keyboard: list[list[dict]]
     raw: dict  # the Message object returned to the bot
+    reply_markup: dict | None = None  # a reply keyboard, its removal or a force reply, as sent
 
     @property
     def buttons(self) -> list[dict]:
@@ -217,6 +228,8 @@ class FakeBotApi:
         self._send_times: collections.deque[float] = collections.deque()
         self._failures: dict[str, tuple[int, int, str]] = {}
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
+        self.phones: dict[int, str] = {}  # user id -> the number of their Telegram account
+        self.reply_keyboards: dict[int, dict] = {}  # chat id -> the ReplyKeyboardMarkup it shows
         self.downloads: list[str] = []  # file paths the bot downloaded
         self._changed = asyncio.Condition()
         self._poll_generation = 0
@@ -276,9 +289,13 @@ class FakeBotApi:
 
     # --- the test's side: citizens, chats, updates -----------------------------------------
 
-    def add_user(self, user_id: int, first_name: str = "Công dân", language_code: str = "vi") -> dict:
+    def add_user(self, user_id: int, first_name: str = "Công dân", language_code: str = "vi",
+                 phone: str | None = None) -> dict:
+        """A citizen; ``phone`` is their account's number, as Telegram shares it (e.g. "84912345678")."""
         user = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": language_code}
         self.users[user_id] = user
+        if phone is not None:
+            self.phones[user_id] = phone
         self.chats[user_id] = {"id": user_id, "type": "private", "first_name": first_name}
         return user
 
@@ -357,6 +374,30 @@ class FakeBotApi:
             message["caption"] = caption
         self.messages[(chat["id"], message["message_id"])] = message
         return self.inject({"message": message})
+
+    def contact(self, user: dict, phone_number: str, first_name: str, user_id: int | None = None,
+                last_name: str | None = None) -> dict:
+        """A citizen sends a contact card (from the address book: anyone's number, with that
+        person's Telegram id when they have one)."""
+        chat = self.chats[user["id"]]
+        card: dict[str, Any] = {"phone_number": phone_number, "first_name": first_name}
+        if last_name is not None:
+            card["last_name"] = last_name
+        if user_id is not None:
+            card["user_id"] = user_id
+        message = {"message_id": self._next_message_id(chat["id"]), "from": user, "chat": chat,
+                   "date": int(time.time()), "contact": card}
+        self.messages[(chat["id"], message["message_id"])] = message
+        return self.inject({"message": message})
+
+    def share_contact(self, user: dict) -> dict:
+        """The citizen presses the keyboard's "share contact" button: Telegram sends their own
+        account's number and id; a one-time keyboard folds away (it stays until removed)."""
+        keyboard = self.reply_keyboards.get(user["id"], {}).get("keyboard", [])
+        assert any(b.get("request_contact") for row in keyboard for b in row), (
+            f"chat {user['id']} shows no contact button: {keyboard}")
+        assert user["id"] in self.phones, "add_user(..., phone=...) first: the account's number"
+        return self.contact(user, self.phones[user["id"]], user["first_name"], user_id=user["id"])
 
     def press(self, user: dict, sent: Sent, data: str) -> dict:
         """A citizen presses an inline button of a message the bot sent."""
@@ -492,13 +533,55 @@ class FakeBotApi:
         return plain, source, entities
 
     @staticmethod
-    def _keyboard(params: dict) -> list[list[dict]] | None:
+    def _reply_markup(markup: dict, chat: dict) -> dict:
+        """ReplyKeyboardMarkup, ReplyKeyboardRemove or ForceReply, checked as the Bot API does."""
+        if "remove_keyboard" in markup:
+            if markup["remove_keyboard"] is not True:
+                raise ApiError(400, "Bad Request: field \"remove_keyboard\" must be true")
+            return markup
+        if "force_reply" in markup:
+            if markup["force_reply"] is not True:
+                raise ApiError(400, "Bad Request: field \"force_reply\" must be true")
+            return markup
+        rows = markup.get("keyboard")
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, list) for r in rows):
+            raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+        for flag in ("is_persistent", "resize_keyboard", "one_time_keyboard", "selective"):
+            if flag in markup and not isinstance(markup[flag], bool):
+                raise ApiError(400, f"Bad Request: field \"{flag}\" must be of type Boolean")
+        placeholder = markup.get("input_field_placeholder")
+        if placeholder is not None and not (isinstance(placeholder, str) and 1 <= len(placeholder) <= 64):
+            raise ApiError(400, "Bad Request: input field placeholder must be 1-64 characters long")
+        for row in rows:
+            for button in row:
+                button = {"text": button} if isinstance(button, str) else button
+                if not isinstance(button, dict) or not isinstance(button.get("text"), str) or not button["text"]:
+                    raise ApiError(400, "Bad Request: can't parse keyboard button: text must be non-empty")
+                requests = [k for k in REQUEST_FIELDS if button.get(k) not in (None, False)]
+                if len(requests) > 1:
+                    raise ApiError(400, "Bad Request: can't parse keyboard button: at most one of the "
+                                        "optional fields must be used")
+                if requests and requests[0] in ("request_contact", "request_location") \
+                        and button[requests[0]] is not True:
+                    raise ApiError(400, f"Bad Request: field \"{requests[0]}\" must be of type Boolean")
+                if requests and chat["type"] != "private":
+                    raise ApiError(400, "Bad Request: keyboard button requests are available in private chats only")
+        return markup
+
+    @classmethod
+    def _keyboard(cls, params: dict, chat: dict, inline_only: bool = False) -> tuple[list[list[dict]], dict | None]:
+        """The inline keyboard's rows, or the other kind of markup (a reply keyboard...)."""
         markup = params.get("reply_markup")
         if markup is None:
-            return None
-        rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+            return [], None
+        if not isinstance(markup, dict):
+            raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+        rows = markup.get("inline_keyboard")
+        if rows is None and not inline_only and markup.keys() & {"keyboard", "remove_keyboard", "force_reply"}:
+            return [], cls._reply_markup(markup, chat)
         if not isinstance(rows, list):
-            raise ApiError(400, "Bad Request: unsupported reply_markup")
+            raise ApiError(400, "Bad Request: inline keyboard expected" if inline_only
+                           else "Bad Request: unsupported reply_markup")
         for row in rows:
             for button in row:
                 if not button.get("text"):
@@ -512,14 +595,20 @@ class FakeBotApi:
                         raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
                 else:
                     raise ApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
-        return rows
+        return rows, None
 
-    def _record(self, kind: str, chat: dict, message: dict, source: str | None) -> None:
+    def _record(self, kind: str, chat: dict, message: dict, source: str | None,
+                reply_markup: dict | None = None) -> None:
         self.messages[(chat["id"], message["message_id"])] = message
+        if reply_markup is not None and "keyboard" in reply_markup:
+            self.reply_keyboards[chat["id"]] = reply_markup
+        elif reply_markup is not None and reply_markup.get("remove_keyboard"):
+            self.reply_keyboards.pop(chat["id"], None)
         self.sent.append(Sent(
             kind=kind, chat_id=chat["id"], message_id=message["message_id"], text=message.get("text", ""),
             html=source, entities=message.get("entities", []),
             keyboard=message.get("reply_markup", {}).get("inline_keyboard", []), raw=message,
+            reply_markup=reply_markup,
         ))
 
     # --- the methods ------------------------------------------------------------------------
@@ -576,7 +665,7 @@ class FakeBotApi:
     async def _m_sendmessage(self, params: dict) -> dict:
         chat = self._chat(params)
         plain, source, entities = self._text(params)
-        keyboard = self._keyboard(params)
+        keyboard, other = self._keyboard(params, chat)
         self._check_blocked_and_flood(chat)
         message: dict[str, Any] = {
             "message_id": self._next_message_id(chat["id"]), "from": self.bot_user, "chat": chat,
@@ -588,7 +677,7 @@ class FakeBotApi:
             message["reply_markup"] = {"inline_keyboard": keyboard}
         if params.get("link_preview_options"):
             message["link_preview_options"] = params["link_preview_options"]
-        self._record("message", chat, message, source)
+        self._record("message", chat, message, source, other)  # the Message shows inline keyboards only
         return message
 
     async def _m_sendphoto(self, params: dict) -> dict:
@@ -619,7 +708,7 @@ class FakeBotApi:
         if chat["id"] in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         plain, source, entities = self._text(params)
-        keyboard = self._keyboard(params)
+        keyboard, _ = self._keyboard(params, chat, inline_only=True)
         markup = {"inline_keyboard": keyboard} if keyboard else None
         if (plain == current.get("text") and entities == current.get("entities", [])
                 and markup == current.get("reply_markup")):

@@ -12,6 +12,10 @@ and ``zalo.oauth_base_url`` at ``fake.url``. It implements:
   button shapes), followers (-213), the 7-day interaction window (-230), a quota (-211).
 - ``/v3.0/oa/message/promotion``: followers only, no window, its own quota.
 - ``/v2.0/oa/upload/image``: multipart ``file`` up to 1 MB, answers ``data.attachment_id``.
+- the ``request_user_info`` template on ``/message/cs`` (one element: ``title`` ≤ 100,
+  ``subtitle`` ≤ 500, ``image_url`` a PNG or JPG address; no text beside it), and the
+  ``user_submit_info`` event the citizen's answer to it sends (``WebhookSender.submit_info``:
+  only after such a card reached that citizen; the phone as Zalo writes it, 84xxxxxxxxx).
 
 Errors come as HTTP 200 with ``{"error": code, "message": ...}``, as Zalo does. Codes the
 bot's code does not depend on (the OAuth errors' numbers) are this fake's choice.
@@ -42,6 +46,8 @@ WINDOW_SECONDS = 7 * 24 * 3600
 MAX_TEXT = 2000
 MAX_BUTTONS = 5
 MAX_IMAGE = 1024 * 1024
+MAX_INFO_TITLE = 100
+MAX_INFO_SUBTITLE = 500
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 BUTTON_TYPES = {"oa.open.url", "oa.query.show", "oa.query.hide", "oa.open.phone", "oa.open.sms"}
 
@@ -67,6 +73,12 @@ class Sent:
     def buttons(self) -> list[dict[str, Any]]:
         attachment = self.message.get("attachment") or {}
         return list((attachment.get("payload") or {}).get("buttons") or [])
+
+    @property
+    def asks_info(self) -> bool:
+        """A request_user_info card: the citizen can share their name and phone number."""
+        payload = (self.message.get("attachment") or {}).get("payload") or {}
+        return payload.get("template_type") == "request_user_info"
 
 
 class FakeZalo(LocalServer):
@@ -264,7 +276,27 @@ class FakeZalo(LocalServer):
                 if element.get("attachment_id") not in self.uploads and not element.get("url"):
                     return "unknown attachment_id"
                 return None
+            if kind == "request_user_info":
+                return self._bad_request_info(message, payload)
             return f"template_type {kind!r} is not allowed here"
+        return None
+
+    @staticmethod
+    def _bad_request_info(message: dict[str, Any], payload: dict[str, Any]) -> str | None:
+        if "text" in message:
+            return "request_user_info takes no text"
+        elements = payload.get("elements")
+        if not isinstance(elements, list) or len(elements) != 1 or not isinstance(elements[0], dict):
+            return "request_user_info needs exactly one element"
+        element = elements[0]
+        title, subtitle, image = element.get("title"), element.get("subtitle"), element.get("image_url")
+        if not isinstance(title, str) or not 0 < len(title) <= MAX_INFO_TITLE:
+            return f"element title must be 1 to {MAX_INFO_TITLE} characters"
+        if not isinstance(subtitle, str) or not 0 < len(subtitle) <= MAX_INFO_SUBTITLE:
+            return f"element subtitle must be 1 to {MAX_INFO_SUBTITLE} characters"
+        if not isinstance(image, str) or not image.startswith(("https://", "http://")) \
+                or not image.lower().split("?")[0].endswith((".png", ".jpg", ".jpeg")):
+            return "element image_url must be the address of a PNG or JPG image"
         return None
 
     def _recipient(self, body: Any) -> str | None:
@@ -419,6 +451,18 @@ class WebhookSender:
                                 "event_name": "user_send_image", "timestamp": self.now_ms(),
                                 "sender": {"id": user}, "recipient": {"id": self.oa_id},
                                 "message": message})
+
+    async def submit_info(self, user: str, phone: str, name: str, **more: str) -> Any:
+        """The citizen taps the request card and confirms: Zalo sends their account's name and
+        number (``phone`` as Zalo writes it, e.g. "84912345678"), and ``more`` (address, ward,
+        district, city) when they filled it in."""
+        if self.fake is not None:
+            assert any(s.asks_info for s in self.fake.messages_to(user)), f"no request card reached {user}"
+            self.fake.interact(user)
+        info = {"address": "", "phone": phone, "city": "", "district": "", "name": name, "ward": "", **more}
+        return await self.post({"app_id": self.app_id, "user_id_by_app": f"9{user}",
+                                "event_name": "user_submit_info", "timestamp": self.now_ms(),
+                                "sender": {"id": user}, "recipient": {"id": self.oa_id}, "info": info})
 
     async def follow(self, user: str) -> Any:
         if self.fake is not None:

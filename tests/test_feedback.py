@@ -17,7 +17,8 @@ from bot.app import BotApp
 from bot.root import build_app
 from bot.ports import Delivery
 from bot.config import Feedback, Telegram
-from handlers.feedback.service import add_working_days, check_tickets, deadline_for, normalize_phone
+from bot.phones import normalize_phone
+from handlers.feedback.service import add_working_days, check_tickets, deadline_for
 from bot.messages import Attachment, Incoming, Reply, Response
 from bot.outbox.sender import Sender
 from bot.storage.db import sync_url

@@ -17,6 +17,7 @@ from bot.config import Secrets, Zalo
 from bot.server import make_web_app
 from bot.storage import db as storage
 from bot.webchat import SESSION_COOKIE, SESSION_HEADER
+from tests.contact_support import SHARE, TRIGGER, asking_phone
 from tests.web_support import client, web_settings  # noqa: F401 - client: a fixture
 
 PORTAL = "https://xangoclien.example.gov.vn"
@@ -213,3 +214,16 @@ async def test_telegram_polling_can_be_switched_off_in_a_process(database_url: s
         if app is not None:
             await app.close()
         await fake.stop()
+
+
+async def test_a_phone_request_invites_typing_the_number(client: TestClient, bot: BotApp) -> None:
+    """No platform vouches for a number on the web: the button says so to the widget (which
+    asks for the number), and what the citizen types reaches the core as text."""
+    seen = asking_phone(bot)
+    asked = await (await client.post("/api/chat", json={"text": TRIGGER})).json()
+    [reply] = asked["replies"]
+    assert reply["buttons"] == [[{"label": SHARE, "payload": None, "url": None, "request": "phone"}],
+                                [{"label": "Để sau", "payload": "menu", "url": None, "request": None}]]
+    headers = {SESSION_HEADER: asked["session"]}
+    await client.post("/api/chat", json={"text": "0912 345 678"}, headers=headers)
+    assert seen[-1].text == "0912 345 678" and seen[-1].contact is None

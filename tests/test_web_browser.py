@@ -32,6 +32,8 @@ from bot.outbox.sender import Sender
 from bot.messages import Incoming
 from bot.storage.models import AnswerVote, Broadcast, ChannelUser, TicketMessage
 from tests.broadcasting import RecordingChannel, add_subscribers
+from tests.contact_support import TRIGGER, asking_phone
+from tests.telegram.conftest import eventually
 from tests.web_support import PASSWORD, LiveServer, add_user, web_settings
 
 playwright_api = pytest.importorskip("playwright.async_api")
@@ -197,6 +199,29 @@ async def test_the_chat_page_on_a_phone(browser, server: LiveServer) -> None:  #
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"]
     await shot(page, "chat-page-phone")
+    await context.close()
+
+
+async def test_a_phone_request_asks_for_the_number_in_the_input(browser, server: LiveServer,  # noqa: ANN001
+                                                                 bot: BotApp) -> None:
+    seen = asking_phone(bot)
+    context = await browser.new_context(viewport=PHONE, locale="vi-VN")
+    page = await context.new_page()
+    await page.goto(server.url + "/")
+    question = page.get_by_label("Câu hỏi của Anh/Chị")
+    await expect(page.get_by_role("log")).to_contain_text("Hộ tịch")
+    await question.fill(TRIGGER)
+    await page.keyboard.press("Enter")
+    await page.get_by_role("button", name="Chia sẻ số điện thoại").click()
+    await expect(question).to_be_focused()
+    await expect(question).to_have_attribute("inputmode", "tel")
+    await expect(question).to_have_attribute("placeholder", "Gõ số điện thoại của Anh/Chị, ví dụ 0912 345 678")
+    await page.keyboard.type("0912 345 678")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("log")).to_contain_text("0912 345 678")
+    await expect(question).not_to_have_attribute("inputmode", "tel")  # back to questions
+    await eventually(lambda: seen[-1].text == "0912 345 678", what="the typed number at the core")
+    assert seen[-1].contact is None
     await context.close()
 
 

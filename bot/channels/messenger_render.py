@@ -12,6 +12,10 @@ and quick-reply titles 20 characters; a payload 1,000 characters. So one reply b
 
 Pressed buttons and quick replies come back with their payload; typed numbers are looked up in
 the choices the last reply offered (``Rendered.choices``), which the channel keeps per user.
+
+A phone request (``Button.request == "phone"``) is the ``user_phone_number`` quick reply under
+the reply's last message (Messenger offers the number of the person's Facebook account, and
+sends it back as that quick reply's payload); it takes one of the 13 places.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.messages import Button, Reply
+from bot.messages import PHONE_REQUEST, Button, Reply
 from bot.ports import MESSENGER
 from bot.render import split_message, to_plain
 
@@ -31,6 +35,7 @@ MAX_TITLE = 20
 MAX_PAYLOAD = 1000
 CHOICES_HEADER = "Anh/Chị gõ số để chọn:"
 PICK_ONE = "Dạ, Anh/Chị chọn một mục dưới đây ạ."
+PHONE_QUICK_REPLY = {"content_type": "user_phone_number"}
 
 
 @dataclass
@@ -70,6 +75,17 @@ def _whole(button: Button) -> bool:
 def _render_one(reply: Reply, out: Rendered) -> None:
     if reply.image:
         out.messages.append({"image": reply.image})
+    before = len(out.messages)
+    asks_phone = any(b.request == PHONE_REQUEST for row in reply.buttons for b in row)
+    _render_body(reply, out, MAX_QUICK_REPLIES - 1 if asks_phone else MAX_QUICK_REPLIES)
+    if asks_phone:
+        if len(out.messages) == before:
+            out.messages.append({"text": PICK_ONE})
+        last = out.messages[-1]
+        last["quick_replies"] = [*last.get("quick_replies", []), PHONE_QUICK_REPLY]
+
+
+def _render_body(reply: Reply, out: Rendered, max_quick: int) -> None:
     flat = [b for row in reply.buttons for b in row if b.url or b.payload]
     text = to_plain(reply.text).strip()
     if flat and len(flat) <= MAX_TEMPLATE_BUTTONS and all(_fits(b) and _whole(b) for b in flat):
@@ -85,7 +101,7 @@ def _render_one(reply: Reply, out: Rendered) -> None:
     links = [b for b in flat if b.url]
     choices = [b for b in flat if not b.url]
     lines = [f"🔗 {b.label}: {b.url}" for b in links]
-    quick = choices if len(choices) <= MAX_QUICK_REPLIES and all(_fits(b) for b in choices) else []
+    quick = choices if len(choices) <= max_quick and all(_fits(b) for b in choices) else []
     numbered = choices if not quick or not all(_whole(b) for b in quick) else []
     first = len(out.choices) + 1
     if numbered:

@@ -7,7 +7,8 @@ into the core's ``Incoming``.
   keyed with the app secret; it is checked before the body is even parsed.
 - A POST is ``{"object": "page", "entry": [{"id", "time", "messaging": [event, ...]}]}``; an
   event has ``sender.id`` (the PSID) and one of ``message`` (text, attachments,
-  ``quick_reply.payload``, ``is_echo`` for our own messages), ``postback`` (a button, Get
+  ``quick_reply.payload``: the phone number itself for the ``user_phone_number`` quick reply,
+  ``is_echo`` for our own messages), ``postback`` (a button, Get
   Started or the persistent menu; with ``referral`` when an m.me link opened a new thread) or
   ``referral`` (an m.me link opened an existing thread). Deliveries, reads and the rest are
   ignored.
@@ -25,7 +26,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.messages import Attachment, Incoming
+from bot.messages import Attachment, Contact, Incoming
+from bot.phones import normalize_phone
 
 CHANNEL = "messenger"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -33,6 +35,8 @@ MAX_USER_ID = 64  # ChannelUser.platform_id; PSIDs are ~16 digits
 MAX_EVENT_ID = 128  # InboundEvent.event_id; longer mids are hashed
 GET_STARTED = "welcome"  # the Get Started button's payload: the same welcome as a Zalo follow
 _REF = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")  # an FAQ id passed as m.me's ?ref=
+# The user_phone_number quick reply's payload: a number, which no payload of the bot's is.
+_PHONE_PAYLOAD = re.compile(r"^\+?\d{6,15}$")
 
 
 class Refused(Exception):
@@ -125,6 +129,9 @@ def _read(event: dict[str, Any], user: str) -> tuple[str, Incoming, bool] | None
             return None
         quick = message.get("quick_reply")
         if isinstance(quick, dict) and isinstance(quick.get("payload"), str) and quick["payload"]:
+            if _PHONE_PAYLOAD.fullmatch(quick["payload"]):  # Meta's own: the person's number
+                phone = normalize_phone(quick["payload"]) or quick["payload"]
+                return mid, Incoming(CHANNEL, user, contact=Contact(phone=phone, verified=True)), False
             return mid, Incoming(CHANNEL, user, payload=quick["payload"]), False
         text = message.get("text")
         text = text if isinstance(text, str) else ""

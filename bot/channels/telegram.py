@@ -2,9 +2,13 @@
 
 It only translates: a Telegram update becomes an ``Incoming`` for ``Conversation.handle``, and the
 ``Reply`` objects that come back become HTML messages with inline keyboards
-(``bot.channels.telegram_render``). Updates arrive by long polling, or, when
-``telegram.webhook_url`` is set, on a route of the project's one aiohttp server that checks
-Telegram's secret header, answers at once and leaves the work to the application's queue.
+(``bot.channels.telegram_render``). A reply asking for the citizen's phone number shows
+Telegram's "share contact" keyboard; the contact that comes back becomes ``Incoming.contact``,
+and the next reply in that chat takes the keyboard away (the chats still showing one are
+recorded in the database, so any worker sending the next reply knows).
+
+Updates arrive by long polling, or, when ``telegram.webhook_url`` is set, on a route of the
+project's one aiohttp server that checks Telegram's secret header, answers at once and leaves the work to the application's queue.
 
 Each update is handled once (its ``update_id`` is remembered in memory and recorded in
 ``InboundEvent`` in the same transaction as the turn that answers it), the updates
@@ -62,12 +66,14 @@ from telegram.ext import (
 )
 
 from bot.channels.telegram_limits import TelegramRateLimiter, retry_after_seconds
-from bot.channels.telegram_render import OutMessage, render
+from bot.channels.telegram_render import OutMessage, remove_phone_keyboard, render
 from bot.config import ConfigError, telegram_problems
 from bot.http import read_body
-from bot.messages import Attachment, Incoming, Reply, Response
+from bot.messages import Attachment, Contact, Incoming, Reply, Response
+from bot.phones import normalize_phone
 from bot.ports import TELEGRAM, Delivery
 from bot.pressure import TELEGRAM_UPDATE_MAX_BYTES, Backlog, RecentIds, reply_backoff
+from bot.storage.db import dialect_insert
 from bot.storage.models import CallbackPayload, InboundEvent, utcnow
 
 if TYPE_CHECKING:
@@ -135,6 +141,22 @@ def _chat_id(platform_id: str) -> int | str:
     return int(platform_id) if platform_id.lstrip("-").isdigit() else platform_id
 
 
+def _private(chat_id: int | str) -> bool:
+    """Telegram numbers private chats as their user (positive), groups and channels negative."""
+    return isinstance(chat_id, int) and chat_id > 0
+
+
+def _contact(message: Message) -> Contact | None:
+    """A shared contact; verified when it is the sender's own (Telegram's contact button sends
+    the account's number, while a contact from the address book carries someone else's id)."""
+    shared, sender = message.contact, message.from_user
+    if shared is None or sender is None:
+        return None
+    name = " ".join(p for p in (shared.first_name, shared.last_name) if p) or None
+    phone = normalize_phone(shared.phone_number) or shared.phone_number.strip()
+    return Contact(phone=phone, verified=shared.user_id == sender.id, name=name)
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -162,6 +184,12 @@ def _message_ok(message: object, depth: int = 0) -> bool:
         if key in message and not isinstance(message[key], kind):
             return False
     if "document" in message and not isinstance(message["document"], dict):
+        return False
+    contact = message.get("contact")
+    if contact is not None and not (
+            isinstance(contact, dict) and isinstance(contact.get("phone_number"), str)
+            and isinstance(contact.get("first_name"), str)
+            and ("user_id" not in contact or _is_int(contact["user_id"]))):
         return False
     replied = message.get("reply_to_message")
     return replied is None or (depth < 2 and _message_ok(replied, depth + 1))
@@ -406,6 +434,7 @@ class TelegramChannel:
             CHANNEL, str(user.id), text=text, attachments=await self._attachments(message),
             chat_id=None if message.chat.type == ChatType.PRIVATE else str(message.chat.id),
             reply_to=str(replied.message_id) if replied is not None else None,
+            contact=_contact(message),
         )
         response = await self._turn(incoming, event_id)
         if response is not None:
@@ -530,13 +559,19 @@ class TelegramChannel:
         for reply in replies:
             if reply.image is not None:
                 outs.append(reply.image)
-            outs.extend(await render(reply, self._store_payload))
+            outs.extend(await render(reply, self._store_payload, private=_private(chat_id)))
+        texts = [out for out in outs if isinstance(out, OutMessage)]
+        asks_phone = any(out.asks_phone for out in texts)
+        # A phone keyboard still shown goes with the next reply in the conversation (not with a
+        # broadcast, which would take it from a citizen about to press it).
+        if patient and texts and not asks_phone and await self._phone_keyboard_taken(chat_id):
+            outs, edit = remove_phone_keyboard(outs), None
         sent: list[Message] = []
         for out in outs:
             if isinstance(out, bytes):
                 sent.append(await call(lambda out=out: bot.send_photo(chat_id, photo=out)))
                 continue
-            if edit is not None and len(outs) == 1:
+            if edit is not None and len(outs) == 1 and not out.asks_phone:
                 try:
                     edited = await bot.edit_message_text(
                         out.html, chat_id=chat_id, message_id=edit.message_id, parse_mode=ParseMode.HTML,
@@ -553,6 +588,8 @@ class TelegramChannel:
                 chat_id, out.html, parse_mode=ParseMode.HTML, reply_markup=out.markup,
                 link_preview_options=NO_PREVIEW,
             )))
+        if asks_phone:
+            await self._phone_keyboard_shown(chat_id)
         return sent
 
     async def send(self, platform_id: str, replies: list[Reply], kind: str = "broadcast") -> Delivery:
@@ -581,6 +618,38 @@ class TelegramChannel:
     def _payload_key(self, payload: str) -> str:
         digest = hmac.new(self.bot.salt, b"telegram-callback\0" + payload.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode()[:16]
+
+    def _keyboard_key(self, chat_id: int | str) -> str:
+        digest = hmac.new(self.bot.salt, f"telegram-phone-keyboard\0{chat_id}".encode(), hashlib.sha256)
+        return "rk:" + digest.hexdigest()[:21]
+
+    async def _phone_keyboard_shown(self, chat_id: int | str) -> None:
+        """Record that this chat shows the phone keyboard (one row per chat, refreshed)."""
+        table = CallbackPayload.__table__  # type: ignore[attr-defined]
+        upsert = dialect_insert(self.bot.database.dialect)(table).values(
+            key=self._keyboard_key(chat_id), payload="phone", created_at=utcnow())
+        try:
+            async with self.bot.database.session() as session:
+                await session.exec(upsert.on_conflict_do_update(  # type: ignore[call-overload]
+                    index_elements=["key"], set_={"created_at": upsert.excluded.created_at}))
+                await session.commit()
+        except SQLAlchemyError:
+            log.exception("telegram: could not record the phone keyboard; the next reply leaves it shown")
+
+    async def _phone_keyboard_taken(self, chat_id: int | str) -> bool:
+        """Forget that this chat shows the phone keyboard; whether it did. One statement, so
+        two workers answering the same chat remove it once."""
+        if not _private(chat_id):
+            return False
+        try:
+            async with self.bot.database.session() as session:
+                result = await session.exec(sql_delete(CallbackPayload).where(  # type: ignore[call-overload]
+                    col(CallbackPayload.key) == self._keyboard_key(chat_id)))
+                await session.commit()
+        except SQLAlchemyError:
+            log.exception("telegram: could not check for a phone keyboard to remove")
+            return False
+        return bool(result.rowcount)
 
     async def _store_payload(self, payload: str) -> str | None:
         """Store a payload too long for callback_data; the same payload always gets the same key."""

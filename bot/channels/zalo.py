@@ -8,6 +8,11 @@ queues are bounded: when they are full the event is refused with 503 (and counte
 shown in /healthz), never accepted and then dropped. Each user's events go
 to the same worker, so one citizen's messages are answered in order.
 
+A reply asking for the citizen's phone number carries Zalo's "request user info" card
+(``zalo_render``); the ``user_submit_info`` event that comes back when the citizen shares
+becomes ``Incoming.contact``, verified: Zalo sends the number of the citizen's own account.
+The card's picture is ``zalo.share_info_image_url``, or the bot's own, served here.
+
 Signature: ``X-ZEvent-Signature: mac=<hex>``, hex = SHA-256 of app_id + raw body + timestamp +
 the OA secret key, with app_id and timestamp read from the JSON body.
 """
@@ -23,6 +28,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -55,7 +61,8 @@ from bot.channels.zalo_render import (
 from bot.channels.zalo_tokens import TokenManager, TokenUnavailable
 from bot.clock import aware
 from bot.http import read_body
-from bot.messages import Attachment, Incoming, Reply
+from bot.messages import Attachment, Contact, Incoming, Reply
+from bot.phones import normalize_phone
 from bot.ports import ZALO, Delivery
 from bot.pressure import ZALO_EVENT_MAX_BYTES, RecentIds, reply_backoff
 from bot.storage.models import InboundEvent, utcnow
@@ -75,10 +82,12 @@ SEND_ATTEMPTS = 3
 NETWORK_RETRY = 2.0  # seconds before sending again after a network failure
 HOUSEKEEPING_INTERVAL = 6 * 3600.0  # seconds
 MAX_USER_ID = 64  # ChannelUser.platform_id
+INFO_IMAGE_PATH = "/zalo/chia-se-thong-tin.png"  # the phone request card's picture, served by the bot
+INFO_IMAGE = Path(__file__).parent.parent / "web" / "chia-se-thong-tin.png"
 IGNORED_EVENTS = {
     "user_send_sticker", "user_send_gif", "user_send_link", "user_send_audio", "user_send_video",
     "user_send_file", "user_send_location", "user_send_business_card", "user_received_message",
-    "user_seen_message", "user_reacted_message", "oa_reacted_message", "user_submit_info",
+    "user_seen_message", "user_reacted_message", "oa_reacted_message",
     "add_user_to_tag", "change_oa_daily_quota", "change_oa_template_tags",
 }
 
@@ -163,6 +172,7 @@ class ZaloChannel:
     def setup_routes(self, app: web.Application) -> None:
         zalo = self.settings.zalo
         app.router.add_post(zalo.webhook_path, self.webhook)
+        app.router.add_get(INFO_IMAGE_PATH, self.info_image)
         if zalo.verifier_file and zalo.verifier_content is not None:
             app.router.add_get("/" + zalo.verifier_file.lstrip("/"), self.verifier)
 
@@ -198,6 +208,15 @@ class ZaloChannel:
                 "rate_limit_pause_s": round(self.limiter.paused_for, 1)}
 
     # -- the webhook --------------------------------------------------------------------------
+
+    async def info_image(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(INFO_IMAGE, headers={"Cache-Control": "public, max-age=86400"})
+
+    @property
+    def info_image_url(self) -> str | None:
+        """The picture for the phone request card: configured, or ours at the public address."""
+        public = self.settings.server.public_url
+        return self.settings.zalo.share_info_image_url or (public.rstrip("/") + INFO_IMAGE_PATH if public else None)
 
     async def verifier(self, request: web.Request) -> web.Response:
         return web.Response(text=self.settings.zalo.verifier_content or "", content_type="text/html")
@@ -276,7 +295,8 @@ class ZaloChannel:
     async def _process(self, event: dict[str, Any], event_id: str) -> None:
         name = event.get("event_name")
         handlers = {"user_send_text": self._on_text, "user_send_image": self._on_image,
-                    "follow": self._on_follow, "unfollow": self._on_unfollow}
+                    "user_submit_info": self._on_submit_info, "follow": self._on_follow,
+                    "unfollow": self._on_unfollow}
         handler = handlers.get(name) if isinstance(name, str) else None
         if handler is None:
             if name in IGNORED_EVENTS or (isinstance(name, str) and name.startswith("oa_")):
@@ -317,6 +337,18 @@ class ZaloChannel:
             return self._unknown_shape(event, "message.attachments[].payload.url")
         caption = message.get("text") if isinstance(message.get("text"), str) else ""
         await self._answer(Incoming(CHANNEL, user, text=caption, attachments=tuple(attachments)), event_id)
+
+    async def _on_submit_info(self, event: dict[str, Any], event_id: str) -> None:
+        """The citizen shared their Zalo account's details from the request card."""
+        user, info = self._user_of(event), event.get("info")
+        phone = info.get("phone") if isinstance(info, dict) else None
+        if not user or not isinstance(phone, (str, int)) or not str(phone).strip():
+            return self._unknown_shape(event, "sender.id or info.phone")
+        assert isinstance(info, dict)
+        name = info.get("name") if isinstance(info.get("name"), str) and info["name"].strip() else None
+        contact = Contact(phone=normalize_phone(str(phone)) or str(phone).strip(), verified=True,
+                          name=name.strip() if name else None)
+        await self._answer(Incoming(CHANNEL, user, contact=contact), event_id)
 
     async def _on_follow(self, event: dict[str, Any], event_id: str) -> None:
         user = self._user_of(event)
@@ -382,7 +414,7 @@ class ZaloChannel:
         if path == PROMOTION_PATH:
             messages: list[dict[str, Any]] = [{"promotion": reply} for reply in replies]
         else:
-            rendered = render(replies, self.codec)
+            rendered = render(replies, self.codec, self.info_image_url)
             if in_turn or rendered.choices:  # a broadcast without choices keeps the pending ones
                 await self.choices.remember(user, rendered.choices)
             messages = rendered.messages

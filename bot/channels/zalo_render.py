@@ -8,6 +8,13 @@ string, with a valid tag, is a button press; anything else is text the citizen t
 
 Zalo allows only a few buttons per message; further choices are listed as numbered lines
 ("1. …") that the citizen answers by typing the number, and links as "🔗 label: url" lines.
+
+A phone request (``Button.request == "phone"``) becomes a message of its own after the reply:
+the ``request_user_info`` template, a card the citizen taps to send the name and phone number
+of their Zalo account (after Zalo asks them to confirm); it comes back as the
+``user_submit_info`` event. The template has one element: ``title`` (at most 100 characters),
+``subtitle`` (at most 500) and ``image_url`` (a public PNG or JPG). Without an image address to
+give, the reply asks the citizen to type the number instead.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.messages import Button, Reply
+from bot.messages import PHONE_REQUEST, Button, Reply
 from bot.ports import ZALO
 from bot.render import split_message, to_plain
 
@@ -30,6 +37,11 @@ MAX_BUTTON_TITLE = 100
 PROMOTION_HEADER_MAX = 100
 PROMOTION_TEXT_MAX = 1000  # per text element; unconfirmed, kept small on purpose
 CHOICES_HEADER = "Anh/Chị gõ số để chọn:"
+MAX_INFO_TITLE = 100
+MAX_INFO_SUBTITLE = 500
+INFO_SUBTITLE = ("Anh/Chị bấm vào thẻ này: Zalo hỏi lại trước khi gửi họ tên và số điện thoại "
+                 "của tài khoản Zalo của Anh/Chị ạ.")
+TYPE_PHONE = "Dạ, Anh/Chị gõ số điện thoại của mình vào ô chat (ví dụ 0912 345 678) ạ."
 _PRESS = re.compile(r"^(?P<label>.*) #(?P<payload>\S+)~(?P<tag>[0-9a-f]{10})$")
 
 
@@ -76,9 +88,22 @@ def button_json(button: Button, codec: PayloadCodec) -> dict[str, Any]:
     return {"title": title, "type": "oa.query.show", "payload": codec.encode(title, button.payload or "")}
 
 
-def render(replies: list[Reply], codec: PayloadCodec) -> Rendered:
+def request_info_message(label: str, image_url: str) -> dict[str, Any]:
+    """The card that asks for the citizen's Zalo name and phone number."""
+    title = " ".join(label.split())[:MAX_INFO_TITLE] or "Chia sẻ số điện thoại"
+    return {"attachment": {"type": "template", "payload": {
+        "template_type": "request_user_info",
+        "elements": [{"title": title, "subtitle": INFO_SUBTITLE[:MAX_INFO_SUBTITLE], "image_url": image_url}],
+    }}}
+
+
+def render(replies: list[Reply], codec: PayloadCodec, info_image: str | None = None) -> Rendered:
+    """``info_image``: the public image address for a phone request's card, if there is one."""
     out = Rendered()
     for reply in replies:
+        phone = next((b for row in reply.buttons for b in row if b.request == PHONE_REQUEST), None)
+        if phone is not None and info_image is None:
+            reply = Reply(f"{reply.text.strip()}\n\n{TYPE_PHONE}".strip(), reply.buttons, reply.image)
         if reply.image:
             out.messages.append({"image": reply.image})
         flat = [b for row in reply.buttons for b in row if b.url or b.payload]
@@ -105,6 +130,8 @@ def render(replies: list[Reply], codec: PayloadCodec) -> Rendered:
                 message["attachment"] = {"type": "template",
                                          "payload": {"buttons": [button_json(b, codec) for b in shown]}}
             out.messages.append(message)
+        if phone is not None and info_image is not None:
+            out.messages.append(request_info_message(phone.label, info_image))
     return out
 
 

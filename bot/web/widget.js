@@ -277,6 +277,9 @@
           if (!href) return;
           node = el("a", { href: href, target: "_blank", rel: "noopener noreferrer" }, b.label);
           node.appendChild(el("span", { "class": "sr-only" }, " (mở trang mới)"));
+        } else if (b.request === "phone") {  // no platform to share it: the citizen types it
+          node = el("button", { type: "button" }, b.label);
+          node.addEventListener("click", askPhone);
         } else if (b.payload) {
           node = el("button", { type: "button" }, b.label);
           node.addEventListener("click", function () { send({ payload: b.payload }, b.label); });
@@ -288,6 +291,21 @@
     log.appendChild(div);
     scrollDown();
     return div;
+  }
+
+  var QUESTION_HINT = input.getAttribute("placeholder");
+  var PHONE_HINT = "Gõ số điện thoại của Anh/Chị, ví dụ 0912 345 678";
+  // The input takes the number: a phone keypad on touch screens, a hint, the cursor in it.
+  function askPhone() {
+    input.setAttribute("placeholder", PHONE_HINT);
+    input.setAttribute("inputmode", "tel");
+    input.setAttribute("autocomplete", "tel");
+    input.focus();
+  }
+  function askQuestion() {
+    input.setAttribute("placeholder", QUESTION_HINT);
+    input.removeAttribute("inputmode");
+    input.setAttribute("autocomplete", "off");
   }
 
   function remember(entry) {
@@ -367,6 +385,7 @@
     var text = input.value.trim();
     if (!text) return;
     input.value = "";
+    askQuestion();
     send({ text: text }, text);
   });
   input.addEventListener("keydown", function (ev) {

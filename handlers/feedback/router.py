@@ -28,6 +28,7 @@ from sqlmodel import col, select
 from bot import text as vtext
 from bot.intents import Intent
 from bot.messages import Button, Incoming, Reply, Response
+from bot.phones import format_phone, normalize_phone
 from bot.routing import Context, Route, Router, row_id
 from bot.storage.models import (
     QuestionLog,
@@ -164,7 +165,7 @@ def _ask_phone(retry: bool = False) -> Response:
 
 
 def _confirm(draft: dict) -> Response:
-    phone = fb.format_phone(draft["phone"]) if draft.get("phone") else "không"
+    phone = format_phone(draft["phone"]) if draft.get("phone") else "không"
     text = (
         "Dạ, Anh/Chị kiểm tra lại phản ánh:\n"
         f"- Lĩnh vực: {fb.SUBJECTS[draft['subject']]}\n"
@@ -321,11 +322,11 @@ async def flow_message(ctx: Context, message: Incoming, route: Route) -> Respons
         if answer in NO_WORDS:
             _step(ctx, draft, "confirm")
             return _confirm(draft)
-        if fb.normalize_phone(text) is None:
+        if normalize_phone(text) is None:
             return _ask_callback()
         step = "phone"  # typed the number straight after the consent question: consent given
     if step == "phone":
-        phone = fb.normalize_phone(text)
+        phone = normalize_phone(text)
         if phone is None:
             return _ask_phone(retry=True)
         draft["phone"] = phone

@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import TIMEZONE, aware, local
 from bot.messages import Button, Reply
 from bot.outbox.messages import AfterSent, enqueue
+from bot.phones import format_phone
 from bot.storage.models import (
     OPEN_TICKET,
     ChannelUser,
@@ -83,22 +84,6 @@ NOTE = "officials_note"
 OVERDUE = "overdue_flag"
 QUEUED = "queued"  # an answer's delivery until the outbox knows it
 _STILL_QUEUED = ("pending", "sending", "sent", "unknown")
-
-# Vietnamese numbers: mobiles 0[35789]x xxx xxxx, landlines 02xx xxx xxxx; +84 / 84 for the 0.
-_PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
-_PHONE = re.compile(r"(?:0|84|\+84)([35789]\d{8}|2\d{9})")
-
-
-def normalize_phone(raw: str) -> str | None:
-    """The number as 0xxxxxxxxx (10 digits, 11 for landlines), or None if it is not one."""
-    compact = _PHONE_SEPARATORS.sub("", raw.strip())
-    match = _PHONE.fullmatch(compact)
-    return "0" + match.group(1) if match else None
-
-
-def format_phone(phone: str) -> str:
-    """0912345678 → 0912 345 678, 02373123456 → 0237 312 3456 (easier to read on a call)."""
-    return f"{phone[:4]} {phone[4:7]} {phone[7:]}"
 
 
 def add_working_days(start: dt.date, days: int, holidays: Iterable[dt.date] = ()) -> dt.date:
