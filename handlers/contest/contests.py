@@ -17,6 +17,7 @@ from bot.content.loader import TIMEZONE, Problem, _line_of, _parse_yaml, _valida
 
 FOLDER = "contests"
 CollectField = Literal["full_name", "phone", "village"]
+TieBreak = Literal["prediction", "time", "finished"]
 
 
 class _Strict(BaseModel):
@@ -44,6 +45,20 @@ class Question(_Strict):
         return self
 
 
+class Draw(_Strict):
+    """A draw among the best: ``winners`` drawn from the participants with the best score, or
+    from the first ``among`` of the ranking when set."""
+
+    winners: int = Field(ge=1)
+    among: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _enough(self) -> Draw:
+        if self.among is not None and self.among < self.winners:
+            raise ValueError(f"'among' ({self.among}) phải không nhỏ hơn 'winners' ({self.winners})")
+        return self
+
+
 class Contest(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
     title: str = Field(min_length=1)
@@ -56,6 +71,10 @@ class Contest(_Strict):
     time_limit_minutes: int | None = Field(default=None, ge=1)
     attempts: int = Field(default=1, ge=1)
     collect: list[CollectField] = Field(default_factory=list)
+    # "How many people will answer every question right?": the number closest wins a tie
+    predict_question: str | None = Field(default=None, min_length=1)
+    tie_break: list[TieBreak] | None = None  # unset: prediction (when asked), time, finished
+    draw: Draw | None = None
 
     @field_validator("starts", "ends")
     @classmethod
@@ -69,7 +88,22 @@ class Contest(_Strict):
         if self.question_count is not None and self.question_count > len(self.questions):
             raise ValueError(f"'question_count' ({self.question_count}) lớn hơn số câu hỏi "
                              f"trong ngân hàng ({len(self.questions)})")
+        if self.tie_break is not None:
+            if len(set(self.tie_break)) != len(self.tie_break):
+                raise ValueError("'tie_break' có tiêu chí lặp lại")
+            if "prediction" in self.tie_break and self.predict_question is None:
+                raise ValueError("'tie_break' dùng 'prediction' nhưng tệp không có 'predict_question'")
+        if len(set(self.collect)) != len(self.collect):
+            raise ValueError("'collect' có mục lặp lại")
         return self
+
+    @property
+    def tie_breaks(self) -> tuple[str, ...]:
+        """After the score, in order: the prediction's distance (when asked), the time taken,
+        who finished first."""
+        if self.tie_break is not None:
+            return tuple(self.tie_break)
+        return ("prediction", "time", "finished") if self.predict_question else ("time", "finished")
 
     @property
     def drawn(self) -> int:
