@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import aware
 from bot.content.loader import Problem
+from bot.storage.db import Database
 from bot.storage.models import ContestEntry, ContestFlag, ContestParticipant, utcnow
 from handlers.contest.contests import Contest, Question, load_contest
 
@@ -147,7 +148,7 @@ async def join(session: AsyncSession, contest: Contest, *, channel: str, user_ke
             village=details.village if details and "village" in wanted else None,
             consent_at=moment if details is not None and wanted else None,
             declined=details is None and bool(wanted), created_at=moment,
-            erase_after=contest.ends + dt.timedelta(days=retention_days))
+            erase_after=(contest.ends + dt.timedelta(days=retention_days)).astimezone(dt.UTC))
         try:
             async with session.begin_nested():
                 session.add(row)
@@ -390,4 +391,14 @@ async def erase_expired(session: AsyncSession, found: dict[str, Contest], retent
             session.add(entry)
         erased += 1
     await session.flush()
+    return erased
+
+
+async def erase_due(database: Database, content_root: Path, retention_days: int) -> int:
+    """The periodic job: erase what is due now (bot/root.py runs it in one process at a time)."""
+    async with database.session() as session:
+        erased = await erase_expired(session, contests(content_root), retention_days, now())
+        await session.commit()
+    if erased:
+        log.info("contest details erased for %d participants (retention %d days)", erased, retention_days)
     return erased
