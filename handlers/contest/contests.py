@@ -132,9 +132,16 @@ class Contest(_Strict):
 def load_contest(path: Path, rel: str | None = None) -> tuple[Contest | None, list[Problem]]:
     rel = rel or str(path)
     try:
-        data, lines = _parse_yaml(path.read_text(encoding="utf-8-sig"))
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         return None, [Problem(rel, 1, "tệp không phải UTF-8")]
+    return parse_contest(text, rel, path.stem)
+
+
+def parse_contest(text: str, rel: str, stem: str) -> tuple[Contest | None, list[Problem]]:
+    """The contest in ``text`` (the file ``rel``, named ``stem``.yaml), or its problems."""
+    try:
+        data, lines = _parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         return None, [Problem(rel, mark.line + 1 if mark else 1,
@@ -146,9 +153,9 @@ def load_contest(path: Path, rel: str | None = None) -> tuple[Contest | None, li
     except ValidationError as err:
         return None, [Problem(p.path, p.line, p.message.replace("Value error, ", ""))
                       for p in _validation_problems(err, rel, lines, offset=1)]
-    if contest.id != path.stem:
+    if contest.id != stem:
         return None, [Problem(rel, _line_of(lines, ("id",), 1),
-                              f"id '{contest.id}' phải trùng tên tệp '{path.stem}'")]
+                              f"id '{contest.id}' phải trùng tên tệp '{stem}'")]
     return contest, []
 
 
