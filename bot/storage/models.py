@@ -531,8 +531,8 @@ class ContestFlag(SQLModel, table=True):
     contest_id: str = Field(max_length=64, index=True)
     participant_id: int | None = Field(default=None, index=True)
     entry_id: int | None = None
-    kind: str = Field(max_length=32)  # "shared_phone" | "extra_attempt" | "too_fast" | "double_start"
-    detail: str = Field(max_length=500)
+    kind: str = Field(max_length=32)  # "shared_phone" | "extra_attempt" | "too_fast"
+    detail: str = Field(max_length=500)  # no personal data: the participant's row holds that
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 

@@ -27,7 +27,7 @@ from bot.storage.models import ContestEntry, ContestParticipant
 from handlers.common import MENU, label, lose_session
 from handlers.contest import service
 from handlers.contest.contests import Contest, when
-from handlers.feedback.service import format_phone, normalize_phone
+from handlers.feedback.service import normalize_phone
 
 log = logging.getLogger(__name__)
 router = Router("contest")
@@ -377,8 +377,8 @@ async def _start(ctx: Context, contest: Contest, given: service.Details | None, 
         others = sorted({row.channel for row in rows if row.user_key != ctx.user_key})
         if others:
             await service.flag(ctx.session, contest.id, "shared_phone",
-                               f"số điện thoại {format_phone(participant.phone or '')} đã dự thi trên kênh "
-                               f"{', '.join(others)}, nay dùng lại từ kênh {ctx.channel}",
+                               f"số điện thoại đã dự thi trên kênh {', '.join(others)}, nay dùng lại "
+                               f"từ kênh {ctx.channel}",  # the number itself stays in its own column
                                participant_id=participant.id)
         entry = service.open_entry(rows)
         if entry is not None:
