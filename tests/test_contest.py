@@ -521,3 +521,25 @@ async def test_the_erasure_job_erases_what_is_due(cbot: BotApp, prizes: Path, cl
     clock.moment = dt.datetime(2026, 12, 20, 17, 0, tzinfo=TIMEZONE) + dt.timedelta(days=90)
     assert await service.erase_due(cbot.database, prizes, 90) == 1
     assert rows(database_url, ContestParticipant)[0]["phone"] is None
+
+
+async def test_one_person_cannot_open_the_same_attempt_twice(cbot: BotApp, prizes: Path) -> None:
+    """The same phone starting on two channels at once: the database lets one attempt 1 in."""
+    from sqlalchemy.exc import IntegrityError
+
+    contest = service.contests(prizes)["co-giai"]
+    details = service.Details(full_name="Lê Thị Hoa", phone="0987654321", phone_verified=True, village="Tổ 3")
+    moment = service.now()
+    async with cbot.database.session() as session:
+        person = await service.join(session, contest, channel="telegram", user_key="t" * 12, details=details,
+                                    retention_days=90, moment=moment)
+        again = await service.join(session, contest, channel="zalo", user_key="z" * 12, details=details,
+                                   retention_days=90, moment=moment)
+        assert again.id == person.id and again.number == 1
+        await service.begin(session, contest, person, channel="telegram", user_key="t" * 12, attempt=1,
+                            moment=moment)
+        with pytest.raises(IntegrityError):
+            await service.begin(session, contest, person, channel="zalo", user_key="z" * 12, attempt=1,
+                                moment=moment)
+        await session.commit()
+        assert len(await service.attempts(session, contest.id, person, "z" * 12)) == 1
