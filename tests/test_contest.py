@@ -231,7 +231,7 @@ async def test_ranking_and_export_exact(cbot: BotApp, clock: Clock, database_url
                                         content: Path) -> None:
     start = RUNNING.astimezone(dt.UTC)
     people = {user: ContestParticipant(
-        contest_id="thu-nghiem", person_key=f"usr:{user}", number=number, channel="telegram",
+        contest_id="thu-nghiem", person_key=f"usr:{user}", channel="telegram",
         full_name=f"Nguyễn Văn {user.upper()}", phone=f"091234500{number}", phone_verified=user != "d",
         village="Thôn Đông", declined=user == "d", erase_after=start + dt.timedelta(days=90))
         for number, user in enumerate("abcd", start=1)}
@@ -258,9 +258,10 @@ async def test_ranking_and_export_exact(cbot: BotApp, clock: Clock, database_url
         await session.commit()
         contest = service.contests(content)["thu-nghiem"]
         ranked = await service.ranking(session, contest)
+    ts = {user: service.pseudonym(person.id or 0) for user, person in people.items()}
     assert [(r.rank, r.participant, r.score, r.seconds, r.eligible) for r in ranked] == [
-        (1, "TS-0002", 3, 300, True), (2, "TS-0003", 2, 90, True), (3, "TS-0001", 2, 120, True),
-        (4, "TS-0004", 2, 120, False)]
+        (1, ts["b"], 3, 300, True), (2, ts["c"], 2, 90, True), (3, ts["a"], 2, 120, True),
+        (4, ts["d"], 2, 120, False)]
     env = {"CCHC_CONTENT_PATH": str(content), "CCHC_PSEUDONYM_SALT": "test-salt",
            "CCHC_DATABASE_URL": database_url}
     invoke = functools.partial(asyncio.to_thread, CliRunner().invoke, main)  # the CLI runs its own loop
@@ -271,13 +272,13 @@ async def test_ranking_and_export_exact(cbot: BotApp, clock: Clock, database_url
                "Xét giải", "Cần xem xét"]
     assert list(csv.reader(io.StringIO(result.stdout))) == [
         heading,
-        ["1", "TS-0002", "N. V. B", "091****002", "Thôn Đông", "telegram", "3", "3", "300", "",
+        ["1", ts["b"], "N. V. B", "091****002", "Thôn Đông", "telegram", "3", "3", "300", "",
          "12/12/2026 09:05:00", "Có", ""],
-        ["2", "TS-0003", "N. V. C", "091****003", "Thôn Đông", "zalo", "2", "3", "90", "",
+        ["2", ts["c"], "N. V. C", "091****003", "Thôn Đông", "zalo", "2", "3", "90", "",
          "12/12/2026 09:11:30", "Có", ""],
-        ["3", "TS-0001", "N. V. A", "091****001", "Thôn Đông", "telegram", "2", "3", "120", "",
+        ["3", ts["a"], "N. V. A", "091****001", "Thôn Đông", "telegram", "2", "3", "120", "",
          "12/12/2026 09:02:00", "Có", ""],
-        ["4", "TS-0004", "N. V. D", "091****004 (tự nhập)", "Thôn Đông", "telegram", "2", "3", "120", "",
+        ["4", ts["d"], "N. V. D", "091****004 (tự nhập)", "Thôn Đông", "telegram", "2", "3", "120", "",
          "12/12/2026 09:03:00", "Không", ""],
     ]
     out = tmp_path / "ket-qua.xlsx"
@@ -290,8 +291,8 @@ async def test_ranking_and_export_exact(cbot: BotApp, clock: Clock, database_url
     assert values[0][0] == "Cuộc thi thử nghiệm"
     assert values[1] == heading
     assert [row[:4] for row in values[2:]] == [
-        [1, "TS-0002", "Nguyễn Văn B", "0912345002"], [2, "TS-0003", "Nguyễn Văn C", "0912345003"],
-        [3, "TS-0001", "Nguyễn Văn A", "0912345001"], [4, "TS-0004", "Nguyễn Văn D", "0912345004 (tự nhập)"]]
+        [1, ts["b"], "Nguyễn Văn B", "0912345002"], [2, ts["c"], "Nguyễn Văn C", "0912345003"],
+        [3, ts["a"], "Nguyễn Văn A", "0912345001"], [4, ts["d"], "Nguyễn Văn D", "0912345004 (tự nhập)"]]
 
 
 async def test_the_same_question_answered_twice_at_once_counts_once(cbot: BotApp, database_url: str,
@@ -363,7 +364,7 @@ async def test_details_are_asked_with_consent_and_kept_for_the_prize(cbot: BotAp
     assert first.outcome == "contest_question" and "Câu 1/3." in text(first)
     [person] = rows(database_url, ContestParticipant)
     assert (person["full_name"], person["village"], person["phone"], person["phone_verified"],
-            person["number"], person["declined"]) == ("Nguyễn Văn An", "Thôn Đông", "0912345678", False, 1, False)
+            person["declined"]) == ("Nguyễn Văn An", "Thôn Đông", "0912345678", False, False)
     assert person["consent_at"] is not None
     [entry] = rows(database_url, ContestEntry)
     assert entry["participant_id"] == person["id"]
@@ -389,7 +390,8 @@ async def test_a_second_attempt_with_the_same_phone_is_refused_on_another_channe
     assert question.outcome == "contest_predict"
     done = await say(cbot, "khoảng 1.200 người")
     assert done.outcome == "contest_done" and "Dự đoán của Anh/Chị: 1200." in text(done)
-    assert "Mã dự thi của Anh/Chị: **TS-0001**" in text(done)
+    [person] = rows(database_url, ContestParticipant)
+    assert f"Mã dự thi của Anh/Chị: **{service.pseudonym(person['id'])}**" in text(done)
     refused = await join_with_details(cbot, "z9", "zalo", phone="0912.345.678", name="Nguyễn Văn Bình")
     assert refused.outcome == "contest_no_attempts"
     assert len(rows(database_url, ContestEntry)) == 1 and len(rows(database_url, ContestParticipant)) == 1
@@ -413,7 +415,8 @@ async def test_declining_the_details_still_lets_one_take_part_outside_the_prizes
     assert (person["declined"], person["full_name"], person["phone"], person["consent_at"]) == (True, None, None, None)
 
 
-async def test_the_prediction_breaks_a_tie_before_the_time(cbot: BotApp, prizes: Path, clock: Clock) -> None:
+async def test_the_prediction_breaks_a_tie_before_the_time(cbot: BotApp, prizes: Path, clock: Clock,
+                                                            database_url: str) -> None:
     async def take(user: str, seconds_per_answer: float, prediction: str) -> None:
         question = await join_with_details(cbot, user, "telegram", phone=f"09123456{len(user)}{user[-1]}")
         for number in (2, 1, 2):  # all right
@@ -421,15 +424,17 @@ async def test_the_prediction_breaks_a_tie_before_the_time(cbot: BotApp, prizes:
             question = await say(cbot, payload=choice(question, number), user=user)
         assert (await say(cbot, prediction, user=user)).outcome == "contest_done"
 
-    await take("u1", 10, "9")   # slow, but closest to the real number of full scores (3)
-    await take("u2", 5, "3")    # exact prediction, faster than u3
-    await take("u3", 4, "3")    # exact, the fastest: first
+    await take("u1", 2, "9")    # the fastest, but 6 off the real number of full scores (3): last
+    await take("u2", 5, "3")    # exact prediction, slower than u3
+    await take("u3", 4, "3")    # exact, and faster: first
     async with cbot.database.session() as session:
         contest = service.contests(prizes)["co-giai"]
         assert contest.tie_breaks == ("prediction", "time", "finished")
         ranked = await service.ranking(session, contest)
+    ids = [service.pseudonym(row["id"]) for row in sorted(rows(database_url, ContestParticipant),
+                                                             key=lambda row: row["id"])]
     assert [(r.participant, r.prediction, r.seconds) for r in ranked] == [
-        ("TS-0003", 3, 12), ("TS-0002", 3, 15), ("TS-0001", 9, 30)]
+        (ids[2], 3, 12), (ids[1], 3, 15), (ids[0], 9, 6)]
 
 
 async def test_answers_faster_than_reading_are_flagged_not_dropped(cbot: BotApp, clock: Clock,
@@ -476,7 +481,8 @@ async def test_the_details_are_erased_after_the_retention_but_the_ranking_stays(
     assert person["person_key"] == f"erased:{person['id']}" and person["erased_at"] is not None
     [entry] = rows(database_url, ContestEntry)
     assert entry["user_key"] == f"erased:{person['id']}:1"
-    assert [(r.participant, r.score, r.full_name, r.phone) for r in ranked] == [("TS-0001", 3, None, None)]
+    assert [(r.participant, r.score, r.full_name, r.phone) for r in ranked] == [
+        (service.pseudonym(person["id"]), 3, None, None)]
 
 
 async def test_an_extended_contest_keeps_its_details(cbot: BotApp, prizes: Path, database_url: str) -> None:
@@ -535,11 +541,13 @@ async def test_one_person_cannot_open_the_same_attempt_twice(cbot: BotApp, prize
                                     retention_days=90, moment=moment)
         again = await service.join(session, contest, channel="zalo", user_key="z" * 12, details=details,
                                    retention_days=90, moment=moment)
-        assert again.id == person.id and again.number == 1
+        assert again.id == person.id
         await service.begin(session, contest, person, channel="telegram", user_key="t" * 12, attempt=1,
                             moment=moment)
+        await session.commit()
+    async with cbot.database.session() as session:
         with pytest.raises(IntegrityError):
             await service.begin(session, contest, person, channel="zalo", user_key="z" * 12, attempt=1,
                                 moment=moment)
-        await session.commit()
+    async with cbot.database.session() as session:
         assert len(await service.attempts(session, contest.id, person, "z" * 12)) == 1

@@ -123,7 +123,7 @@ def _result(contest: Contest, entry: ContestEntry, participant: ContestParticipa
     assert entry.finished_at is not None
     seconds = int((service.aware(entry.finished_at) - service.aware(entry.started_at)).total_seconds())
     late = "Dạ, đã hết thời gian làm bài. " if entry.timed_out else "Dạ, Anh/Chị đã hoàn thành bài thi. "
-    code = f"Mã dự thi của Anh/Chị: **{service.pseudonym(participant.number)}**.\n" if participant else ""
+    code = f"Mã dự thi của Anh/Chị: **{service.pseudonym(participant.id or 0)}**.\n" if participant else ""
     predicted = f"Dự đoán của Anh/Chị: {entry.prediction}.\n" if entry.prediction is not None else ""
     prize = ("Anh/Chị chọn không để lại thông tin nên bài thi không được xét giải.\n"
              if participant is not None and participant.declined else "")
