@@ -346,7 +346,9 @@ async def join_with_details(bot: BotApp, user: str, channel: str, phone: str | N
     assert asked.outcome == "contest_ask_phone"
     [[share]] = asked.replies[0].buttons
     assert share.request == "phone"
-    return await bot.handle(Incoming(channel, user, text=phone or "", contact=contact))
+    confirm = await bot.handle(Incoming(channel, user, text=phone or "", contact=contact))
+    assert confirm.outcome == "contest_confirm", text(confirm)
+    return await say(bot, payload="ct:start:co-giai", user=user, channel=channel)
 
 
 async def test_details_are_asked_with_consent_and_kept_for_the_prize(cbot: BotApp, prizes: Path,
@@ -360,7 +362,15 @@ async def test_details_are_asked_with_consent_and_kept_for_the_prize(cbot: BotAp
     await say(cbot, "nguyễn  văn an")
     await say(cbot, "Thôn Đông")
     assert (await say(cbot, "0912")).outcome == "contest_ask_phone"  # not a phone number
-    first = await say(cbot, "+84 912 345 678")
+    confirm = await say(cbot, "+84 912 345 678")
+    assert "- Họ và tên: Nguyễn Văn An\n- Thôn/tổ dân phố: Thôn Đông\n- Số điện thoại: 0912 345 678" in text(confirm)
+    assert rows(database_url, ContestParticipant) == []  # nothing kept before it is confirmed
+    assert (await say(cbot, "/cuocthi")).outcome == "contest_confirm"  # a break: read back again
+    assert (await say(cbot, payload="ct:ok:co-giai")).outcome == "contest_ask_name"  # "Nhập lại"
+    await say(cbot, "Nguyễn Văn An")
+    await say(cbot, "Thôn Đông")
+    assert (await say(cbot, "0912345678")).outcome == "contest_confirm"
+    first = await say(cbot, payload="ct:start:co-giai")
     assert first.outcome == "contest_question" and "Câu 1/3." in text(first)
     [person] = rows(database_url, ContestParticipant)
     assert (person["full_name"], person["village"], person["phone"], person["phone_verified"],

@@ -27,7 +27,7 @@ from bot.storage.models import ContestEntry, ContestParticipant
 from handlers.common import MENU, label, lose_session
 from handlers.contest import service
 from handlers.contest.contests import Contest, when
-from handlers.feedback.service import normalize_phone
+from handlers.feedback.service import format_phone, normalize_phone
 
 log = logging.getLogger(__name__)
 router = Router("contest")
@@ -242,22 +242,47 @@ async def details(ctx: Context, message: Incoming, route: Route) -> Response | N
     step = draft.get("step")
     if step == "predict":
         return await _prediction(ctx, contest, message)
-    if step not in STEPS:
+    if step not in (*STEPS, "confirm"):
         _leave(ctx)
         return None
+    if message.contact is None and _looks_elsewhere(message.text):
+        return None  # answered as a question; /cuocthi picks the details up again
+    if step == "confirm":
+        return _confirm(contest, draft, "Dạ, Anh/Chị bấm một nút bên dưới giúp em nhé.\n")
     found = _value(step, message)
     if found is None:
-        if message.contact is None and _looks_elsewhere(message.text):
-            return None  # answered as a question; /cuocthi picks the details up again
         return _ask(step, retry=True)
     draft[step] = found[0]
     if step == "phone":
         draft["verified"] = found[1]
     following = _next_step(contest, draft)
-    if following is not None:
-        draft["step"] = following
-        _save(ctx, draft)
-        return _ask(following)
+    draft["step"] = following or "confirm"
+    _save(ctx, draft)
+    return _ask(following) if following is not None else _confirm(contest, draft)
+
+
+def _confirm(contest: Contest, draft: dict, lead: str = "") -> Response:
+    """The details read back before the clock starts: a typo in a winner's phone costs the prize."""
+    lines = []
+    if "full_name" in draft:
+        lines.append(f"- Họ và tên: {draft['full_name']}")
+    if "village" in draft:
+        lines.append(f"- Thôn/tổ dân phố: {draft['village']}")
+    if "phone" in draft:
+        lines.append(f"- Số điện thoại: {format_phone(draft['phone'])}")
+    return _respond("contest_confirm", Reply(
+        f"{lead}Dạ, Anh/Chị kiểm tra lại thông tin dự thi:\n" + "\n".join(lines) +
+        "\n\nBấm **Bắt đầu** là bắt đầu tính giờ làm bài.", (
+            (Button("✅ Đúng, bắt đầu làm bài", payload=f"ct:start:{contest.id}"),),
+            (Button("✏️ Nhập lại", payload=f"ct:ok:{contest.id}"),),
+            (MENU,))))
+
+
+async def _confirmed(ctx: Context, contest_id: str) -> Response:
+    draft = _draft(ctx)
+    contest = _contests(ctx).get(contest_id)
+    if contest is None or draft is None or draft.get("id") != contest_id or draft.get("step") != "confirm":
+        return await _open(ctx, contest_id, begin=False)  # an old button: where they are now
     _leave(ctx)
     given = service.Details(full_name=draft.get("full_name"), phone=draft.get("phone"),
                             phone_verified=bool(draft.get("verified")), village=draft.get("village"))
@@ -340,6 +365,8 @@ async def _open(ctx: Context, contest_id: str | None, begin: bool) -> Response:
             return _no_attempts(contest, rows)
         if draft is not None and draft.get("id") == contest.id and draft.get("step") in STEPS:
             return _ask(draft["step"])  # the details half-typed before a break
+        if draft is not None and draft.get("id") == contest.id and draft.get("step") == "confirm":
+            return _confirm(contest, draft)
         if not begin:
             return _rules(ctx, contest, left)
         if participant is None and contest.collect:
@@ -450,6 +477,8 @@ async def button(ctx: Context, message: Incoming, route: Route) -> Response:
     contest_id = rest[0] if rest else None
     if action in ("ok", "no") and contest_id:
         return await _consented(ctx, contest_id, action == "ok")
+    if action == "start" and contest_id:
+        return await _confirmed(ctx, contest_id)
     return await _open(ctx, contest_id, begin=action == "go")
 
 
