@@ -256,6 +256,12 @@ class Feedback(_Section):
     phone_retention_days: Annotated[int, Field(ge=1)] = 90  # after the answer, phones are erased
 
 
+class Contests(_Section):
+    """The knowledge contests (content/contests/): how long the prize-giving details are kept."""
+
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 90  # after the contest ends, then erased
+
+
 class Holiday(_Section):
     name: str
     start: dt.date
@@ -340,6 +346,7 @@ class Settings(_Section):
     lookup: Lookup = Lookup()
     broadcast: Broadcasting = Broadcasting()
     feedback: Feedback = Feedback()
+    contest: Contests = Contests()
     holidays: Holidays = Holidays()
     dashboard: Dashboard = Dashboard()
     secrets: Secrets = Secrets()

@@ -492,14 +492,72 @@ class ContentFile(SQLModel, table=True):
 # --- The knowledge contest (content/contests/<id>.yaml) --------------------------------------
 
 
+class ContestParticipant(SQLModel, table=True):
+    """One person at one contest, the unit attempts are counted by. ``person_key`` is a keyed
+    hash of the phone where the contest collects phones (so Telegram and Zalo count as one
+    person), else the channel user's key. The details for the prize-giving are kept only with
+    consent and only until ``erase_after``; the id is the pseudonym (``TS-0007``) the ranking
+    keeps after that (an id, not a count per contest: two people joining at once never clash)."""
+
+    __tablename__ = "contest_participant"
+    __table_args__ = (
+        UniqueConstraint("contest_id", "person_key", name="uq_contest_participant_person"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    contest_id: str = Field(max_length=64, index=True)
+    person_key: str = Field(max_length=64)
+    channel: str = Field(max_length=16)  # where they joined
+    full_name: str | None = Field(default=None, max_length=120)
+    phone: str | None = Field(default=None, max_length=16)
+    phone_verified: bool = False  # shared by the platform (Telegram contact, Zalo form), not typed
+    village: str | None = Field(default=None, max_length=120)
+    consent_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    declined: bool = False  # took part without giving details: not in the prize-giving
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    erase_after: dt.datetime = Field(sa_column=_ts(nullable=False))  # the contest's end + retention
+    erased_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class ContestFlag(SQLModel, table=True):
+    """Something the organisers should look at before the prizes (one phone from several
+    accounts, answers faster than reading, a refused extra attempt): kept, never a silent drop."""
+
+    __tablename__ = "contest_flag"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contest_id: str = Field(max_length=64, index=True)
+    participant_id: int | None = Field(default=None, index=True)
+    entry_id: int | None = None
+    kind: str = Field(max_length=32)  # "shared_phone" | "extra_attempt" | "too_fast"
+    detail: str = Field(max_length=500)  # no personal data: the participant's row holds that
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class ContestDraw(SQLModel, table=True):
+    """A draw among the best, recorded with its pool and seed so the jury can replay it."""
+
+    __tablename__ = "contest_draw"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contest_id: str = Field(max_length=64, index=True)
+    drawn_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    drawn_by: str = Field(max_length=64)
+    pool: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # numbers
+    winners: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    seed: str = Field(max_length=64)
+
+
 class ContestEntry(SQLModel, table=True):
-    """One attempt of one channel user at one contest: the questions drawn for them (indices
-    into the file's bank), their answers so far, and the server's clock (started, deadline,
-    finished). Unique per attempt number, so two workers cannot both open a user's attempt."""
+    """One attempt at one contest: the questions drawn for it (indices into the file's bank),
+    the answers so far with the seconds each took, and the server's clock (started, deadline,
+    finished). Unique per participant and attempt number, so two workers (or two channels of
+    one person) cannot both open the same attempt."""
 
     __tablename__ = "contest_entry"
     __table_args__ = (
         UniqueConstraint("contest_id", "user_key", "attempt", name="uq_contest_entry_attempt"),
+        UniqueConstraint("participant_id", "attempt", name="uq_contest_entry_participant_attempt"),
         Index("ix_contest_entry_user", "contest_id", "user_key"),
     )
 
@@ -516,3 +574,7 @@ class ContestEntry(SQLModel, table=True):
     answered: int = 0  # len(answers): the guard a concurrent second press is checked against
     score: int | None = None
     timed_out: bool = False
+    participant_id: int | None = Field(default=None, index=True)
+    seconds: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # per answer
+    asked_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))  # current question
+    prediction: int | None = None  # the answer to the contest's predict_question

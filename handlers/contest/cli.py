@@ -12,6 +12,7 @@ from bot.cli_support import load as _settings
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from handlers.contest.contests import Contest
     from handlers.contest.service import Ranked
 
 
@@ -49,10 +50,14 @@ def contest_check(ctx: click.Context, file: Path | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
               help="ghi ra tệp (mặc định: in CSV ra màn hình; xlsx cần --out)")
+@click.option("--personal", is_flag=True,
+              help="ghi đủ họ tên, số điện thoại (cho Ban tổ chức trao giải); mặc định: che bớt")
 @click.pass_context
-def contest_results(ctx: click.Context, contest_id: str, fmt: str, out: Path | None) -> None:
-    """Bảng xếp hạng cuộc thi CONTEST_ID: điểm, rồi thời gian làm bài, rồi ai hoàn thành trước."""
-    from handlers.contest.service import contests, to_csv, to_xlsx
+def contest_results(ctx: click.Context, contest_id: str, fmt: str, out: Path | None, personal: bool) -> None:
+    """Bảng xếp hạng cuộc thi CONTEST_ID: điểm, rồi các tiêu chí phụ của thể lệ (dự đoán, thời
+    gian làm bài, ai hoàn thành trước)."""
+    from handlers.contest.results import to_csv, to_xlsx
+    from handlers.contest.service import contests
 
     settings = _settings(ctx)
     found = contests(settings.content.path).get(contest_id)
@@ -61,19 +66,19 @@ def contest_results(ctx: click.Context, contest_id: str, fmt: str, out: Path | N
                                    "(chạy 'cchc-bot contest check')")
     if fmt == "xlsx" and out is None:
         raise click.ClickException("định dạng xlsx cần --out TỆP")
-    rows = asyncio.run(_ranking(settings, contest_id))
+    rows = asyncio.run(_ranking(settings, found))
     if fmt == "xlsx":
         assert out is not None
-        out.write_bytes(to_xlsx(rows, found.title))
+        out.write_bytes(to_xlsx(rows, found.title, personal))
     elif out is not None:
-        out.write_text(to_csv(rows), encoding="utf-8-sig")  # the BOM: Excel reads UTF-8 then
+        out.write_text(to_csv(rows, personal), encoding="utf-8-sig")  # the BOM: Excel reads UTF-8 then
     else:
-        click.echo(to_csv(rows), nl=False)
+        click.echo(to_csv(rows, personal), nl=False)
     if out is not None:
         click.echo(f"Đã ghi {len(rows)} người dự thi vào {out}.", err=True)
 
 
-async def _ranking(settings: Settings, contest_id: str) -> list[Ranked]:
+async def _ranking(settings: Settings, found: Contest) -> list[Ranked]:
     from bot.storage import db as storage
     from handlers.contest.service import ranking
 
@@ -81,6 +86,6 @@ async def _ranking(settings: Settings, contest_id: str) -> list[Ranked]:
     database = storage.Database(settings.database.url)
     try:
         async with database.session() as session:
-            return await ranking(session, contest_id)
+            return await ranking(session, found)
     finally:
         await database.dispose()

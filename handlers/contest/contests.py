@@ -11,12 +11,21 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from bot.content.loader import TIMEZONE, Problem, _line_of, _parse_yaml, _validation_problems
 
 FOLDER = "contests"
 CollectField = Literal["full_name", "phone", "village"]
+TieBreak = Literal["prediction", "time", "finished"]
 
 
 class _Strict(BaseModel):
@@ -44,6 +53,20 @@ class Question(_Strict):
         return self
 
 
+class Draw(_Strict):
+    """A draw among the best: ``winners`` drawn from the participants with the best score, or
+    from the first ``among`` of the ranking when set."""
+
+    winners: int = Field(ge=1)
+    among: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _enough(self) -> Draw:
+        if self.among is not None and self.among < self.winners:
+            raise ValueError(f"'among' ({self.among}) phải không nhỏ hơn 'winners' ({self.winners})")
+        return self
+
+
 class Contest(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
     title: str = Field(min_length=1)
@@ -56,6 +79,10 @@ class Contest(_Strict):
     time_limit_minutes: int | None = Field(default=None, ge=1)
     attempts: int = Field(default=1, ge=1)
     collect: list[CollectField] = Field(default_factory=list)
+    # "How many people will answer every question right?": the number closest wins a tie
+    predict_question: str | None = Field(default=None, min_length=1)
+    tie_break: list[TieBreak] | None = None  # unset: prediction (when asked), time, finished
+    draw: Draw | None = None
 
     @field_validator("starts", "ends")
     @classmethod
@@ -71,6 +98,31 @@ class Contest(_Strict):
                              f"trong ngân hàng ({len(self.questions)})")
         return self
 
+    @field_validator("collect")
+    @classmethod
+    def _once_each(cls, collect: list[str]) -> list[str]:
+        if len(set(collect)) != len(collect):
+            raise ValueError("có mục lặp lại")
+        return collect
+
+    @field_validator("tie_break")
+    @classmethod
+    def _known_tie_breaks(cls, rules: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if rules is not None:
+            if len(set(rules)) != len(rules):
+                raise ValueError("có tiêu chí lặp lại")
+            if "prediction" in rules and info.data.get("predict_question") is None:
+                raise ValueError("dùng 'prediction' nhưng tệp không có 'predict_question'")
+        return rules
+
+    @property
+    def tie_breaks(self) -> tuple[str, ...]:
+        """After the score, in order: the prediction's distance (when asked), the time taken,
+        who finished first."""
+        if self.tie_break is not None:
+            return tuple(self.tie_break)
+        return ("prediction", "time", "finished") if self.predict_question else ("time", "finished")
+
     @property
     def drawn(self) -> int:
         """How many questions each participant answers."""
@@ -80,9 +132,16 @@ class Contest(_Strict):
 def load_contest(path: Path, rel: str | None = None) -> tuple[Contest | None, list[Problem]]:
     rel = rel or str(path)
     try:
-        data, lines = _parse_yaml(path.read_text(encoding="utf-8-sig"))
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         return None, [Problem(rel, 1, "tệp không phải UTF-8")]
+    return parse_contest(text, rel, path.stem)
+
+
+def parse_contest(text: str, rel: str, stem: str) -> tuple[Contest | None, list[Problem]]:
+    """The contest in ``text`` (the file ``rel``, named ``stem``.yaml), or its problems."""
+    try:
+        data, lines = _parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         return None, [Problem(rel, mark.line + 1 if mark else 1,
@@ -94,9 +153,9 @@ def load_contest(path: Path, rel: str | None = None) -> tuple[Contest | None, li
     except ValidationError as err:
         return None, [Problem(p.path, p.line, p.message.replace("Value error, ", ""))
                       for p in _validation_problems(err, rel, lines, offset=1)]
-    if contest.id != path.stem:
+    if contest.id != stem:
         return None, [Problem(rel, _line_of(lines, ("id",), 1),
-                              f"id '{contest.id}' phải trùng tên tệp '{path.stem}'")]
+                              f"id '{contest.id}' phải trùng tên tệp '{stem}'")]
     return contest, []
 
 
