@@ -29,6 +29,12 @@ TTL = dt.timedelta(days=1)  # a list older than this is forgotten: the number me
 MAX_BYTES = 2048  # CallbackPayload.payload
 
 
+def numbered(number: int, label: str) -> str:
+    """"N. label", unless the label already starts with that number (a contest question's
+    choices come numbered from the core)."""
+    return label if label.startswith(f"{number}. ") else f"{number}. {label}"
+
+
 def chosen_number(text: str) -> int | None:
     """"2" or "2." typed alone: a numbered choice."""
     match = _NUMBER.match(text)

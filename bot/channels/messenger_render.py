@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.channels.choices import numbered as numbered_label
 from bot.messages import PHONE_REQUEST, Button, Reply
 from bot.ports import MESSENGER
 from bot.render import split_message, to_plain
@@ -106,7 +107,7 @@ def _render_body(reply: Reply, out: Rendered, max_quick: int) -> None:
     first = len(out.choices) + 1
     if numbered:
         out.choices += [b.payload or "" for b in numbered]
-        listed = [f"{first + i}. {b.label}" for i, b in enumerate(numbered)]
+        listed = [numbered_label(first + i, b.label) for i, b in enumerate(numbered)]
         lines += (["", CHOICES_HEADER] if lines else [CHOICES_HEADER]) + listed
     if lines:
         text = f"{text}\n\n" + "\n".join(lines) if text else "\n".join(lines)
@@ -115,9 +116,9 @@ def _render_body(reply: Reply, out: Rendered, max_quick: int) -> None:
         parts = [PICK_ONE]
     messages: list[dict[str, Any]] = [{"text": part} for part in parts]
     if quick:
-        prefix = (lambda i: f"{first + i}. ") if numbered else (lambda i: "")
+        shown = (lambda i, label: numbered_label(first + i, label)) if numbered else (lambda i, label: label)
         messages[-1]["quick_replies"] = [
-            {"content_type": "text", "title": title(prefix(i) + b.label), "payload": b.payload}
+            {"content_type": "text", "title": title(shown(i, b.label)), "payload": b.payload}
             for i, b in enumerate(quick)]
     out.messages += messages
 

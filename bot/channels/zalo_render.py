@@ -7,7 +7,8 @@ payload under a key derived from the OA secret key. An incoming text that is exa
 string, with a valid tag, is a button press; anything else is text the citizen typed.
 
 Zalo allows only a few buttons per message; further choices are listed as numbered lines
-("1. …") that the citizen answers by typing the number, and links as "🔗 label: url" lines.
+("6. …": each choice is numbered by its place, the first five being the buttons) that the
+citizen answers by typing the number, and links as "🔗 label: url" lines.
 
 A phone request (``Button.request == "phone"``) becomes a message of its own after the reply:
 the ``request_user_info`` template, a card the citizen taps to send the name and phone number
@@ -25,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.channels.choices import numbered
 from bot.messages import PHONE_REQUEST, Button, Reply
 from bot.ports import ZALO
 from bot.render import split_message, to_plain
@@ -107,17 +109,18 @@ def render(replies: list[Reply], codec: PayloadCodec, info_image: str | None = N
         if reply.image:
             out.messages.append({"image": reply.image})
         flat = [b for row in reply.buttons for b in row if b.url or b.payload]
-        shown, extra = flat[:MAX_BUTTONS], flat[MAX_BUTTONS:]
+        shown = flat[:MAX_BUTTONS]
         lines: list[str] = []
-        numbered: list[str] = []
-        for button in extra:
-            if button.url:
+        listed: list[str] = []
+        for index, button in enumerate(flat):  # every choice has its number; the extra ones are listed
+            if button.payload and not button.url:
+                out.choices.append(button.payload)
+                if index >= MAX_BUTTONS:
+                    listed.append(numbered(len(out.choices), button.label))
+            elif index >= MAX_BUTTONS:
                 lines.append(f"🔗 {button.label}: {button.url}")
-            else:
-                out.choices.append(button.payload or "")
-                numbered.append(f"{len(out.choices)}. {button.label}")
-        if numbered:
-            lines += ["", CHOICES_HEADER, *numbered] if lines else [CHOICES_HEADER, *numbered]
+        if listed:
+            lines += ["", CHOICES_HEADER, *listed] if lines else [CHOICES_HEADER, *listed]
         text = to_plain(reply.text).strip()
         if lines:
             text = f"{text}\n\n" + "\n".join(lines) if text else "\n".join(lines)

@@ -22,12 +22,12 @@ from sqlmodel import select
 
 from bot import intents
 from bot.messages import Button, Incoming, Reply, Response
+from bot.phones import format_phone, normalize_phone
 from bot.routing import Context, Route, Router, row_id
 from bot.storage.models import ContestEntry, ContestParticipant
 from handlers.common import MENU, label, lose_session
 from handlers.contest import service
 from handlers.contest.contests import Contest, when
-from handlers.feedback.service import format_phone, normalize_phone
 
 log = logging.getLogger(__name__)
 router = Router("contest")

@@ -80,8 +80,16 @@ def test_extra_links_become_text_and_extra_choices_numbers() -> None:
     [message] = rendered.messages
     assert len(message["attachment"]["payload"]["buttons"]) == MAX_BUTTONS
     assert "🔗 Hướng dẫn: https://example.gov.vn/hd" in message["text"]
-    assert "1. Mục 5\n2. Mục 6" in message["text"]
-    assert rendered.choices == ["faq:m5", "faq:m6"]
+    assert "6. Mục 5\n7. Mục 6" in message["text"]  # numbered by their place: 1-5 are the buttons
+    assert rendered.choices == [f"faq:m{i}" for i in range(MAX_BUTTONS + 2)]
+
+
+def test_choices_numbered_by_the_core_are_not_numbered_twice() -> None:
+    buttons = tuple((Button(f"{n}. Đáp án {n}", payload=f"ct:a:1:0:{n}"),) for n in range(1, 7))
+    rendered = render([Reply("Câu 1/3.", buttons)], PayloadCodec("k"))
+    [message] = rendered.messages
+    assert message["text"].endswith("Anh/Chị gõ số để chọn:\n6. Đáp án 6")
+    assert rendered.choices[6 - 1] == "ct:a:1:0:6"
 
 
 async def test_an_image_is_uploaded_then_sent(rig: Rig) -> None:
