@@ -31,7 +31,7 @@ from aiohttp import web
 
 from bot.channels.html import to_html
 from bot.http import read_body
-from bot.messages import MAX_TEXT, Incoming, Reply
+from bot.messages import MAX_TEXT, Button, Incoming, Reply
 from bot.pressure import BUSY_TEXT, WEB_CHAT_MAX_BYTES, Backlog
 from bot.render import to_plain
 
@@ -47,6 +47,13 @@ def _valid_sid(sid: str | None) -> bool:
     return sid is not None and len(sid) == 32 and all(c in "0123456789abcdef" for c in sid)
 
 
+def _button_json(button: Button) -> dict:
+    out = {"label": button.label, "payload": button.payload, "url": button.url}
+    if button.request is not None:
+        out["request"] = button.request
+    return out
+
+
 def reply_json(reply: Reply) -> dict:
     """A reply for the widget: plain text, safe HTML (everything escaped but our own tags),
     buttons (a choice's payload, a link's url, or a request: "phone") and an image, if any."""
@@ -55,8 +62,7 @@ def reply_json(reply: Reply) -> dict:
         "markdown": reply.text,
         "html": to_html(reply.text),
         "buttons": [
-            [{"label": b.label, "payload": b.payload, "url": b.url, "request": b.request} for b in row]
-            for row in reply.buttons
+            [_button_json(b) for b in row] for row in reply.buttons
         ],
     }
     if reply.image is not None:

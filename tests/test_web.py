@@ -223,7 +223,7 @@ async def test_a_phone_request_invites_typing_the_number(client: TestClient, bot
     asked = await (await client.post("/api/chat", json={"text": TRIGGER})).json()
     [reply] = asked["replies"]
     assert reply["buttons"] == [[{"label": SHARE, "payload": None, "url": None, "request": "phone"}],
-                                [{"label": "Để sau", "payload": "menu", "url": None, "request": None}]]
+                                [{"label": "Để sau", "payload": "menu", "url": None}]]
     headers = {SESSION_HEADER: asked["session"]}
     await client.post("/api/chat", json={"text": "0912 345 678"}, headers=headers)
     assert seen[-1].text == "0912 345 678" and seen[-1].contact is None
