@@ -20,7 +20,15 @@ from bot.storage.models import ContestDraw
 from handlers.contest import draw as draws
 from handlers.contest import service
 from tests.conftest import make_settings
-from tests.contest_support import BEST_ELIGIBLE, CONTEST, CONTEST_ID, ENDED, RUNNING, contest_content, seed
+from tests.contest_support import (
+    BEST_ELIGIBLE,
+    CONTEST,
+    CONTEST_ID,
+    ENDED,
+    RUNNING,
+    contest_content,
+    seed,
+)
 
 
 @pytest.fixture
