@@ -431,6 +431,7 @@ async def ticket_status(request: web.Request) -> web.StreamResponse:
 
 
 async def _report(request: web.Request) -> Any:
+    from handlers.contest.service import contests
     from handlers.reports import report as rp
 
     bot = bot_of(request)
@@ -438,7 +439,8 @@ async def _report(request: web.Request) -> Any:
         period = reports.period_from(request.query)
     except ValueError as exc:
         raise web.HTTPBadRequest(text=f"Dạ, {exc}.") from None
-    return await rp.build_report(bot.database, bot.content.current.pack, bot.settings.office.name, period)
+    return await rp.build_report(bot.database, bot.content.current.pack, bot.settings.office.name, period,
+                                 contests=contests(bot.content.root))
 
 
 @page("GET", "/admin/reports", OFFICIALS)
