@@ -255,7 +255,8 @@ async def _progress(request: web.Request) -> broadcasts.Progress:
 async def broadcast_detail(request: web.Request) -> web.StreamResponse:
     bot = bot_of(request)
     item = await _progress(request)
-    reply = broadcasts.announcement_reply(item.broadcast.body, bot.settings.office.template_values())
+    reply = broadcasts.announcement_reply(item.broadcast.body, bot.settings.office.template_values(),
+                                          item.broadcast.contest_id)
     titles = {t.id: t.title for t in _topics(bot)}
     return render(request, "broadcast_detail.html", item=item, data=_progress_json(item), web_reply=reply_json(reply),
                   titles=titles, labels=broadcasts.STATUS_LABELS, delivery_labels=broadcasts.DELIVERY_LABELS,

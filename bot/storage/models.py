@@ -149,6 +149,7 @@ class Broadcast(SQLModel, table=True):
     urgent: bool = False  # sent even in quiet hours
     campaign_id: str | None = Field(default=None, max_length=64)
     fire_time: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    contest_id: str | None = Field(default=None, max_length=64)  # the campaign's contest: a "join" button
 
 
 class OAuthToken(SQLModel, table=True):
