@@ -67,7 +67,7 @@ def contest_results(ctx: click.Context, contest_id: str, fmt: str, out: Path | N
     from handlers.contest.results import to_csv, to_xlsx
     from handlers.contest.service import ranking
 
-    settings, found = _contest(ctx, contest_id)
+    settings, found = named_contest(ctx, contest_id)
     if fmt == "xlsx" and out is None:
         raise click.ClickException("định dạng xlsx cần --out TỆP")
     rows = asyncio.run(_with_session(settings, lambda session: ranking(session, found)))
@@ -92,7 +92,7 @@ def contest_draw(ctx: click.Context, contest_id: str, seed: str | None) -> None:
     from handlers.contest import draw as draws
     from handlers.contest.service import ranking
 
-    settings, found = _contest(ctx, contest_id)
+    settings, found = named_contest(ctx, contest_id)
 
     async def make(session: AsyncSession) -> tuple[ContestDraw, list[Ranked]]:
         row = await draws.draw(session, found, drawn_by=f"cli:{getpass.getuser()}", seed=seed)
@@ -118,7 +118,7 @@ def contest_draws(ctx: click.Context, contest_id: str) -> None:
     from handlers.contest import draw as draws
     from handlers.contest.service import ranking
 
-    settings, found = _contest(ctx, contest_id)
+    settings, found = named_contest(ctx, contest_id)
 
     async def read(session: AsyncSession) -> tuple[list[ContestDraw], list[Ranked]]:
         return await draws.history(session, found.id), await ranking(session, found)
@@ -148,7 +148,8 @@ def _echo_winners(row: ContestDraw, ranked: list[Ranked]) -> None:
         click.echo(line)
 
 
-def _contest(ctx: click.Context, contest_id: str) -> tuple[Settings, Contest]:
+def named_contest(ctx: click.Context, contest_id: str) -> tuple[Settings, Contest]:
+    """The settings and the valid contest file ``contest_id``, or a clear refusal."""
     from handlers.contest.service import contests
 
     settings = _settings(ctx)
