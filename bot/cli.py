@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -120,23 +121,30 @@ def content() -> None:
 def content_check(ctx: click.Context, path: Path | None) -> None:
     """Kiểm tra toàn bộ nội dung; in 'tệp:dòng: lỗi', trả mã lỗi khác 0 nếu có lỗi."""
     from bot.content.loader import load_pack
+    from handlers.contest.contests import load_contests
 
     settings = _settings(ctx)
     root = path or settings.content.path
     pack, problems = load_pack(root, settings.office.template_values())
-    for problem in problems:
+    contests, contest_problems = load_contests(root)  # checked here too: one command for editors
+    contest_problems = [replace(p, path=f"{root.name}/{p.path}") for p in contest_problems]
+    for problem in [*problems, *contest_problems]:
         click.echo(str(problem))
     errors = sum(1 for p in problems if not p.warning)
     warnings = len(problems) - errors
     if pack is None:
         click.echo(f"Có {errors} lỗi, {warnings} cảnh báo. Bot sẽ không dùng nội dung này cho tới khi sửa xong.", err=True)
         ctx.exit(1)
+    if contest_problems:
+        click.echo(f"Có {len(contest_problems)} lỗi trong tệp cuộc thi: bot không mở cuộc thi đó (bản tốt "
+                   "trước đó, nếu có, vẫn chạy) cho tới khi sửa xong.", err=True)
+        ctx.exit(1)
     versioned = sum(1 for versions in pack.versions.values() if len(versions) > 1)
     translated = sum(len(by_lang) for by_lang in pack.translations.values())
     extra = (f", {versioned} câu hỏi có phiên bản theo ngày" if versioned else "") + \
             (f", {translated} bản dịch" if translated else "")
     click.echo(f"Nội dung hợp lệ: {len(pack.entries)} câu hỏi, {len(pack.campaigns)} chiến dịch, "
-               f"{warnings} cảnh báo{extra}.", err=True)
+               f"{len(contests)} cuộc thi, {warnings} cảnh báo{extra}.", err=True)
 
 
 @content.command("list")

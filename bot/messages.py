@@ -20,6 +20,16 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """A phone number the citizen shared. ``verified``: the platform supplied it from the
+    user's own account (Telegram's contact button, Zalo's form), not typed by hand."""
+
+    phone: str
+    verified: bool
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class Incoming:
     channel: str  # "telegram" | "zalo" | "messenger" | "web" | "console"
     user_id: str  # the platform's id; never logged, only pseudonymized
@@ -29,6 +39,7 @@ class Incoming:
     language: str = "vi"
     chat_id: str | None = None  # the conversation, when it is not the user's own (a group)
     reply_to: str | None = None  # the platform id of the message this one replies to, if any
+    contact: Contact | None = None  # a phone number shared through the platform's button
 
     def __post_init__(self) -> None:
         if len(self.text) > MAX_TEXT:
@@ -42,11 +53,13 @@ class Incoming:
 
 @dataclass(frozen=True)
 class Button:
-    """A choice (``payload``) or a link (``url``)."""
+    """A choice (``payload``), a link (``url``), or a request to the platform (``request``:
+    "phone" asks it to share the user's own phone number)."""
 
     label: str
     payload: str | None = None
     url: str | None = None
+    request: str | None = None
 
 
 @dataclass(frozen=True)

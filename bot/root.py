@@ -37,6 +37,7 @@ from bot.pressure import UserRateLimiter
 from bot.server import JOBS_KEY, LISTEN_BACKLOG, WORKER_KEY, make_web_app
 from bot.storage import db as storage
 from handlers import build_dispatcher
+from handlers.contest import service as contest
 from handlers.feedback import service as feedback
 from handlers.lookups import notices
 
@@ -74,7 +75,7 @@ def build_app(settings: Settings, *, persistent: bool = True,
 
 def schedule(jobs: Jobs, bot: BotApp, channels: list[Channel]) -> DatabaseLease:
     """Every periodic job of a serving process, listed here. Ticket checks and the retention
-    purge run in one process of the deployment at a time (the "maintenance" lease), or officials
+    purges (questions, contest details) run in one process of the deployment at a time (the "maintenance" lease), or officials
     would get each reminder once per process; the others are safe in every process."""
     settings = bot.settings
     maintenance = DatabaseLease(bot.database.engine, "maintenance", ttl=settings.broadcast.lease_seconds)
@@ -84,6 +85,9 @@ def schedule(jobs: Jobs, bot: BotApp, channels: list[Channel]) -> DatabaseLease:
     jobs.every("feedback:check-tickets", settings.feedback.check_interval_minutes * 60,
                lambda: feedback.check_tickets(bot), lease=maintenance,
                first=min(60.0, settings.feedback.check_interval_minutes * 60))  # channels first
+    jobs.every("contest:erase-details", 6 * 3600,
+               lambda: contest.erase_due(bot.database, bot.content.root, settings.contest.retention_days),
+               lease=maintenance, first=30.0)
     running = {c.name: c for c in channels}
     jobs.every("lookups:dossier-notices", settings.lookup.notify_interval,
                lambda: notices.notice_pass(bot.database, running, settings))

@@ -53,7 +53,21 @@ def test_check_valid_pack_succeeds(tmp_path: Path) -> None:
     result = invoke(tmp_path, "content", "check", str(root))
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
-    assert "Nội dung hợp lệ: 2 câu hỏi, 1 chiến dịch, 0 cảnh báo." in result.stderr
+    assert "Nội dung hợp lệ: 2 câu hỏi, 1 chiến dịch, 0 cuộc thi, 0 cảnh báo." in result.stderr
+
+
+def test_check_names_a_broken_contest_file_with_its_line(tmp_path: Path) -> None:
+    root = write_pack(tmp_path / "content")
+    (root / "contests").mkdir()
+    (root / "contests" / "thi.yaml").write_text(
+        "id: thi\ntitle: Thi\norganiser: UBND xã\nstarts: 2027-01-01 07:00\nends: 2027-01-31 17:00\n"
+        "rules: Một lượt.\nquestions:\n  - text: Hỏi?\n    choices: [Có, Không]\n    answer: 3\n",
+        encoding="utf-8")
+    result = invoke(tmp_path, "content", "check", str(root))
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "content/contests/thi.yaml:8: trường 'questions.0': đáp án 3 vượt quá số lựa chọn (2)"]
+    assert "lỗi trong tệp cuộc thi" in result.stderr
 
 
 def test_check_prints_warnings_but_succeeds(tmp_path: Path) -> None:

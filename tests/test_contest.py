@@ -20,9 +20,9 @@ from sqlmodel import select
 from bot.app import BotApp
 from bot.cli import main
 from bot.content.loader import TIMEZONE
-from bot.messages import Incoming, Response
+from bot.messages import Contact, Incoming, Response
 from bot.root import build_app
-from bot.storage.models import ContestEntry
+from bot.storage.models import ContestEntry, ContestFlag, ContestParticipant
 from handlers import build_dispatcher
 from handlers.contest import service
 from handlers.contest.contests import load_contest
@@ -230,15 +230,22 @@ def test_cuocthi_is_in_the_command_menu() -> None:
 async def test_ranking_and_export_exact(cbot: BotApp, clock: Clock, database_url: str, tmp_path: Path,
                                         content: Path) -> None:
     start = RUNNING.astimezone(dt.UTC)
+    people = {user: ContestParticipant(
+        contest_id="thu-nghiem", person_key=f"usr:{user}", channel="telegram",
+        full_name=f"Nguyễn Văn {user.upper()}", phone=f"091234500{number}", phone_verified=user != "d",
+        village="Thôn Đông", declined=user == "d", erase_after=start + dt.timedelta(days=90))
+        for number, user in enumerate("abcd", start=1)}
 
     def entry(user: str, score: int, seconds: int, started_after: int, attempt: int = 1) -> ContestEntry:
         began = start + dt.timedelta(seconds=started_after)
         return ContestEntry(contest_id="thu-nghiem", channel="zalo" if user == "c" else "telegram",
                             user_key=f"{user}" * 12, attempt=attempt, started_at=began,
-                            finished_at=began + dt.timedelta(seconds=seconds),
+                            participant_id=people[user].id, finished_at=began + dt.timedelta(seconds=seconds),
                             questions=[0, 1, 2], answers=[1, 1, 1], answered=3, score=score)
 
     async with cbot.database.session() as session:
+        session.add_all(people.values())
+        await session.flush()
         session.add_all([
             entry("a", 2, 120, 0),
             entry("b", 3, 300, 0),
@@ -249,33 +256,43 @@ async def test_ranking_and_export_exact(cbot: BotApp, clock: Clock, database_url
                          started_at=start, questions=[0, 1, 2]),  # unfinished: not ranked
         ])
         await session.commit()
-        ranked = await service.ranking(session, "thu-nghiem")
-    assert [(r.rank, r.participant, r.score, r.seconds) for r in ranked] == [
-        (1, "bbbbbbbbbb", 3, 300), (2, "cccccccccc", 2, 90), (3, "aaaaaaaaaa", 2, 120),
-        (4, "dddddddddd", 2, 120)]
+        contest = service.contests(content)["thu-nghiem"]
+        ranked = await service.ranking(session, contest)
+    ts = {user: service.pseudonym(person.id or 0) for user, person in people.items()}
+    assert [(r.rank, r.participant, r.score, r.seconds, r.eligible) for r in ranked] == [
+        (1, ts["b"], 3, 300, True), (2, ts["c"], 2, 90, True), (3, ts["a"], 2, 120, True),
+        (4, ts["d"], 2, 120, False)]
     env = {"CCHC_CONTENT_PATH": str(content), "CCHC_PSEUDONYM_SALT": "test-salt",
            "CCHC_DATABASE_URL": database_url}
     invoke = functools.partial(asyncio.to_thread, CliRunner().invoke, main)  # the CLI runs its own loop
     result = await invoke(["contest", "results", "thu-nghiem", "--format", "csv"], env=env)
     assert result.exit_code == 0, result.output
+    heading = ["Hạng", "Mã người dự thi", "Họ và tên", "Số điện thoại", "Thôn/Tổ dân phố", "Kênh",
+               "Số câu đúng", "Tổng số câu", "Thời gian làm bài (giây)", "Dự đoán", "Thời điểm hoàn thành",
+               "Xét giải", "Cần xem xét"]
     assert list(csv.reader(io.StringIO(result.stdout))) == [
-        ["Hạng", "Mã người dự thi", "Kênh", "Số câu đúng", "Tổng số câu", "Thời gian làm bài (giây)",
-         "Thời điểm hoàn thành"],
-        ["1", "bbbbbbbbbb", "telegram", "3", "3", "300", "12/12/2026 09:05:00"],
-        ["2", "cccccccccc", "zalo", "2", "3", "90", "12/12/2026 09:11:30"],
-        ["3", "aaaaaaaaaa", "telegram", "2", "3", "120", "12/12/2026 09:02:00"],
-        ["4", "dddddddddd", "telegram", "2", "3", "120", "12/12/2026 09:03:00"],
+        heading,
+        ["1", ts["b"], "N. V. B", "091****002", "Thôn Đông", "telegram", "3", "3", "300", "",
+         "12/12/2026 09:05:00", "Có", ""],
+        ["2", ts["c"], "N. V. C", "091****003", "Thôn Đông", "zalo", "2", "3", "90", "",
+         "12/12/2026 09:11:30", "Có", ""],
+        ["3", ts["a"], "N. V. A", "091****001", "Thôn Đông", "telegram", "2", "3", "120", "",
+         "12/12/2026 09:02:00", "Có", ""],
+        ["4", ts["d"], "N. V. D", "091****004 (tự nhập)", "Thôn Đông", "telegram", "2", "3", "120", "",
+         "12/12/2026 09:03:00", "Không", ""],
     ]
     out = tmp_path / "ket-qua.xlsx"
-    result = await invoke(["contest", "results", "thu-nghiem", "--format", "xlsx", "--out", str(out)],
-                          env=env)
+    result = await invoke(["contest", "results", "thu-nghiem", "--format", "xlsx", "--out", str(out),
+                           "--personal"], env=env)
     assert result.exit_code == 0, result.output
     sheet = load_workbook(out).active
     assert sheet is not None
     values = [list(row) for row in sheet.iter_rows(values_only=True)]
     assert values[0][0] == "Cuộc thi thử nghiệm"
-    assert values[1][:4] == ["Hạng", "Mã người dự thi", "Kênh", "Số câu đúng"]
-    assert [row[1] for row in values[2:]] == ["bbbbbbbbbb", "cccccccccc", "aaaaaaaaaa", "dddddddddd"]
+    assert values[1] == heading
+    assert [row[:4] for row in values[2:]] == [
+        [1, ts["b"], "Nguyễn Văn B", "0912345002"], [2, ts["c"], "Nguyễn Văn C", "0912345003"],
+        [3, ts["a"], "Nguyễn Văn A", "0912345001"], [4, ts["d"], "Nguyễn Văn D", "0912345004 (tự nhập)"]]
 
 
 async def test_the_same_question_answered_twice_at_once_counts_once(cbot: BotApp, database_url: str,
@@ -305,3 +322,242 @@ async def test_a_bank_shortened_mid_attempt_is_said_not_crashed_on(cbot: BotApp,
     for response in (await say(cbot, payload=choice(first, 2)), await say(cbot, "/cuocthi")):
         assert response.outcome == "contest_changed"
         assert "UBND xã Thử Nghiệm" in text(response)
+
+
+PRIZES = CONTEST.replace("id: thu-nghiem", "id: co-giai").replace(
+    "time_limit_minutes: 10\n",
+    "time_limit_minutes: 10\ncollect: [full_name, village, phone]\n"
+    "predict_question: Theo Anh/Chị, bao nhiêu người sẽ trả lời đúng cả 3 câu?\n")
+
+
+@pytest.fixture
+def prizes(content: Path) -> Path:
+    (content / "contests" / "co-giai.yaml").write_text(PRIZES, encoding="utf-8")
+    return content
+
+
+async def join_with_details(bot: BotApp, user: str, channel: str, phone: str | None = "0912 345 678",
+                            contact: Contact | None = None, name: str = "nguyễn văn an") -> Response:
+    """Rules, consent, the three details; returns what the phone (the last one) brought."""
+    assert (await say(bot, payload="ct:go:co-giai", user=user, channel=channel)).outcome == "contest_consent"
+    assert (await say(bot, payload="ct:ok:co-giai", user=user, channel=channel)).outcome == "contest_ask_name"
+    assert (await say(bot, name, user=user, channel=channel)).outcome == "contest_ask_village"
+    asked = await say(bot, "Thôn Đông", user=user, channel=channel)
+    assert asked.outcome == "contest_ask_phone"
+    [[share]] = asked.replies[0].buttons
+    assert share.request == "phone"
+    confirm = await bot.handle(Incoming(channel, user, text=phone or "", contact=contact))
+    assert confirm.outcome == "contest_confirm", text(confirm)
+    return await say(bot, payload="ct:start:co-giai", user=user, channel=channel)
+
+
+async def test_details_are_asked_with_consent_and_kept_for_the_prize(cbot: BotApp, prizes: Path,
+                                                                     database_url: str) -> None:
+    rules = await say(cbot, "/cuocthi co-giai")
+    assert "họ và tên, thôn/tổ dân phố, số điện thoại" in text(rules)
+    consent = await say(cbot, payload="ct:go:co-giai")
+    assert "được xóa 90 ngày sau khi cuộc thi kết thúc" in text(consent)
+    assert (await say(cbot, payload="ct:ok:co-giai")).outcome == "contest_ask_name"
+    assert (await say(cbot, "An 123")).outcome == "contest_ask_name"  # not a name: asked again
+    await say(cbot, "nguyễn  văn an")
+    await say(cbot, "Thôn Đông")
+    assert (await say(cbot, "0912")).outcome == "contest_ask_phone"  # not a phone number
+    confirm = await say(cbot, "+84 912 345 678")
+    assert "- Họ và tên: Nguyễn Văn An\n- Thôn/tổ dân phố: Thôn Đông\n- Số điện thoại: 0912 345 678" in text(confirm)
+    assert rows(database_url, ContestParticipant) == []  # nothing kept before it is confirmed
+    assert (await say(cbot, "/cuocthi")).outcome == "contest_confirm"  # a break: read back again
+    assert (await say(cbot, payload="ct:ok:co-giai")).outcome == "contest_ask_name"  # "Nhập lại"
+    await say(cbot, "Nguyễn Văn An")
+    await say(cbot, "Thôn Đông")
+    assert (await say(cbot, "0912345678")).outcome == "contest_confirm"
+    first = await say(cbot, payload="ct:start:co-giai")
+    assert first.outcome == "contest_question" and "Câu 1/3." in text(first)
+    [person] = rows(database_url, ContestParticipant)
+    assert (person["full_name"], person["village"], person["phone"], person["phone_verified"],
+            person["declined"]) == ("Nguyễn Văn An", "Thôn Đông", "0912345678", False, False)
+    assert person["consent_at"] is not None
+    [entry] = rows(database_url, ContestEntry)
+    assert entry["participant_id"] == person["id"]
+
+
+async def test_a_question_typed_amid_the_details_is_answered_and_the_details_resume(
+        cbot: BotApp, prizes: Path) -> None:
+    await say(cbot, payload="ct:go:co-giai")
+    await say(cbot, payload="ct:ok:co-giai")
+    answered = await say(cbot, "Làm căn cước cho con dưới 14 tuổi cần giấy tờ gì?")
+    assert not answered.outcome.startswith("contest")
+    again = await say(cbot, "/cuocthi")
+    assert again.outcome == "contest_ask_name"
+
+
+async def test_a_second_attempt_with_the_same_phone_is_refused_on_another_channel(
+        cbot: BotApp, prizes: Path, clock: Clock, database_url: str) -> None:
+    question = await join_with_details(cbot, "u1", "telegram", contact=Contact("+84912345678", verified=True))
+    assert question.outcome == "contest_question"
+    for _ in range(3):
+        clock.advance(seconds=10)
+        question = await say(cbot, payload=choice(question, 2))
+    assert question.outcome == "contest_predict"
+    done = await say(cbot, "khoảng 1.200 người")
+    assert done.outcome == "contest_done" and "Dự đoán của Anh/Chị: 1200." in text(done)
+    [person] = rows(database_url, ContestParticipant)
+    assert f"Mã dự thi của Anh/Chị: **{service.pseudonym(person['id'])}**" in text(done)
+    refused = await join_with_details(cbot, "z9", "zalo", phone="0912.345.678", name="Nguyễn Văn Bình")
+    assert refused.outcome == "contest_no_attempts"
+    assert len(rows(database_url, ContestEntry)) == 1 and len(rows(database_url, ContestParticipant)) == 1
+    flags = {row["kind"]: row["detail"] for row in rows(database_url, ContestFlag)}
+    assert set(flags) == {"shared_phone", "extra_attempt"}
+    assert flags["shared_phone"] == "số điện thoại đã dự thi trên kênh telegram, nay dùng lại từ kênh zalo"
+    [person] = rows(database_url, ContestParticipant)
+    assert (person["phone_verified"], person["full_name"]) == (True, "Nguyễn Văn An")  # the first stays
+
+
+async def test_declining_the_details_still_lets_one_take_part_outside_the_prizes(
+        cbot: BotApp, prizes: Path, database_url: str) -> None:
+    await say(cbot, payload="ct:go:co-giai")
+    question = await say(cbot, payload="ct:no:co-giai")
+    assert question.outcome == "contest_question"
+    for _ in range(3):
+        question = await say(cbot, payload=choice(question, 1))
+    done = await say(cbot, "5")
+    assert "không được xét giải" in text(done)
+    [person] = rows(database_url, ContestParticipant)
+    assert (person["declined"], person["full_name"], person["phone"], person["consent_at"]) == (True, None, None, None)
+
+
+async def test_the_prediction_breaks_a_tie_before_the_time(cbot: BotApp, prizes: Path, clock: Clock,
+                                                            database_url: str) -> None:
+    async def take(user: str, seconds_per_answer: float, prediction: str) -> None:
+        question = await join_with_details(cbot, user, "telegram", phone=f"09123456{len(user)}{user[-1]}")
+        for number in (2, 1, 2):  # all right
+            clock.advance(seconds=seconds_per_answer)
+            question = await say(cbot, payload=choice(question, number), user=user)
+        assert (await say(cbot, prediction, user=user)).outcome == "contest_done"
+
+    await take("u1", 2, "9")    # the fastest, but 6 off the real number of full scores (3): last
+    await take("u2", 5, "3")    # exact prediction, slower than u3
+    await take("u3", 4, "3")    # exact, and faster: first
+    async with cbot.database.session() as session:
+        contest = service.contests(prizes)["co-giai"]
+        assert contest.tie_breaks == ("prediction", "time", "finished")
+        ranked = await service.ranking(session, contest)
+    ids = [service.pseudonym(row["id"]) for row in sorted(rows(database_url, ContestParticipant),
+                                                             key=lambda row: row["id"])]
+    assert [(r.participant, r.prediction, r.seconds) for r in ranked] == [
+        (ids[2], 3, 12), (ids[1], 3, 15), (ids[0], 9, 6)]
+
+
+async def test_answers_faster_than_reading_are_flagged_not_dropped(cbot: BotApp, clock: Clock,
+                                                                   database_url: str) -> None:
+    question = await say(cbot, payload="ct:go:thu-nghiem")
+    for _ in range(3):
+        clock.advance(seconds=0.5)
+        question = await say(cbot, payload=choice(question, 1))
+    assert question.outcome == "contest_done"
+    [flagged] = rows(database_url, ContestFlag)
+    assert flagged["kind"] == "too_fast" and "3/3 câu" in flagged["detail"]
+    [entry] = rows(database_url, ContestEntry)
+    assert (entry["seconds"], entry["score"]) == ([0.5, 0.5, 0.5], 1)
+
+
+async def test_a_patient_participant_is_not_flagged(cbot: BotApp, clock: Clock, database_url: str) -> None:
+    question = await say(cbot, payload="ct:go:thu-nghiem")
+    for _ in range(3):
+        clock.advance(seconds=8)
+        question = await say(cbot, payload=choice(question, 1))
+    assert rows(database_url, ContestFlag) == []
+
+
+async def test_the_details_are_erased_after_the_retention_but_the_ranking_stays(
+        cbot: BotApp, prizes: Path, clock: Clock, database_url: str) -> None:
+    question = await join_with_details(cbot, "u1", "telegram")
+    for number in (2, 1, 2):
+        question = await say(cbot, payload=choice(question, number))
+    await say(cbot, "3")
+    contest = service.contests(prizes)["co-giai"]
+    ends = contest.ends.astimezone(dt.UTC)
+    async with cbot.database.session() as session:
+        assert await service.erase_expired(session, {"co-giai": contest}, 90,
+                                           ends + dt.timedelta(days=89)) == 0
+        await session.commit()
+    assert rows(database_url, ContestParticipant)[0]["phone"] == "0912345678"
+    async with cbot.database.session() as session:
+        assert await service.erase_expired(session, {"co-giai": contest}, 90,
+                                           ends + dt.timedelta(days=90)) == 1
+        await session.commit()
+        ranked = await service.ranking(session, contest)
+    [person] = rows(database_url, ContestParticipant)
+    assert (person["full_name"], person["phone"], person["village"]) == (None, None, None)
+    assert person["person_key"] == f"erased:{person['id']}" and person["erased_at"] is not None
+    [entry] = rows(database_url, ContestEntry)
+    assert entry["user_key"] == f"erased:{person['id']}:1"
+    assert [(r.participant, r.score, r.full_name, r.phone) for r in ranked] == [
+        (service.pseudonym(person["id"]), 3, None, None)]
+
+
+async def test_an_extended_contest_keeps_its_details(cbot: BotApp, prizes: Path, database_url: str) -> None:
+    await join_with_details(cbot, "u1", "telegram")
+    contest = service.contests(prizes)["co-giai"]
+    later = contest.model_copy(update={"ends": contest.ends + dt.timedelta(days=30)})
+    async with cbot.database.session() as session:
+        moment = contest.ends + dt.timedelta(days=95)
+        assert await service.erase_expired(session, {"co-giai": later}, 90, moment) == 0
+        assert await service.erase_expired(session, {}, 90, moment) == 1  # the file is gone: stored date
+        await session.commit()
+
+
+async def test_a_file_saved_broken_keeps_its_last_good_version_serving(cbot: BotApp, content: Path) -> None:
+    assert (await say(cbot, "/cuocthi")).outcome == "contest_rules"
+    path = content / "contests" / "thu-nghiem.yaml"
+    path.write_text(CONTEST.replace("title: Cuộc thi thử nghiệm", "title: Tên mới")
+                    .replace("    answer: 1\n", "    answer: 4\n"), encoding="utf-8")
+    found, problems = service.load(content)
+    assert [str(p) for p in problems] == [
+        "contests/thu-nghiem.yaml:15: trường 'questions.1': đáp án 4 vượt quá số lựa chọn (3)"]
+    assert found["thu-nghiem"].title == "Cuộc thi thử nghiệm"
+    rules = await say(cbot, "/cuocthi")
+    assert rules.outcome == "contest_rules" and "Cuộc thi thử nghiệm" in text(rules)
+    path.write_text(CONTEST.replace("title: Cuộc thi thử nghiệm", "title: Cuộc thi đã sửa"), encoding="utf-8")
+    assert "Cuộc thi đã sửa" in text(await say(cbot, "/cuocthi"))
+
+
+def test_tie_breaks_and_the_draw_are_checked_with_their_lines(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(CONTEST.replace("id: thu-nghiem", "id: x") + "tie_break: [prediction, time]\n"
+                    "draw: {winners: 3, among: 2}\n", encoding="utf-8")
+    assert [str(p) for p in load_contest(path, "x.yaml")[1]] == [
+        "x.yaml:22: trường 'tie_break': dùng 'prediction' nhưng tệp không có 'predict_question'",
+        "x.yaml:23: trường 'draw': 'among' (2) phải không nhỏ hơn 'winners' (3)"]
+
+
+async def test_the_erasure_job_erases_what_is_due(cbot: BotApp, prizes: Path, clock: Clock,
+                                                  database_url: str) -> None:
+    await join_with_details(cbot, "u1", "telegram")
+    assert await service.erase_due(cbot.database, prizes, 90) == 0
+    clock.moment = dt.datetime(2026, 12, 20, 17, 0, tzinfo=TIMEZONE) + dt.timedelta(days=90)
+    assert await service.erase_due(cbot.database, prizes, 90) == 1
+    assert rows(database_url, ContestParticipant)[0]["phone"] is None
+
+
+async def test_one_person_cannot_open_the_same_attempt_twice(cbot: BotApp, prizes: Path) -> None:
+    """The same phone starting on two channels at once: the database lets one attempt 1 in."""
+    from sqlalchemy.exc import IntegrityError
+
+    contest = service.contests(prizes)["co-giai"]
+    details = service.Details(full_name="Lê Thị Hoa", phone="0987654321", phone_verified=True, village="Tổ 3")
+    moment = service.now()
+    async with cbot.database.session() as session:
+        person = await service.join(session, contest, channel="telegram", user_key="t" * 12, details=details,
+                                    retention_days=90, moment=moment)
+        again = await service.join(session, contest, channel="zalo", user_key="z" * 12, details=details,
+                                   retention_days=90, moment=moment)
+        assert again.id == person.id
+        await service.begin(session, contest, person, channel="telegram", user_key="t" * 12, attempt=1,
+                            moment=moment)
+        await session.commit()
+    async with cbot.database.session() as session:
+        with pytest.raises(IntegrityError):
+            await service.begin(session, contest, person, channel="zalo", user_key="z" * 12, attempt=1,
+                                moment=moment)
+    async with cbot.database.session() as session:
+        assert len(await service.attempts(session, contest.id, person, "z" * 12)) == 1

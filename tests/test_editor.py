@@ -278,6 +278,30 @@ async def test_the_lexicon_is_edited_as_text_and_checked(client: TestClient, bot
     assert "id: ngay-hoi" in new
 
 
+async def test_a_contest_file_is_written_checked_and_published_in_the_browser(client: TestClient,
+                                                                              bot: BotApp) -> None:
+    csrf = await login(client, "bientap")
+    page = await (await client.get("/admin/files/edit?contest=thi-thu")).text()
+    text = fields(page)["raw"]
+    assert "id: thi-thu" in text and "collect: [full_name, village, phone]" in text
+    filled = (text.replace("title: \n", "title: Thi thử CCHC\n").replace("organiser: \n", "organiser: UBND xã\n")
+              .replace("  - text: \n", "  - text: Khai sinh trong bao lâu?\n")
+              .replace("explanation: \n", "explanation: Trong 60 ngày.\n").replace("source: \n", "source: Luật Hộ tịch\n"))
+    broken = await client.post("/admin/files/edit", data={
+        "csrf": csrf, "path": "contests/thi-thu.yaml", "base": "", "action": "publish", "reason": "mở cuộc thi",
+        "raw": filled.replace("choices: [, ]", "choices: [60 ngày]")})
+    assert broken.status == 422
+    assert "dòng 13: trường &#39;questions.0.choices&#39;: cần từ 2 đến 6 lựa chọn (đang có 1)" in await broken.text()
+    assert "contests/thi-thu.yaml" not in await revisions.current_texts(bot.database)
+    done = await client.post("/admin/files/edit", data={
+        "csrf": csrf, "path": "contests/thi-thu.yaml", "base": "", "action": "publish", "reason": "mở cuộc thi",
+        "raw": filled.replace("choices: [, ]", "choices: [30 ngày, 60 ngày]")}, allow_redirects=False)
+    assert done.status == 303, await done.text()
+    opened = await bot.handle(Incoming("web", "citizen", text="/cuocthi thi-thu"))
+    assert opened.outcome == "contest_not_started" and "Thi thử CCHC" in opened.replies[0].text
+    assert "contests/thi-thu.yaml" in await (await client.get("/admin/files")).text()
+
+
 async def test_the_reload_button_takes_in_files_edited_on_the_server(database_url: str, tmp_path: Path) -> None:
     import shutil
 

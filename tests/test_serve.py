@@ -86,7 +86,8 @@ def test_one_server_for_everything(running) -> None:  # noqa: ANN001
     assert health["broadcast"]["sender"]["here"] is True  # [broadcast] sender on, scheduler off here
     assert health["broadcast"]["scheduler"]["here"] is False
     assert set(health["background"]) >= {"lease:maintenance", "retention:purge", "feedback:check-tickets",
-                                          "lookups:dossier-notices", "content:follow"}
+                                          "lookups:dossier-notices", "content:follow",
+                                          "contest:erase-details"}
     assert health["content"]["revision"] == 1  # the files on disk, taken in before serving began
     assert all(state == "running" for state in health["background"].values())
     status, body, _ = _get(url + "/metrics")

@@ -35,6 +35,8 @@ from bot.routing import Context
 from bot.storage.models import AnswerVote, QuestionLog
 from bot.webchat import reply_json
 from handlers.common import answer_reply
+from handlers.contest.contests import parse_contest
+from handlers.contest.service import load as load_contests
 from handlers.reports import report as rp
 
 log = logging.getLogger(__name__)
@@ -156,6 +158,8 @@ def _check(bot: Any, files: Mapping[str, str], path: str, form: EntryForm) -> Ch
     candidate = dict(files) | {path: text}
     snapshot, problems = revisions.check(candidate, bot.content.values, bot.content.params,
                                          bot.content.apart_from_files)
+    if path.startswith("contests/"):  # not part of the pack: checked as `cchc-bot contest check` does
+        problems = [*problems, *parse_contest(text, f"content/{path}", Path(path).stem)[1]]
     form = entry_form.with_errors(form, text, problems, f"content/{path}")
     if too_long:
         problems = [*problems, Problem(f"content/{path}", 1, "có ô dài quá giới hạn")]
@@ -582,7 +586,8 @@ async def unanswered_result(request: web.Request) -> web.StreamResponse:
 # --- the other content files: lexicon, categories, topics, campaigns (as text) ------------
 
 
-OTHER_FILE = re.compile(r"(lexicon|categories|topics)\.yaml|campaigns/[a-z0-9]+(?:-[a-z0-9]+)*\.md")
+OTHER_FILE = re.compile(r"(lexicon|categories|topics)\.yaml|campaigns/[a-z0-9]+(?:-[a-z0-9]+)*\.md"
+                        r"|contests/[a-z0-9]+(?:-[a-z0-9]+)*\.yaml")
 NEW_CAMPAIGN = """---
 id: {slug}
 title: 
@@ -594,6 +599,34 @@ source:
 ---
 Dạ, {{{{ office.name }}}} xin thông báo: …
 """
+
+
+NEW_CONTEST = """# Cuộc thi tìm hiểu CCHC. Giờ không ghi múi giờ là giờ Việt Nam.
+id: {slug}
+title: 
+organiser: 
+starts: {starts} 07:00:00
+ends: {ends} 17:00:00
+rules: |
+  Mỗi người dự thi một lượt, trả lời lần lượt từng câu bằng các nút.
+attempts: 1
+collect: [full_name, village, phone]
+questions:
+  - text: 
+    choices: [, ]
+    answer: 1
+    explanation: 
+    source: 
+"""
+
+
+def _new_text(path: str) -> str:
+    """The starting text of a file that does not exist yet: a campaign or a contest."""
+    slug = Path(path).stem
+    if path.startswith("contests/"):
+        starts = now_local().date() + dt.timedelta(days=7)
+        return NEW_CONTEST.format(slug=slug, starts=starts, ends=starts + dt.timedelta(days=30))
+    return NEW_CAMPAIGN.format(slug=slug)
 
 
 def _other_path(raw: str | None) -> str:
@@ -608,6 +641,7 @@ async def file_list(request: web.Request) -> web.StreamResponse:
     await _ready(bot)
     rows = await revisions.current(bot.database)
     broken = {p.path for p in bot.content.last_problems if not p.warning}
+    broken |= {f"content/{p.path}" for p in load_contests(bot.content.root)[1]}
     files = [{"path": p, "revision": r.revision_id, "error": f"content/{p}" in broken}
              for p, r in sorted(rows.items()) if OTHER_FILE.fullmatch(p)]
     return render(request, "editor_files.html", files=files, message=request.query.get("msg", ""))
@@ -617,12 +651,14 @@ async def file_list(request: web.Request) -> web.StreamResponse:
 async def file_edit(request: web.Request) -> web.StreamResponse:
     bot = bot_of(request)
     slug = request.query.get("slug", "").strip()
-    path = _other_path(request.query.get("path") or (f"campaigns/{slug}.md" if slug else None))
+    contest = request.query.get("contest", "").strip()
+    path = _other_path(request.query.get("path") or (f"campaigns/{slug}.md" if slug else None)
+                       or (f"contests/{contest}.yaml" if contest else None))
     await _ready(bot)
     row = (await revisions.current(bot.database)).get(path)
-    if row is None and not path.startswith("campaigns/"):
+    if row is None and not path.startswith(("campaigns/", "contests/")):
         raise web.HTTPNotFound(text="Không có tệp này.")
-    text = row.text if row is not None else NEW_CAMPAIGN.format(slug=Path(path).stem)
+    text = row.text if row is not None else _new_text(path)
     return render(request, "editor_file.html", file_path=path, form=EntryForm(raw=text),
                   base=row.revision_id if row else None, checked=None, conflict=None, reason="", error="",
                   message=request.query.get("msg", ""))

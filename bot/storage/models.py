@@ -497,19 +497,17 @@ class ContestParticipant(SQLModel, table=True):
     """One person at one contest, the unit attempts are counted by. ``person_key`` is a keyed
     hash of the phone where the contest collects phones (so Telegram and Zalo count as one
     person), else the channel user's key. The details for the prize-giving are kept only with
-    consent and only until ``erase_after``; ``number`` is the pseudonym (``TS-0007``) the
-    ranking keeps after that."""
+    consent and only until ``erase_after``; the id is the pseudonym (``TS-0007``) the ranking
+    keeps after that (an id, not a count per contest: two people joining at once never clash)."""
 
     __tablename__ = "contest_participant"
     __table_args__ = (
         UniqueConstraint("contest_id", "person_key", name="uq_contest_participant_person"),
-        UniqueConstraint("contest_id", "number", name="uq_contest_participant_number"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     contest_id: str = Field(max_length=64, index=True)
     person_key: str = Field(max_length=64)
-    number: int  # 1, 2, ... per contest, in the order people joined
     channel: str = Field(max_length=16)  # where they joined
     full_name: str | None = Field(default=None, max_length=120)
     phone: str | None = Field(default=None, max_length=16)
@@ -532,8 +530,8 @@ class ContestFlag(SQLModel, table=True):
     contest_id: str = Field(max_length=64, index=True)
     participant_id: int | None = Field(default=None, index=True)
     entry_id: int | None = None
-    kind: str = Field(max_length=32)  # "shared_phone" | "extra_attempt" | "too_fast" | "double_start"
-    detail: str = Field(max_length=500)
+    kind: str = Field(max_length=32)  # "shared_phone" | "extra_attempt" | "too_fast"
+    detail: str = Field(max_length=500)  # no personal data: the participant's row holds that
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from bot.content.loader import TIMEZONE, Problem, _line_of, _parse_yaml, _validation_problems
 
@@ -88,14 +96,24 @@ class Contest(_Strict):
         if self.question_count is not None and self.question_count > len(self.questions):
             raise ValueError(f"'question_count' ({self.question_count}) lớn hơn số câu hỏi "
                              f"trong ngân hàng ({len(self.questions)})")
-        if self.tie_break is not None:
-            if len(set(self.tie_break)) != len(self.tie_break):
-                raise ValueError("'tie_break' có tiêu chí lặp lại")
-            if "prediction" in self.tie_break and self.predict_question is None:
-                raise ValueError("'tie_break' dùng 'prediction' nhưng tệp không có 'predict_question'")
-        if len(set(self.collect)) != len(self.collect):
-            raise ValueError("'collect' có mục lặp lại")
         return self
+
+    @field_validator("collect")
+    @classmethod
+    def _once_each(cls, collect: list[str]) -> list[str]:
+        if len(set(collect)) != len(collect):
+            raise ValueError("có mục lặp lại")
+        return collect
+
+    @field_validator("tie_break")
+    @classmethod
+    def _known_tie_breaks(cls, rules: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if rules is not None:
+            if len(set(rules)) != len(rules):
+                raise ValueError("có tiêu chí lặp lại")
+            if "prediction" in rules and info.data.get("predict_question") is None:
+                raise ValueError("dùng 'prediction' nhưng tệp không có 'predict_question'")
+        return rules
 
     @property
     def tie_breaks(self) -> tuple[str, ...]:
@@ -114,9 +132,16 @@ class Contest(_Strict):
 def load_contest(path: Path, rel: str | None = None) -> tuple[Contest | None, list[Problem]]:
     rel = rel or str(path)
     try:
-        data, lines = _parse_yaml(path.read_text(encoding="utf-8-sig"))
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         return None, [Problem(rel, 1, "tệp không phải UTF-8")]
+    return parse_contest(text, rel, path.stem)
+
+
+def parse_contest(text: str, rel: str, stem: str) -> tuple[Contest | None, list[Problem]]:
+    """The contest in ``text`` (the file ``rel``, named ``stem``.yaml), or its problems."""
+    try:
+        data, lines = _parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         return None, [Problem(rel, mark.line + 1 if mark else 1,
@@ -128,9 +153,9 @@ def load_contest(path: Path, rel: str | None = None) -> tuple[Contest | None, li
     except ValidationError as err:
         return None, [Problem(p.path, p.line, p.message.replace("Value error, ", ""))
                       for p in _validation_problems(err, rel, lines, offset=1)]
-    if contest.id != path.stem:
+    if contest.id != stem:
         return None, [Problem(rel, _line_of(lines, ("id",), 1),
-                              f"id '{contest.id}' phải trùng tên tệp '{path.stem}'")]
+                              f"id '{contest.id}' phải trùng tên tệp '{stem}'")]
     return contest, []
 
 

@@ -14,8 +14,7 @@ HEADINGS = ("Hạng", "Mã người dự thi", "Họ và tên", "Số điện th
             "Thời điểm hoàn thành", "Xét giải", "Cần xem xét")
 FLAG_LABELS = {"shared_phone": "một số điện thoại, nhiều tài khoản",
                "extra_attempt": "xin dự thi thêm lượt",
-               "too_fast": "trả lời nhanh hơn thời gian đọc",
-               "double_start": "mở bài thi hai lần cùng lúc"}
+               "too_fast": "trả lời nhanh hơn thời gian đọc"}
 
 
 def mask_name(name: str | None) -> str:

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import aware
 from bot.content.loader import Problem
+from bot.storage.db import Database
 from bot.storage.models import ContestEntry, ContestFlag, ContestParticipant, utcnow
 from handlers.contest.contests import Contest, Question, load_contest
 
@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 __all__ = ["aware", "utcnow"]  # tests drive the server's clock through utcnow
 
 READING_WORDS_PER_SECOND = 5.0  # a fast reader: answers quicker than this for most questions are flagged
-JOIN_RETRIES = 5  # two people joining at once may take the same number: the loser takes the next
 
 
 def now() -> dt.datetime:
@@ -128,33 +127,27 @@ async def participant_of(session: AsyncSession, contest_id: str, user_key: str) 
 async def join(session: AsyncSession, contest: Contest, *, channel: str, user_key: str,
                details: Details | None, retention_days: int, moment: dt.datetime) -> ContestParticipant:
     """The participant for these details: the existing one when the same person (phone, or
-    channel user) joined before, else a new one with the next number. ``details`` None: the
-    citizen declined to give them (they take part, outside the prize-giving)."""
+    channel user) joined before, else a new one. ``details`` None: the citizen declined to give
+    them (they take part, outside the prize-giving). Raises IntegrityError when the same person
+    joined at this very moment elsewhere (the caller says "busy"; the next press finds them)."""
     key = person_key(contest, user_key, details.phone if details else None)
-    for _ in range(JOIN_RETRIES):
-        found = (await session.exec(select(ContestParticipant).where(
-            ContestParticipant.contest_id == contest.id, ContestParticipant.person_key == key))).first()
-        if found is not None:
-            return found
-        last = (await session.exec(select(func.max(ContestParticipant.number)).where(
-            ContestParticipant.contest_id == contest.id))).one()
-        wanted = set(contest.collect)
-        row = ContestParticipant(
-            contest_id=contest.id, person_key=key, number=(last or 0) + 1, channel=channel,
-            full_name=details.full_name if details and "full_name" in wanted else None,
-            phone=details.phone if details and "phone" in wanted else None,
-            phone_verified=bool(details and details.phone_verified and "phone" in wanted),
-            village=details.village if details and "village" in wanted else None,
-            consent_at=moment if details is not None and wanted else None,
-            declined=details is None and bool(wanted), created_at=moment,
-            erase_after=contest.ends + dt.timedelta(days=retention_days))
-        try:
-            async with session.begin_nested():
-                session.add(row)
-        except IntegrityError:  # another worker took this number or this person first
-            continue
-        return row
-    raise RuntimeError(f"contest {contest.id}: could not number a new participant")
+    found = (await session.exec(select(ContestParticipant).where(
+        ContestParticipant.contest_id == contest.id, ContestParticipant.person_key == key))).first()
+    if found is not None:
+        return found
+    wanted = set(contest.collect)
+    row = ContestParticipant(
+        contest_id=contest.id, person_key=key, channel=channel,
+        full_name=details.full_name if details and "full_name" in wanted else None,
+        phone=details.phone if details and "phone" in wanted else None,
+        phone_verified=bool(details and details.phone_verified and "phone" in wanted),
+        village=details.village if details and "village" in wanted else None,
+        consent_at=moment if details is not None and wanted else None,
+        declined=details is None and bool(wanted), created_at=moment,
+        erase_after=(contest.ends + dt.timedelta(days=retention_days)).astimezone(dt.UTC))
+    session.add(row)
+    await session.flush()
+    return row
 
 
 async def attempts(session: AsyncSession, contest_id: str, participant: ContestParticipant | None,
@@ -198,8 +191,8 @@ async def begin(session: AsyncSession, contest: Contest, participant: ContestPar
     entry = ContestEntry(contest_id=contest.id, channel=channel, user_key=user_key, attempt=attempt,
                          participant_id=participant.id, started_at=moment, asked_at=moment,
                          deadline_at=deadline, questions=drawn)
-    async with session.begin_nested():
-        session.add(entry)
+    session.add(entry)
+    await session.flush()
     return entry
 
 
@@ -348,7 +341,7 @@ async def ranking(session: AsyncSession, contest: Contest) -> list[Ranked]:
         person = people.get(row.participant_id) if row.participant_id is not None else None
         assert row.finished_at is not None
         ranked.append(Ranked(
-            rank=rank, participant=pseudonym(person.number) if person else row.user_key[:10],
+            rank=rank, participant=pseudonym(person.id or 0) if person else row.user_key[:10],
             channel=row.channel, score=row.score or 0, questions=len(row.questions),
             seconds=round(taken(row)), finished_at=aware(row.finished_at), prediction=row.prediction,
             eligible=person is not None and not person.declined,
@@ -390,4 +383,14 @@ async def erase_expired(session: AsyncSession, found: dict[str, Contest], retent
             session.add(entry)
         erased += 1
     await session.flush()
+    return erased
+
+
+async def erase_due(database: Database, content_root: Path, retention_days: int) -> int:
+    """The periodic job: erase what is due now (bot/root.py runs it in one process at a time)."""
+    async with database.session() as session:
+        erased = await erase_expired(session, contests(content_root), retention_days, now())
+        await session.commit()
+    if erased:
+        log.info("contest details erased for %d participants (retention %d days)", erased, retention_days)
     return erased

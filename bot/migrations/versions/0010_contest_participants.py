@@ -23,7 +23,6 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('contest_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('person_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('full_name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
     sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
@@ -35,7 +34,6 @@ def upgrade() -> None:
     sa.Column('erase_after', sa.DateTime(timezone=True), nullable=False),
     sa.Column('erased_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('contest_id', 'number', name='uq_contest_participant_number'),
     sa.UniqueConstraint('contest_id', 'person_key', name='uq_contest_participant_person')
     )
     with op.batch_alter_table('contest_participant', schema=None) as batch_op:
