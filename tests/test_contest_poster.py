@@ -85,11 +85,21 @@ async def bundled(database_url: str) -> AsyncIterator[BotApp]:
     await app.close()
 
 
-async def test_the_deep_link_opens_the_contest(bundled: BotApp, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service, "utcnow", lambda: dt.datetime(2026, 12, 10, 9, tzinfo=TIMEZONE).astimezone(dt.UTC))
-    response = await bundled.handle(Incoming("telegram", "u1", text=f"/start ct-{CONTEST_ID}"))
+async def test_the_deep_link_opens_the_contests_rules(bundled: BotApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    def at(*moment: int) -> None:
+        monkeypatch.setattr(service, "utcnow", lambda: dt.datetime(*moment, tzinfo=TIMEZONE).astimezone(dt.UTC))
+
+    at(2026, 12, 20, 9)  # running
+    rules = await bundled.handle(Incoming("telegram", "u1", text=f"/start ct-{CONTEST_ID}"))
+    assert rules.outcome == "contest_rules"
+    text = rules.replies[0].text
+    assert text.startswith("**Cuộc thi tìm hiểu về cải cách hành chính năm 2026**\n"
+                           "Đơn vị tổ chức: UBND xã (Ban tổ chức cuộc thi)\n")
+    assert "Mỗi người dự thi một lượt" in text and "- Số câu hỏi: 4, mỗi câu chọn một đáp án." in text
+    assert f"ct:go:{CONTEST_ID}" in [b.payload for row in rules.replies[0].buttons for b in row]
     same = await bundled.handle(Incoming("telegram", "u2", payload=f"ct:open:{CONTEST_ID}"))
-    assert response.outcome == same.outcome == "contest_not_started"
-    assert [r.text for r in response.replies] == [r.text for r in same.replies]
-    assert "«Cuộc thi tìm hiểu về cải cách hành chính năm 2026»" in response.replies[0].text
-    assert "từ 07:00 ngày 15/12/2026 đến 17:00 ngày 15/01/2027" in response.replies[0].text
+    assert [r.text for r in same.replies] == [r.text for r in rules.replies]  # the button's answer, exactly
+    at(2026, 12, 10, 9)  # before the start: the contest's dates
+    early = await bundled.handle(Incoming("telegram", "u3", text=f"/start ct-{CONTEST_ID}"))
+    assert early.outcome == "contest_not_started"
+    assert "từ 07:00 ngày 15/12/2026 đến 17:00 ngày 15/01/2027" in early.replies[0].text

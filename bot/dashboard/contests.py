@@ -16,7 +16,7 @@ from sqlmodel import col, select
 
 from bot.dashboard.pages import CHANNEL_NAMES
 from bot.dashboard.web import ALL, OFFICIALS, Route, audit, bot_of, me, pages_of, refuse, render
-from bot.storage.models import ContestFlag, ContestParticipant
+from bot.storage.models import ContestFlag
 from handlers.contest import draw as draws
 from handlers.contest import figures as fg
 from handlers.contest import results, service
@@ -64,8 +64,6 @@ async def contest_detail(request: web.Request) -> web.StreamResponse:
         ranked = await service.ranking(session, contest)
         flags = (await session.exec(select(ContestFlag).where(ContestFlag.contest_id == contest.id)
                                     .order_by(col(ContestFlag.created_at).desc()))).all()
-        numbers = dict((await session.exec(select(ContestParticipant.id, ContestParticipant.number).where(
-            ContestParticipant.contest_id == contest.id))).all())
         history = await draws.history(session, contest.id)
     by_pseudonym = {row.participant: row for row in ranked}
     drawn = [{"row": row, "replays": draws.replays(row),
@@ -77,8 +75,7 @@ async def contest_detail(request: web.Request) -> web.StreamResponse:
         figures=figures, names=CHANNEL_NAMES, flag_labels=results.FLAG_LABELS,
         headings=results.HEADINGS, ranking=[results.cells(row, personal) for row in ranked[:RANKING_SHOWN]],
         ranked=len(ranked), shown=RANKING_SHOWN, eligible=sum(1 for row in ranked if row.eligible),
-        flags=[{"flag": f, "who": service.pseudonym(numbers[f.participant_id])
-                if f.participant_id in numbers else ""} for f in flags],
+        flags=[{"flag": f, "who": service.pseudonym(f.participant_id) if f.participant_id else ""} for f in flags],
         tie_breaks=", rồi ".join(TIE_BREAK_LABELS[t] for t in contest.tie_breaks),
         collect=", ".join(COLLECT_LABELS[c] for c in contest.collect), personal=personal,
         draw_rule=draws.describe(contest) if contest.draw else "", can_draw=personal and moment >= contest.ends,
