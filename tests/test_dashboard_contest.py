@@ -43,7 +43,7 @@ PAGE = f"/admin/contests/{CONTEST_ID}"
 
 
 class Tables(HTMLParser):
-    """The page's tables as rows of cell texts, by caption (or by order, when captionless)."""
+    """The page's tables as rows of cell texts, by caption or label (or by order, when neither)."""
 
     def __init__(self, html: str) -> None:
         super().__init__()
@@ -56,7 +56,7 @@ class Tables(HTMLParser):
         if self._cell is not None:
             self._cell.append(" ")  # <br> and the like part words
         if tag == "table":
-            self.tables.append(("", []))
+            self.tables.append((dict(attrs).get("aria-label") or "", []))
         elif tag == "caption":
             self._caption = []
         elif tag == "tr":
