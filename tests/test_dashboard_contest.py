@@ -202,6 +202,7 @@ async def test_the_draw_is_posted_by_an_official_with_the_csrf_token(client: Tes
     assert [(e.allowed, e.detail.get("seed")) for e in audited] == [(False, None), (True, "giam-khao-01")]
     page = await (await client.get(f"{PAGE}?drawn=1")).text()
     assert "Lần bốc thăm số 1" in page and "giam-khao-01" in page and "<strong>khớp</strong>" in page
+    assert "Đã bốc thăm 1 lần; bốc lại sẽ ghi thêm một lần nữa" in page
     winners = Tables(page)["Người trúng thưởng"]
     assert [r[1] for r in winners[1:]] == row.winners
     assert all(r[2] in ("Nguyễn Văn An", "Trần Thị Bình", "Phạm Thị Dung") for r in winners[1:])

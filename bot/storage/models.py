@@ -544,7 +544,7 @@ class ContestDraw(SQLModel, table=True):
     contest_id: str = Field(max_length=64, index=True)
     drawn_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     drawn_by: str = Field(max_length=64)
-    pool: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # numbers
+    pool: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # pseudonyms, ranking order
     winners: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     seed: str = Field(max_length=64)
 
