@@ -6,7 +6,7 @@
 In one process, through the same composition root as production (``bot.root.build_app``) on a
 real database: a contest running now, with the bundled contest's questions, that collects the
 three details (name, village, phone). ``--participants`` web-chat citizens, ``--concurrency`` at
-a time, each open the rules, consent, type the three details, answer every question and the
+a time, each open the rules, consent, type the three details, confirm them, answer every question and the
 prediction: every press a full turn (state, database, reply). It prints per database the turns
 per second, the turn's latency p50/p99 and the process CPU time per turn, then, after seeding
 ``--ranked`` finished attempts, how long ``service.ranking`` takes and the xlsx export of it.
@@ -84,8 +84,9 @@ async def citizen(bot: Any, number: int, latencies: list[float]) -> int:
     await say(payload=f"ct:ok:{CONTEST_ID}")
     await say("Nguyễn Văn An")
     await say("Thôn Đông")
-    question = await say(f"09{number:08d}")
-    turns = 6
+    await say(f"09{number:08d}")
+    question = await say(payload=f"ct:start:{CONTEST_ID}")
+    turns = 7
     while (choices := answer_payloads(question)):
         question = await say(payload=random.choice(choices))
         turns += 1

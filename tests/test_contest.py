@@ -561,3 +561,11 @@ async def test_one_person_cannot_open_the_same_attempt_twice(cbot: BotApp, prize
                                 moment=moment)
     async with cbot.database.session() as session:
         assert len(await service.attempts(session, contest.id, person, "z" * 12)) == 1
+
+
+async def test_the_main_menu_shows_the_contest_only_while_it_runs(cbot: BotApp, clock: Clock) -> None:
+    running = await say(cbot, payload="menu")
+    assert "ct:open:thu-nghiem" in payloads(running)
+    assert (await say(cbot, payload="ct:open:thu-nghiem")).outcome == "contest_rules"
+    clock.moment = dt.datetime(2026, 12, 21, 8, 0, tzinfo=TIMEZONE)
+    assert not any(p.startswith("ct:") for p in payloads(await say(cbot, payload="menu")))

@@ -464,6 +464,16 @@ async def _answer(ctx: Context, args: tuple[str, ...]) -> Response:
     return _result(contest, entry, participant)
 
 
+def menu_button(ctx: Context) -> Button | None:
+    """The main menu's way into the contest, shown only while one runs: quiet about it otherwise."""
+    moment = service.now()
+    running = [c for c in _contests(ctx).values() if c.starts <= moment < c.ends]
+    if not running:
+        return None
+    contest = min(running, key=lambda c: c.ends)
+    return Button(label(f"🏆 {contest.title}"), payload=f"ct:open:{contest.id}")
+
+
 @router.command("cuocthi", "thi", menu="Cuộc thi tìm hiểu CCHC")
 async def command(ctx: Context, message: Incoming, route: Route) -> Response:
     return await _open(ctx, route.args[0] if route.args else None, begin=False)

@@ -14,8 +14,10 @@ import random
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy import select as columns  # plain rows of chosen columns (sqlmodel's types four)
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["aware", "utcnow"]  # tests drive the server's clock through utcnow
 
+ENTRY = ContestEntry.__table__.c  # type: ignore[attr-defined]  # the columns, for plain-row reads
+PERSON = ContestParticipant.__table__.c  # type: ignore[attr-defined]
 READING_WORDS_PER_SECOND = 5.0  # a fast reader: answers quicker than this for most questions are flagged
 
 
@@ -296,60 +300,68 @@ class Ranked:
 
 async def full_scores(session: AsyncSession, contest: Contest) -> int:
     """How many people answered every question right: the number ``predict_question`` asks for."""
-    rows = (await session.exec(select(ContestEntry.participant_id, ContestEntry.user_key).where(
-        ContestEntry.contest_id == contest.id, col(ContestEntry.finished_at).is_not(None),
-        col(ContestEntry.score) == contest.drawn))).all()
-    return len({participant or user for participant, user in rows})
+    query: Any = columns(ENTRY.participant_id, ENTRY.user_key, ENTRY.score, ENTRY.questions).where(
+        ENTRY.contest_id == contest.id, ENTRY.finished_at.is_not(None))
+    return _full_scores(list((await session.exec(query)).all()))
+
+
+def _full_scores(attempts: list) -> int:
+    return len({row.participant_id or row.user_key for row in attempts if row.score == len(row.questions)})
 
 
 async def ranking(session: AsyncSession, contest: Contest) -> list[Ranked]:
     """Each participant's best finished attempt, ranked by score, then the contest's tie-breaks
     in order (the prediction's distance from the real number of full scores, the time taken,
-    who finished first)."""
-    rows = (await session.exec(select(ContestEntry).where(
-        ContestEntry.contest_id == contest.id, col(ContestEntry.finished_at).is_not(None)))).all()
-    people = {p.id: p for p in (await session.exec(select(ContestParticipant).where(
-        ContestParticipant.contest_id == contest.id))).all()}
-    flags: dict[int | None, list[str]] = {}
+    who finished first). Reads plain columns, not ORM rows: the jury's page ranks thousands."""
+    finished: Any = columns(
+        ENTRY.id, ENTRY.participant_id, ENTRY.user_key, ENTRY.channel, ENTRY.score, ENTRY.started_at,
+        ENTRY.finished_at, ENTRY.prediction, ENTRY.questions).where(
+        ENTRY.contest_id == contest.id, ENTRY.finished_at.is_not(None))
+    attempts: list[Any] = list((await session.exec(finished)).all())
+    joined: Any = columns(
+        PERSON.id, PERSON.declined, PERSON.full_name, PERSON.phone, PERSON.phone_verified, PERSON.village).where(
+        PERSON.contest_id == contest.id)
+    people: dict[int, Any] = {row.id: row for row in (await session.exec(joined)).all()}
+    flags: dict[int | None, set[str]] = {}
     for participant_id, kind in (await session.exec(select(ContestFlag.participant_id, ContestFlag.kind).where(
             ContestFlag.contest_id == contest.id))).all():
-        flags.setdefault(participant_id, []).append(kind)
-    actual = await full_scores(session, contest)
+        flags.setdefault(participant_id, set()).add(kind)
+    best = _best(attempts, contest, _full_scores(attempts))
+    ranked = []
+    for rank, (_, row) in enumerate(sorted(best.values(), key=lambda pair: pair[0]), start=1):
+        person = people.get(row.participant_id) if row.participant_id is not None else None
+        finished, started = aware(row.finished_at), aware(row.started_at)
+        ranked.append(Ranked(
+            rank=rank, participant=pseudonym(person.id) if person else row.user_key[:10],
+            channel=row.channel, score=row.score or 0, questions=len(row.questions),
+            seconds=round((finished - started).total_seconds()), finished_at=finished,
+            prediction=row.prediction, eligible=person is not None and not person.declined,
+            full_name=person.full_name if person else None, phone=person.phone if person else None,
+            phone_verified=bool(person and person.phone_verified),
+            village=person.village if person else None,
+            flags=tuple(sorted(flags.get(row.participant_id, ())))))
+    return ranked
 
-    def taken(row: ContestEntry) -> float:
-        assert row.finished_at is not None
-        return (aware(row.finished_at) - aware(row.started_at)).total_seconds()
 
-    def key(row: ContestEntry) -> tuple[object, ...]:
-        assert row.finished_at is not None
+def _best(attempts: list, contest: Contest, actual: int) -> dict[object, tuple[tuple, Any]]:
+    """Each person's best attempt with its sort key (computed once per attempt)."""
+    best: dict[object, tuple[tuple, Any]] = {}
+    for row in attempts:
+        finished = aware(row.finished_at)
         parts: list[object] = [-(row.score or 0)]
         for rule in contest.tie_breaks:
             if rule == "prediction":
                 parts.append(abs(row.prediction - actual) if row.prediction is not None else float("inf"))
             elif rule == "time":
-                parts.append(taken(row))
+                parts.append((finished - aware(row.started_at)).total_seconds())
             else:
-                parts.append(aware(row.finished_at))
-        parts.append(row.id or 0)  # a total order: equal on every rule, the earlier attempt first
-        return tuple(parts)
-
-    best: dict[object, ContestEntry] = {}
-    for row in sorted(rows, key=key):
-        best.setdefault(row.participant_id or row.user_key, row)
-    ranked = []
-    for rank, row in enumerate(sorted(best.values(), key=key), start=1):
-        person = people.get(row.participant_id) if row.participant_id is not None else None
-        assert row.finished_at is not None
-        ranked.append(Ranked(
-            rank=rank, participant=pseudonym(person.id or 0) if person else row.user_key[:10],
-            channel=row.channel, score=row.score or 0, questions=len(row.questions),
-            seconds=round(taken(row)), finished_at=aware(row.finished_at), prediction=row.prediction,
-            eligible=person is not None and not person.declined,
-            full_name=person.full_name if person else None, phone=person.phone if person else None,
-            phone_verified=bool(person and person.phone_verified),
-            village=person.village if person else None,
-            flags=tuple(sorted(set(flags.get(row.participant_id, []))))))
-    return ranked
+                parts.append(finished)
+        parts.append(row.id)  # a total order: equal on every rule, the earlier attempt first
+        key = tuple(parts)
+        person = row.participant_id or row.user_key
+        if person not in best or key < best[person][0]:
+            best[person] = (key, row)
+    return best
 
 
 async def participants(session: AsyncSession, contest_id: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.messages import Button, Incoming, Reply, Response
 from bot.routing import Context, Route, Router
 from handlers.common import MENU, answer_reply, contact_line
+from handlers.contest.router import menu_button as contest_button
 from handlers.faq.language import menu_button as language_button
 
 router = Router("start")
@@ -26,6 +27,9 @@ def menu_reply(ctx: Context, greeting: bool) -> Reply:
     buttons = [Button(c.title, payload=f"cat:{c.id}") for c in categories]
     rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
     rows += ((Button("✍️ Gửi phản ánh, kiến nghị", payload="fb:start"),),)
+    contest = contest_button(ctx)
+    if contest is not None:
+        rows += ((contest,),)
     language = language_button(ctx)
     if language is not None:
         rows += ((language,),)
