@@ -168,9 +168,16 @@ class Dispatcher:
 
     The candidates, in order: a button's payload, a ``/command``, the guided flow the user is
     in, a photo, the intent the features' recognisers (then ``bot.intents``) see, and the text
-    handlers of every router; ``fallback`` when all declined."""
+    handlers of every router; ``fallback`` when all declined.
 
-    def __init__(self, routers: list[Router], fallback: Handler) -> None:
+    ``deep_links`` turn a ``/start`` argument (a poster's QR code: Telegram's ``?start=``,
+    Messenger's ``?ref=``) into a button's payload: ``{"ct-": "ct:open:"}`` routes
+    ``/start ct-abc`` as the payload ``ct:open:abc``, so the feature behind it needs nothing else
+    (and ``/start`` needs to know no feature)."""
+
+    def __init__(self, routers: list[Router], fallback: Handler,
+                 deep_links: Mapping[str, str] | None = None) -> None:
+        self.deep_links = dict(deep_links or {})
         self.commands: dict[str, Handler] = {}
         self.payloads: dict[str, Handler] = {}
         self.flows: dict[str, Handler] = {}
@@ -195,17 +202,20 @@ class Dispatcher:
     def candidates(self, ctx: Context, message: Incoming) -> Iterator[tuple[Handler, Route]]:
         """The handlers to try, lazily: a flow that declines (and leaves) changes what follows."""
         if message.payload is not None:
-            prefix, _, rest = message.payload.partition(":")
-            args = tuple(rest.split(":")) if rest else ()
-            handler = self.payloads.get(prefix)
-            yield (handler or self.fallback), Route("payload", prefix, args)
+            yield self._payload(message.payload)
             return
         query = Query(message.text.strip())
         if query.text.startswith("/"):
             head, _, rest = query.text[1:].partition(" ")
             name = head.split("@", 1)[0].lower()
-            yield self.commands.get(name, self.fallback), Route("command", name, tuple(rest.split()),
-                                                                query=query)
+            args = tuple(rest.split())
+            link = args[0] if name == "start" and args else ""
+            payload = next((to + link[len(start):] for start, to in self.deep_links.items()
+                            if link.startswith(start) and len(link) > len(start)), None)
+            if payload is not None:
+                yield self._payload(payload)
+                return
+            yield self.commands.get(name, self.fallback), Route("command", name, args, query=query)
             return
         flow = ctx.state.get("flow")
         if flow in self.flows:  # a photo sent within a guided flow is the flow's (e.g. feedback)
@@ -219,6 +229,11 @@ class Dispatcher:
                 yield self.intents[intent.name], Route("intent", intent.name, intent=intent, query=query)
         for handler in self.text_handlers:
             yield handler, Route("text", "text", intent=intent, query=query)
+
+    def _payload(self, payload: str) -> tuple[Handler, Route]:
+        prefix, _, rest = payload.partition(":")
+        args = tuple(rest.split(":")) if rest else ()
+        return self.payloads.get(prefix) or self.fallback, Route("payload", prefix, args)
 
     async def dispatch(self, ctx: Context, message: Incoming) -> Response:
         if message.reply_to is not None and message.payload is None:

@@ -170,9 +170,9 @@ def make_web_app(bot: BotApp, channels: list[Channel] = ()) -> web.Application:
     app.router.add_get("/metrics", metrics_page)
     app.router.add_static("/static", STATIC)
     if settings.dashboard.enabled:
-        from bot.dashboard import editor, pages
+        from bot.dashboard import contests, editor, pages
         from bot.dashboard.web import setup_dashboard
 
-        # /admin: the officials' pages and the editors' content pages, each declared with @page
-        setup_dashboard(app, bot, [*pages.ROUTES, *editor.ROUTES])
+        # /admin: the officials' pages, the contests' and the editors' content pages, each declared with @page
+        setup_dashboard(app, bot, [*pages.ROUTES, *contests.ROUTES, *editor.ROUTES])
     return app

@@ -11,6 +11,9 @@ from handlers.faq import browse, language, questions, start, welcome
 from handlers.feedback import router as feedback
 from handlers.lookups import router as lookups
 
+# A poster's QR code for a contest opens it: /start ct-<id> is the button ct:open:<id>.
+DEEP_LINKS = {"ct-": "ct:open:"}
+
 
 def build_dispatcher() -> Dispatcher:
     """The order matters on conflicts (earlier routers win) and for text: the lookups' text
@@ -19,4 +22,5 @@ def build_dispatcher() -> Dispatcher:
         [start.router, compose.router, admin.router, announcements.router, welcome.router, browse.router,
          feedback.router, contest.router, language.router, lookups.router, questions.router],
         fallback=start.help_handler,
+        deep_links=DEEP_LINKS,
     )

@@ -54,6 +54,7 @@ class RecordingChannel:
         self.on_send = on_send
         self.calls: list[str] = []  # every send attempt, by platform id
         self.delivered: list[tuple[str, str]] = []  # (platform id, text) of the "sent" ones
+        self.replies: list[list[Reply]] = []  # the messages of the "sent" ones, buttons and all
         self.gate: asyncio.Event | None = None
         self.started = 0
 
@@ -79,6 +80,7 @@ class RecordingChannel:
         )
         if outcome.status == "sent":
             self.delivered.append((platform_id, replies[0].text))
+            self.replies.append(replies)
         return outcome
 
     def received(self) -> Counter[str]:

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from bot.config import BUNDLED_CONTENT, Office
-from bot.content.loader import load_pack
+from bot.content.loader import TIMEZONE, load_pack
 
 VALUES = Office().template_values()
 HO_TICH = ("khai-sinh", "khai-tu", "ket-hon", "ket-hon-nuoc-ngoai", "cai-chinh-ho-tich",
@@ -45,3 +45,23 @@ def test_can_cuoc_fees_follow_their_own_end_dates() -> None:
     online = "Cấp đổi, cấp lại làm trực tuyến bằng tài khoản VNeID mức 2"
     assert december[online] == 0 and january[online] == 0 and online not in march
     assert march["Cấp lại thẻ khi mất, hư hỏng"] == 70000
+
+
+def test_the_contest_campaigns_follow_the_bundled_contest() -> None:
+    """Launch on the day the contest starts, a reminder mid-way, "last days" within its final
+    ten days; each message opens the contest and says when it ends."""
+    from handlers.contest.service import contests
+
+    contest = contests(BUNDLED_CONTENT)["tim-hieu-cchc-2026"]
+    starts, ends = contest.starts.astimezone(TIMEZONE), contest.ends.astimezone(TIMEZONE)
+    campaigns = pack_on(dt.date(2026, 12, 1)).campaigns
+    launch, middle, last = (campaigns[f"cuoc-thi-cchc-{name}"] for name in ("phat-dong", "nhac-giua-ky", "sap-ket-thuc"))
+    for campaign in (launch, middle, last):
+        assert campaign.contest == contest.id
+        assert (campaign.start, campaign.end) == (starts.date(), ends.date())
+        assert f"{ends:%d/%m/%Y}" in campaign.body
+        assert all(starts <= moment.replace(tzinfo=TIMEZONE) < ends for moment in campaign.dates)
+    assert [d.date() for d in launch.dates] == [starts.date()]
+    halfway = starts + (ends - starts) / 2
+    assert [abs(d.replace(tzinfo=TIMEZONE) - halfway) < dt.timedelta(days=3) for d in middle.dates] == [True]
+    assert last.dates and all(ends - d.replace(tzinfo=TIMEZONE) <= dt.timedelta(days=10) for d in last.dates)

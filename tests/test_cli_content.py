@@ -125,3 +125,20 @@ def test_list_refuses_broken_content(tmp_path: Path) -> None:
     result = invoke(tmp_path, "content", "list", "--json", content=root)
     assert result.exit_code != 0
     assert "content/faq/khai-sinh.md:2: thiếu trường 'source'" in result.output
+
+
+INVITE = BAN_TIN.replace("id: ban-tin", "id: moi-du-thi").replace("schedule:", "contest: hoi-thi-xa\nschedule:")
+
+
+def test_a_campaign_pointing_to_a_missing_contest_is_refused_with_its_line(tmp_path: Path) -> None:
+    from tests.contest_support import CONTEST
+
+    root = write_pack(tmp_path / "content", campaigns={"moi-du-thi": INVITE})
+    result = invoke(tmp_path, "content", "check", str(root))
+    assert result.exit_code == 1
+    line = INVITE.splitlines().index("contest: hoi-thi-xa") + 1
+    assert result.stdout.splitlines() == [
+        f"content/campaigns/moi-du-thi.md:{line}: cuộc thi 'hoi-thi-xa' không có tệp contests/hoi-thi-xa.yaml"]
+    (root / "contests").mkdir()
+    (root / "contests" / "hoi-thi-xa.yaml").write_text(CONTEST, encoding="utf-8")
+    assert invoke(tmp_path, "content", "check", str(root)).exit_code == 0

@@ -21,6 +21,7 @@ from bot.storage.db import Database, upgrade
 from bot.storage.models import Broadcast
 from tests.broadcasting import Clock, RecordingChannel, add_subscribers, rows, vn
 from tests.conftest import make_settings
+from tests.contest_support import CONTEST
 from tests.packs import write_pack
 
 DAILY = """\
@@ -292,3 +293,24 @@ async def test_a_content_reload_at_fire_time_does_not_drop_the_due_fire(
     await scheduler.run_job("nhac-hang-ngay", vn(2026, 1, 5, 8, 0))
     assert fire_times(database_url) == [(vn(2026, 1, 5, 8, 0), "scheduled")]
     assert scheduler.planned == {"nhac-hang-ngay": vn(2026, 1, 6, 8, 0)}
+
+
+async def test_a_campaign_pointing_to_a_contest_sends_the_join_button(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    invite = ONCE.replace("id: mot-lan", "id: moi-du-thi").replace("schedule:", "contest: hoi-thi-xa\nschedule:")
+    root = write_pack(tmp_path / "content", campaigns={"moi-du-thi": invite, "mot-lan": ONCE})
+    (root / "contests").mkdir()
+    (root / "contests" / "hoi-thi-xa.yaml").write_text(CONTEST, encoding="utf-8")
+    settings = settings_for(database_url)
+    clock = Clock(vn(2026, 1, 5, 8, 0))
+    scheduler = CampaignScheduler(database, store_for(root, settings), settings, clock=clock, holder="S")
+    await add_subscribers(database, "telegram", ["t1"], topic="cuoc-thi")
+    for campaign_id in ("moi-du-thi", "mot-lan"):
+        await scheduler.fire(campaign_id, vn(2026, 1, 5, 8, 0))
+    assert [(r["campaign_id"], r["contest_id"]) for r in broadcasts(database_url)] == [
+        ("moi-du-thi", "hoi-thi-xa"), ("mot-lan", None)]
+    telegram = RecordingChannel("telegram")
+    await Sender(database, settings, [telegram], clock=clock, holder="A").run_until_idle()
+    buttons = sorted([(b.label, b.payload) for row in replies[0].buttons for b in row] for replies in telegram.replies)
+    assert buttons == [[("☰ Menu", "menu")], [("🏆 Tham gia cuộc thi", "ct:open:hoi-thi-xa"), ("☰ Menu", "menu")]]

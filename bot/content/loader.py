@@ -374,11 +374,16 @@ def _check_campaign(
     rel: str,
     front: CampaignFrontMatter,
     topics: set[str],
+    contests: set[str],
     lines: dict[tuple, int],
     problems: list[Problem],
 ) -> None:
     def at(*field: str) -> int:
         return _line_of(lines, field, 2)
+
+    if front.contest is not None and front.contest not in contests:
+        problems.append(Problem(rel, at("contest"), f"cuộc thi '{front.contest}' không có tệp "
+                                                    f"contests/{front.contest}.yaml"))
 
     if (front.schedule.cron is None) == (front.schedule.dates is None):
         problems.append(
@@ -696,6 +701,7 @@ def load_pack(root: Path, values: Mapping[str, str], day: dt.date | None = None
 
     campaigns: dict[str, Campaign] = {}
     campaign_dir = root / "campaigns"
+    contest_ids = {path.stem for path in (root / "contests").glob("*.yaml")}  # checked by 'contest check'
     for path in sorted(campaign_dir.glob("*.md")) if campaign_dir.is_dir() else []:
         name = rel(path)
         read = _read_markdown(path, name, CampaignFrontMatter, problems)
@@ -703,12 +709,12 @@ def load_pack(root: Path, values: Mapping[str, str], day: dt.date | None = None
             continue
         front, body, body_line, lines = read
         assert isinstance(front, CampaignFrontMatter)
-        _check_campaign(name, front, topic_ids, lines, problems)
+        _check_campaign(name, front, topic_ids, contest_ids, lines, problems)
         _check_body(name, body_line, body, values, problems)
         campaigns[front.id] = Campaign(
             id=front.id, title=front.title, topic=front.topic, channels=tuple(front.channels),
             cron=front.schedule.cron, dates=tuple(front.schedule.dates or ()), start=front.start,
-            end=front.end, source=front.source, body=body, path=name,
+            end=front.end, source=front.source, body=body, path=name, contest=front.contest,
         )
 
     if any(not p.warning for p in problems):

@@ -165,6 +165,7 @@ class CampaignFrontMatter(_Strict):
     start: dt.date | None = None
     end: dt.date | None = None
     source: Text
+    contest: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")] | None = None  # contests/<id>.yaml
 
 
 @functools.lru_cache(maxsize=256)
@@ -391,6 +392,7 @@ class Campaign:
     source: str
     body: str
     path: str
+    contest: str | None = None  # the contest its messages invite to (contests/<id>.yaml)
 
 
 @dataclass(frozen=True)

@@ -255,7 +255,8 @@ async def _progress(request: web.Request) -> broadcasts.Progress:
 async def broadcast_detail(request: web.Request) -> web.StreamResponse:
     bot = bot_of(request)
     item = await _progress(request)
-    reply = broadcasts.announcement_reply(item.broadcast.body, bot.settings.office.template_values())
+    reply = broadcasts.announcement_reply(item.broadcast.body, bot.settings.office.template_values(),
+                                          item.broadcast.contest_id)
     titles = {t.id: t.title for t in _topics(bot)}
     return render(request, "broadcast_detail.html", item=item, data=_progress_json(item), web_reply=reply_json(reply),
                   titles=titles, labels=broadcasts.STATUS_LABELS, delivery_labels=broadcasts.DELIVERY_LABELS,
@@ -431,6 +432,7 @@ async def ticket_status(request: web.Request) -> web.StreamResponse:
 
 
 async def _report(request: web.Request) -> Any:
+    from handlers.contest.service import contests
     from handlers.reports import report as rp
 
     bot = bot_of(request)
@@ -438,7 +440,8 @@ async def _report(request: web.Request) -> Any:
         period = reports.period_from(request.query)
     except ValueError as exc:
         raise web.HTTPBadRequest(text=f"Dạ, {exc}.") from None
-    return await rp.build_report(bot.database, bot.content.current.pack, bot.settings.office.name, period)
+    return await rp.build_report(bot.database, bot.content.current.pack, bot.settings.office.name, period,
+                                 contests=contests(bot.content.root))
 
 
 @page("GET", "/admin/reports", OFFICIALS)

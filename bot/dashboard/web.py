@@ -89,6 +89,7 @@ NAV = (
     NavItem("/admin/calendar", "Lịch chiến dịch", ALL),
     NavItem("/admin/inbox", "Phản ánh", OFFICIALS),
     NavItem("/admin/reports", "Báo cáo", OFFICIALS),
+    NavItem("/admin/contests", "Cuộc thi", ALL),
     NavItem("/admin/unanswered", "Câu hỏi chưa trả lời", EDITORS),
     NavItem("/admin/ask", "Hỏi thử", EDITORS),
     NavItem("/admin/entries", "Sửa nội dung", EDITORS),

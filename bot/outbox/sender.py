@@ -375,14 +375,14 @@ class Sender:
     async def _active(self, now: dt.datetime) -> tuple[list[int], list[int]]:
         """Broadcasts being sent now: (urgent ids, other ids); the others wait in quiet hours."""
         quiet = quiet_until(now, self.config.quiet_start, self.config.quiet_end) is not None
-        query = select(B.c.id, B.c.urgent, B.c.body).where(B.c.status == "sending").order_by(B.c.id)
+        query = select(B.c.id, B.c.urgent, B.c.body, B.c.contest_id).where(B.c.status == "sending").order_by(B.c.id)
         if quiet:
             query = query.where(B.c.urgent.is_(True))
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         for row in rows:
             if row.id not in self._texts:
-                self._texts[row.id] = announcement_reply(row.body, self.office)
+                self._texts[row.id] = announcement_reply(row.body, self.office, row.contest_id)
         return [r.id for r in rows if r.urgent], [r.id for r in rows if not r.urgent]
 
     async def _fill(self, now: dt.datetime, idle: bool = False) -> int:

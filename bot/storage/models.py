@@ -149,6 +149,7 @@ class Broadcast(SQLModel, table=True):
     urgent: bool = False  # sent even in quiet hours
     campaign_id: str | None = Field(default=None, max_length=64)
     fire_time: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    contest_id: str | None = Field(default=None, max_length=64)  # the campaign's contest: a "join" button
 
 
 class OAuthToken(SQLModel, table=True):
@@ -543,7 +544,7 @@ class ContestDraw(SQLModel, table=True):
     contest_id: str = Field(max_length=64, index=True)
     drawn_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     drawn_by: str = Field(max_length=64)
-    pool: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # numbers
+    pool: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # pseudonyms, ranking order
     winners: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     seed: str = Field(max_length=64)
 

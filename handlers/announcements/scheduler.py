@@ -255,6 +255,7 @@ class CampaignScheduler:
                     urgent=False,
                     campaign_id=campaign.id,
                     fire_time=fire_time,
+                    contest_id=campaign.contest,
                 )
                 .on_conflict_do_nothing(index_elements=["campaign_id", "fire_time"])
                 .returning(table.c.id)

@@ -45,6 +45,7 @@ DEFAULT_CHANNELS = PUSH_CHANNELS
 LIMITS = {name: CAPABILITIES[name].text_limit for name in PUSH_CHANNELS}  # characters per message
 # The same "☰ Menu" button as the conversation's (handlers.common.MENU).
 MENU_BUTTON = Button("☰ Menu", payload="menu")
+JOIN_CONTEST = "🏆 Tham gia cuộc thi"  # on a campaign's message that points to a contest
 
 BROADCAST_STATUSES = ("draft", "scheduled", "sending", "done", "cancelled", "missed")
 DELIVERY_STATUSES = (
@@ -120,9 +121,13 @@ def announcement_text(title: str | None, body: str, office: Mapping[str, str]) -
     return f"📢 **{title}**\n\n{text}" if title else text
 
 
-def announcement_reply(text: str, office: Mapping[str, str]) -> Reply:
-    """What the sender hands to a channel for one recipient."""
-    return Reply(template.render(text, office), ((MENU_BUTTON,),))
+def announcement_reply(text: str, office: Mapping[str, str], contest_id: str | None = None) -> Reply:
+    """What the sender hands to a channel for one recipient; a campaign's message that points
+    to a contest opens it (its rules) from a button (``ct:open:<id>``, the contest's route)."""
+    rows: tuple[tuple[Button, ...], ...] = ((MENU_BUTTON,),)
+    if contest_id:
+        rows = ((Button(JOIN_CONTEST, payload=f"ct:open:{contest_id}"),), *rows)
+    return Reply(template.render(text, office), rows)
 
 
 def check_text(text: str, channels: Iterable[str]) -> None:

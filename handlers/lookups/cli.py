@@ -94,7 +94,8 @@ _TARGET = click.Choice(["all", "telegram", "zalo", "messenger"])
 
 
 @qr.command("poster")
-@click.option("--ids", required=True, help="các mã câu hỏi, cách nhau bằng dấu phẩy: khai-sinh,ket-hon")
+@click.option("--ids", help="các mã câu hỏi, cách nhau bằng dấu phẩy: khai-sinh,ket-hon")
+@click.option("--contest", "contest_id", help="mã cuộc thi (content/contests/<mã>.yaml): áp phích mời dự thi")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="tệp .pdf (nhiều trang) hoặc .png (mỗi trang một tệp)")
 @click.option("--per-page", type=click.Choice(["1", "2", "4"]), default="1", show_default=True,
@@ -103,21 +104,39 @@ _TARGET = click.Choice(["all", "telegram", "zalo", "messenger"])
               help="mã QR mở Telegram, Zalo OA, Messenger, hoặc tất cả (khi đã cấu hình)")
 @click.option("--caption", help="dòng chú thích dưới mã QR")
 @click.pass_context
-def qr_poster(ctx: click.Context, ids: str, out: Path, per_page: str, target: str,
+def qr_poster(ctx: click.Context, ids: str | None, contest_id: str | None, out: Path, per_page: str, target: str,
               caption: str | None) -> None:
-    """Áp phích A4 in được: tên thủ tục, mã QR mở đúng câu trả lời, chú thích."""
-    from handlers.lookups.posters import PosterError, render_pages, save_pages
+    """Áp phích A4 in được: tên thủ tục và mã QR mở đúng câu trả lời (--ids), hoặc tên cuộc thi,
+    đơn vị tổ chức, thời gian và mã QR mở cuộc thi (--contest)."""
+    from handlers.contest.cli import named_contest
+    from handlers.lookups.posters import (
+        PosterError,
+        contest_card,
+        render_cards,
+        render_pages,
+        save_pages,
+    )
 
-    wanted = [i.strip() for i in ids.split(",") if i.strip()]
-    settings, entries = _entries(ctx, wanted)
+    if (ids is None) == (contest_id is None):
+        raise click.UsageError("cần đúng một trong --ids hoặc --contest")
     try:
-        pages = render_pages(entries, settings, int(per_page), target, caption)
-        paths = save_pages(pages, out)
+        if contest_id is not None:
+            settings, contest = named_contest(ctx, contest_id)
+            pages = render_cards([contest_card(contest, settings, target, caption)] * int(per_page),
+                                 settings, int(per_page))
+            paths = save_pages(pages, out, contest.title)
+            what = f"cuộc thi «{contest.title}»"
+        else:
+            assert ids is not None
+            settings, entries = _entries(ctx, [i.strip() for i in ids.split(",") if i.strip()])
+            pages = render_pages(entries, settings, int(per_page), target, caption)
+            paths = save_pages(pages, out)
+            what = f"{len(entries)} câu hỏi"
     except PosterError as exc:
         raise click.ClickException(str(exc)) from exc
     for path in paths:
         click.echo(str(path))
-    click.echo(f"Đã tạo {len(pages)} trang A4 cho {len(entries)} câu hỏi.", err=True)
+    click.echo(f"Đã tạo {len(pages)} trang A4 cho {what}.", err=True)
 
 
 @qr.command("make")

@@ -2,7 +2,8 @@
 
 Each card carries the entry's title in Vietnamese, a QR code that opens the answer on Telegram
 (``https://t.me/<bot>?start=<id>``, answered by ``/start <id>``) and/or the Zalo OA, a short
-caption and the link written out. Text needs a font with Vietnamese glyphs: ``lookup.poster_font``,
+caption and the link written out. A contest's poster is one card the same way: its title,
+organiser and dates, and codes that open it (``?start=ct-<id>``). Text needs a font with Vietnamese glyphs: ``lookup.poster_font``,
 or DejaVu Sans / Noto Sans / Liberation Sans / Arial where the system has them (Debian:
 ``apt-get install fonts-dejavu-core``).
 """
@@ -18,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bot.config import Settings
 from bot.content.model import FaqEntry
+from handlers.contest.contests import Contest, when
 from handlers.lookups import qr
 
 DPI = 300
@@ -110,24 +112,41 @@ class Target:
 
 def targets(settings: Settings, entry: FaqEntry, which: str = "all") -> list[Target]:
     """The QR codes an entry's card carries: Telegram's deep link and/or the Zalo OA."""
+    return links_to(settings, entry.id, which, "Mở câu trả lời", "Quan tâm Zalo OA rồi nhắn câu hỏi")
+
+
+def links_to(settings: Settings, start: str, which: str, opens: str, on_zalo: str) -> list[Target]:
+    """The QR codes that open ``/start <start>``: Telegram's and Messenger's deep links, and the
+    Zalo OA (which has none: ``on_zalo`` says what to send there)."""
     found: list[Target] = []
     username = settings.telegram.bot_username
     if which in ("all", "telegram") and username:
-        found.append(Target("Telegram", qr.telegram_link(username, entry.id),
-                            "Mở câu trả lời trên Telegram"))
+        found.append(Target("Telegram", qr.telegram_link(username, start), f"{opens} trên Telegram"))
     zalo = qr.zalo_link(settings)
     if which in ("all", "zalo") and zalo:
-        found.append(Target("Zalo", zalo, "Quan tâm Zalo OA rồi nhắn câu hỏi"))
+        found.append(Target("Zalo", zalo, on_zalo))
     page = settings.messenger.page_username
     if which in ("all", "messenger") and page:
-        found.append(Target("Messenger", qr.messenger_link(page, entry.id),
-                            "Mở câu trả lời trên Messenger"))
+        found.append(Target("Messenger", qr.messenger_link(page, start), f"{opens} trên Messenger"))
     if not found:
         raise PosterError(
             "chưa có liên kết cho mã QR: đặt telegram.bot_username, zalo.oa_id "
             "(hoặc lookup.zalo_oa_url) và/hoặc messenger.page_username trong config.toml"
         )
     return found
+
+
+@dataclass(frozen=True)
+class Card:
+    """What one card says: the band's line under the office, the title, a few lines under it
+    (organiser, dates), the QR codes, the caption, and the footer's note."""
+
+    heading: str
+    title: str
+    links: Sequence[Target]
+    caption: str
+    note: str
+    lines: tuple[str, ...] = ()
 
 
 class _Fonts:
@@ -177,9 +196,9 @@ def _text_block(draw: ImageDraw.ImageDraw, text: str, fonts: _Fonts, box: tuple[
     return y
 
 
-def _card(page: Image.Image, box: tuple[int, int, int, int], entry: FaqEntry, links: Sequence[Target],
-          fonts: _Fonts, settings: Settings, caption: str, scale: float) -> None:
-    """One entry: header band, title, QR code(s) with their links, caption, office footer."""
+def _card(page: Image.Image, box: tuple[int, int, int, int], card: Card, fonts: _Fonts, settings: Settings,
+          scale: float) -> None:
+    """One card: header band, title, its lines, QR code(s) with their links, caption, office footer."""
     left, top, right, bottom = box
     width = right - left
     draw = ImageDraw.Draw(page)
@@ -191,10 +210,14 @@ def _card(page: Image.Image, box: tuple[int, int, int, int], entry: FaqEntry, li
     draw.rectangle((left, top, right, top + band), fill=ACCENT)
     _text_block(draw, office.name.upper(), fonts, (inner[0], top + int(40 * scale), inner[1]),
                 int(64 * scale), bold=True, fill=PAPER, max_lines=1)
-    _text_block(draw, "Hỏi đáp thủ tục hành chính, dịch vụ công", fonts,
+    _text_block(draw, card.heading, fonts,
                 (inner[0], top + int(135 * scale), inner[1]), int(44 * scale), fill=PAPER, max_lines=1)
-    title_bottom = _text_block(draw, entry.title, fonts, (inner[0], top + band + int(80 * scale), inner[1]),
+    title_bottom = _text_block(draw, card.title, fonts, (inner[0], top + band + int(80 * scale), inner[1]),
                                int(104 * scale), bold=True, max_lines=4)
+    for line in card.lines:
+        title_bottom = _text_block(draw, line, fonts, (inner[0], title_bottom + int(20 * scale), inner[1]),
+                                   int(56 * scale), fill=ACCENT, max_lines=2)
+    links = card.links
     footer_top = bottom - int(260 * small)
     label_h = int(150 * small)  # "Telegram: ..." and the link written out
     caption_h = int(3 * 54 * small * 1.25)
@@ -216,27 +239,50 @@ def _card(page: Image.Image, box: tuple[int, int, int, int], entry: FaqEntry, li
                             int(34 * small), max_lines=2)
         below_all = max(below_all, below)
         x += size + gap
-    _text_block(draw, caption, fonts, (inner[0], below_all + int(30 * small), inner[1]),
+    _text_block(draw, card.caption, fonts, (inner[0], below_all + int(30 * small), inner[1]),
                 int(54 * small), max_lines=3)
     draw.line((left + pad, footer_top, right - pad, footer_top), fill=ACCENT, width=max(2, int(4 * scale)))
     y = _text_block(draw, f"Hỗ trợ: {office.hotline}", fonts, (inner[0], footer_top + int(25 * small), inner[1]),
                     int(40 * small), max_lines=2)
-    _text_block(draw, f"{office.address} · Nội dung cập nhật {entry.updated:%d/%m/%Y}", fonts,
+    _text_block(draw, f"{office.address} · {card.note}", fonts,
                 (inner[0], y + int(5 * small), inner[1]), int(32 * small), max_lines=2)
 
 
 DEFAULT_CAPTION = "Mở camera điện thoại, quét mã QR để xem hướng dẫn: giấy tờ cần chuẩn bị, nơi nộp, lệ phí."
+CONTEST_CAPTION = "Mở camera điện thoại, quét mã QR để xem thể lệ và dự thi ngay trên điện thoại."
+TELEGRAM_START_LIMIT = 64  # characters of a t.me ?start= parameter
+
+
+def contest_card(contest: Contest, settings: Settings, which: str = "all", caption: str | None = None) -> Card:
+    """A contest's poster: its title, organiser and dates; the codes open its rules
+    (``/start ct-<id>``, routed as the contest's ``ct:open:<id>``)."""
+    start = f"ct-{contest.id}"
+    if len(start) > TELEGRAM_START_LIMIT:
+        raise PosterError(f"mã cuộc thi '{contest.id}' dài quá {TELEGRAM_START_LIMIT - 3} ký tự: "
+                          "Telegram không mở được liên kết")
+    return Card("Mời Anh/Chị tham gia cuộc thi", contest.title,
+                links_to(settings, start, which, "Mở cuộc thi", "Quan tâm Zalo OA rồi nhắn /cuocthi"),
+                caption or CONTEST_CAPTION, "Dự thi trên bot: gõ /cuocthi",
+                (f"Đơn vị tổ chức: {contest.organiser}",
+                 f"Từ {when(contest.starts)} đến {when(contest.ends)}"))
 
 
 def render_pages(entries: Sequence[FaqEntry], settings: Settings, per_page: int = 1,
                  which: str = "all", caption: str | None = None) -> list[Image.Image]:
-    """A4 pages, ``per_page`` cards each (1: wall poster; 2 or 4: leaflets to cut)."""
-    if per_page not in (1, 2, 4):
-        raise PosterError("mỗi trang 1, 2 hoặc 4 mã")
+    """A4 pages, ``per_page`` entries' cards each (1: wall poster; 2 or 4: leaflets to cut)."""
     if not entries:
         raise PosterError("chưa chọn câu hỏi nào")
+    return render_cards([Card("Hỏi đáp thủ tục hành chính, dịch vụ công", entry.title,
+                              targets(settings, entry, which), caption or DEFAULT_CAPTION,
+                              f"Nội dung cập nhật {entry.updated:%d/%m/%Y}") for entry in entries],
+                        settings, per_page)
+
+
+def render_cards(cards: Sequence[Card], settings: Settings, per_page: int = 1) -> list[Image.Image]:
+    """A4 pages, ``per_page`` cards each."""
+    if per_page not in (1, 2, 4):
+        raise PosterError("mỗi trang 1, 2 hoặc 4 mã")
     fonts = _Fonts(*find_fonts(settings.lookup.poster_font))
-    caption = caption or DEFAULT_CAPTION
     width, height = A4
     if per_page == 1:
         boxes = [(0, 0, width, height)]
@@ -250,25 +296,26 @@ def render_pages(entries: Sequence[FaqEntry], settings: Settings, per_page: int 
                  (0, half_h, half_w, height), (half_w, half_h, width, height)]
         scale = 0.5
     pages: list[Image.Image] = []
-    for start in range(0, len(entries), per_page):
+    for start in range(0, len(cards), per_page):
         page = Image.new("RGB", A4, PAPER)
-        for entry, box in zip(entries[start:start + per_page], boxes, strict=False):
+        for card, box in zip(cards[start:start + per_page], boxes, strict=False):
             margin = int(60 * scale)
             inner = (box[0] + margin, box[1] + margin, box[2] - margin, box[3] - margin)
-            _card(page, inner, entry, targets(settings, entry, which), fonts, settings, caption, scale)
+            _card(page, inner, card, fonts, settings, scale)
             if per_page > 1:  # cutting guides
                 ImageDraw.Draw(page).rectangle(box, outline=(190, 190, 190), width=2)
         pages.append(page)
     return pages
 
 
-def save_pages(pages: Sequence[Image.Image], out: Path) -> list[Path]:
+def save_pages(pages: Sequence[Image.Image], out: Path, title: str = "Mã QR hỏi đáp thủ tục hành chính"
+               ) -> list[Path]:
     """PDF: one file, one A4 page each. PNG: ``out`` for one page, ``out-2.png``... for more."""
     suffix = out.suffix.lower()
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".pdf":
         pages[0].save(out, "PDF", save_all=True, append_images=list(pages[1:]), resolution=DPI,
-                      quality=92, title="Mã QR hỏi đáp thủ tục hành chính")
+                      quality=92, title=title)
         return [out]
     if suffix == ".png":
         paths = []

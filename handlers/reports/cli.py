@@ -25,7 +25,8 @@ from bot.content.loader import TIMEZONE
 @click.pass_context
 def report(ctx: click.Context, period_text: str, fmt: str, out: Path | None, chart: Path | None,
            no_chart: bool) -> None:
-    """Báo cáo định kỳ: câu hỏi, phản ánh, mức độ hài lòng, thông báo đã gửi, người đăng ký."""
+    """Báo cáo định kỳ: câu hỏi, phản ánh, mức độ hài lòng, thông báo đã gửi, người đăng ký, cuộc thi."""
+    from handlers.contest.service import contests
     from handlers.reports import report as rp
 
     try:
@@ -39,7 +40,7 @@ def report(ctx: click.Context, period_text: str, fmt: str, out: Path | None, cha
     async def build() -> rp.Report:
         try:
             return await rp.build_report(app.database, app.content.current.pack,
-                                         app.settings.office.name, period)
+                                         app.settings.office.name, period, contests=contests(app.content.root))
         finally:
             await app.close()
 

@@ -16,7 +16,7 @@ import datetime as dt
 import io
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +38,8 @@ from bot.storage.models import (
     Ticket,
     utcnow,
 )
+from handlers.contest import figures as contest_figures
+from handlers.contest.results import FLAG_LABELS
 from handlers.feedback.service import CHANNEL_NAMES, LEVELS, SATISFIED, STATUSES, SUBJECTS, aware
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from bot.content.model import ContentPack
     from bot.matching import Matcher
     from bot.storage.db import Database
+    from handlers.contest.contests import Contest
 
 try:  # the broadcasts' outbox; reports say so when it is not there
     from bot.storage.models import BroadcastDelivery
@@ -255,8 +258,9 @@ def _cell_text(value: Cell) -> str:
 
 
 async def build_report(database: Database, pack: ContentPack, office: str, period: Period,
-                       now: dt.datetime | None = None) -> Report:
-    """Every figure of the period, from the database."""
+                       now: dt.datetime | None = None, contests: Mapping[str, Contest] | None = None) -> Report:
+    """Every figure of the period, from the database; ``contests``: the contest files, those
+    that ran in the period get a section."""
     now = now or utcnow()
     start, end = period.start, period.end
     async with database.session() as session:
@@ -277,6 +281,9 @@ async def build_report(database: Database, pack: ContentPack, office: str, perio
         deliveries = await _deliveries(session, [b.id for b in broadcasts if b.id is not None])
         subscriptions = (await session.exec(select(Subscription, ChannelUser.channel).join(
             ChannelUser, col(ChannelUser.id) == Subscription.channel_user_id))).all()
+        ran = sorted((c for c in (contests or {}).values() if contest_figures.ran_within(c, start, end)),
+                     key=lambda c: (c.starts, c.id))
+        contest_results = [(c, await contest_figures.figures(session, c, start, end)) for c in ran]
 
     sections = [Section("I. HƯỚNG DẪN, GIẢI ĐÁP THỦ TỤC HÀNH CHÍNH", 2)]
     sections += _question_sections(questions, votes, pack)
@@ -286,6 +293,7 @@ async def build_report(database: Database, pack: ContentPack, office: str, perio
     gaps = group_questions(q.text for q in questions if q.outcome == "not_sure")
     sections.append(_gap_section(gaps))
     sections.append(_review_section(pack, aware(now).astimezone(TIMEZONE).date()))
+    sections += _contest_sections(contest_results)
     daily: dict[dt.date, dict[str, int]] = {day: dict.fromkeys(OUTCOMES, 0) for day in period.days}
     for q in questions:
         day = aware(q.created_at).astimezone(TIMEZONE).date()
@@ -483,6 +491,36 @@ def _review_section(pack: ContentPack, day: dt.date) -> Section:
         notes = [f"Quá hạn rà soát: {num(overdue)} mục; đến hạn trong {review.DUE_WITHIN_DAYS} ngày tới: "
                  f"{num(len(found) - overdue)} mục. Xem danh sách bằng lệnh cchc-bot content due."]
     return Section("VI. NỘI DUNG ĐẾN HẠN RÀ SOÁT", 2, None, notes)
+
+
+def _contest_sections(ran: Sequence[tuple[Contest, contest_figures.Figures]]) -> list[Section]:
+    """The contests open during the period, with what happened in it."""
+    if not ran:
+        return []
+    out = [Section("VII. CUỘC THI TÌM HIỂU VỀ CẢI CÁCH HÀNH CHÍNH", 2, None,
+                   ["Số liệu phát sinh trong kỳ báo cáo (người tham gia mới, lượt thi hoàn thành trong kỳ)."])]
+    for n, (contest, figures) in enumerate(ran, 1):
+        rows: list[list[Cell]] = [
+            ["Người tham gia", figures.participants],
+            ["Lượt thi đã bắt đầu", figures.started],
+            ["Lượt thi hoàn thành", figures.completed],
+            ["Người trả lời đúng tất cả các câu", figures.full_scores],
+            ["Trường hợp cần Ban tổ chức xem xét", sum(figures.flags.values())],
+        ]
+        notes = [f"Đơn vị tổ chức: {contest.organiser}; thời gian: từ {contest.starts.astimezone(TIMEZONE):%d/%m/%Y} "
+                 f"đến {contest.ends.astimezone(TIMEZONE):%d/%m/%Y}."]
+        if figures.flags:
+            notes.append("Cần xem xét: " + "; ".join(
+                f"{FLAG_LABELS.get(kind, kind)}: {num(count)}" for kind, count in sorted(figures.flags.items())) + ".")
+        out.append(Section(f"{n}. {contest.title}", 3, Table(["Chỉ tiêu", "Số lượng"], rows), notes))
+        by_channel: list[list[Cell]] = [[CHANNEL_NAMES.get(c, c), joined, done] for c, joined, done in figures.by_channel]
+        out.append(Section(f"{n}.1. Theo kênh", 3, Table(["Kênh", "Người tham gia", "Lượt thi hoàn thành"], by_channel),
+                           [] if by_channel else ["Không có người tham gia trong kỳ."]))
+        if figures.by_village is not None:
+            by_village: list[list[Cell]] = [[v, joined, done] for v, joined, done in figures.by_village]
+            out.append(Section(f"{n}.2. Theo thôn, tổ dân phố", 3,
+                               Table(["Thôn/Tổ dân phố", "Người tham gia", "Lượt thi hoàn thành"], by_village)))
+    return out
 
 
 # --- output --------------------------------------------------------------------------------
