@@ -261,6 +261,11 @@ class TelegramChannel:
         self.backlog = Backlog(settings.server.max_backlog, settings.server.backlog_degraded)
         self._recent = RecentIds()  # update ids seen lately, for redeliveries while the database is down
         self._stored_keys: dict[str, str] = {}  # long payloads already stored, by key
+        # Chats this process showed the phone keyboard to. With one process that is all of
+        # them, so a reply costs no database statement; with several (server.workers) the next
+        # message may reach another process, and the database says.
+        self._keyboards: set[str] = set()
+        self._keyboards_shared = settings.server.workers > 1
         # httpx logs every request URL at INFO, and a Bot API URL contains the token.
         httpx_log = logging.getLogger("httpx")
         if httpx_log.getEffectiveLevel() < logging.WARNING:
@@ -625,6 +630,9 @@ class TelegramChannel:
 
     async def _phone_keyboard_shown(self, chat_id: int | str) -> None:
         """Record that this chat shows the phone keyboard (one row per chat, refreshed)."""
+        self._keyboards.add(str(chat_id))
+        if not self._keyboards_shared:
+            return
         table = CallbackPayload.__table__  # type: ignore[attr-defined]
         upsert = dialect_insert(self.bot.database.dialect)(table).values(
             key=self._keyboard_key(chat_id), payload="phone", created_at=utcnow())
@@ -641,6 +649,10 @@ class TelegramChannel:
         two workers answering the same chat remove it once."""
         if not _private(chat_id):
             return False
+        mine = str(chat_id) in self._keyboards
+        self._keyboards.discard(str(chat_id))
+        if not self._keyboards_shared:
+            return mine
         try:
             async with self.bot.database.session() as session:
                 result = await session.exec(sql_delete(CallbackPayload).where(  # type: ignore[call-overload]

@@ -127,3 +127,33 @@ async def test_the_fake_checks_reply_keyboards_as_telegram_does(
     edit = await call(fake, "editMessageText", chat_id=chat["id"], message_id=sent["result"]["message_id"],
                       text="t2", reply_markup={"keyboard": [["Có"]]})
     assert edit["ok"] is False and "inline keyboard expected" in edit["description"]
+
+
+async def test_with_several_processes_the_keyboard_is_remembered_in_the_database(
+        database_url: str, fake: FakeBotApi) -> None:
+    """``server.workers`` > 1: the next message may reach another process, which must still
+    take the keyboard away; with one process the reply costs no database statement."""
+    from bot.channels.telegram import TelegramChannel
+    from bot.config import Server
+    from bot.root import build_app
+    from tests.telegram.conftest import telegram_settings
+
+    shared = telegram_settings(database_url, fake, server=Server(workers=2))
+    first, second = build_app(shared), build_app(shared)
+    try:
+        showing, answering = TelegramChannel(first), TelegramChannel(second)
+        await showing._phone_keyboard_shown(2010)
+        assert len([r for r in rows(database_url, CallbackPayload) if r["key"].startswith("rk:")]) == 1
+        assert await answering._phone_keyboard_taken(2010)
+        assert not await showing._phone_keyboard_taken(2010)  # once, whichever process answers
+        single = build_app(telegram_settings(database_url, fake))
+        try:
+            only = TelegramChannel(single)
+            await only._phone_keyboard_shown(2011)
+            assert [r for r in rows(database_url, CallbackPayload) if r["key"].startswith("rk:")] == []
+            assert await only._phone_keyboard_taken(2011) and not await only._phone_keyboard_taken(2011)
+        finally:
+            await single.close()
+    finally:
+        await first.close()
+        await second.close()
