@@ -49,7 +49,7 @@ CONTEST_ID = "bench-contest"
 
 
 def contest_content(folder: Path) -> Path:
-    """The bundled content with one contest running from an hour ago to a week ahead."""
+    """The bundled content plus one contest running from an hour ago to a week ahead."""
     root = folder / "content"
     shutil.copytree(BUNDLED_CONTENT, root)
     bundled = yaml.safe_load((root / "contests" / "tim-hieu-cchc-2026.yaml").read_text(encoding="utf-8"))
@@ -57,8 +57,6 @@ def contest_content(folder: Path) -> Path:
     bundled.update(id=CONTEST_ID, starts=now - dt.timedelta(hours=1), ends=now + dt.timedelta(days=7),
                    collect=["full_name", "village", "phone"], time_limit_minutes=60,
                    predict_question="Bao nhiêu người sẽ trả lời đúng tất cả các câu?")
-    for path in (root / "contests").glob("*.yaml"):
-        path.unlink()
     (root / "contests" / f"{CONTEST_ID}.yaml").write_text(
         yaml.safe_dump(bundled, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return root
