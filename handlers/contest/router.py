@@ -197,10 +197,10 @@ def _next_step(contest: Contest, draft: dict) -> str | None:
 
 
 def _ask(step: str, retry: bool = False) -> Response:
-    again = "Dạ, em chưa đọc được. " if retry else ""
+    again = "Dạ, em chưa đọc được. " if retry else "Dạ, "
     if step == "full_name":
         return _respond("contest_ask_name", Reply(
-            f"{again}Anh/Chị vui lòng gõ **họ và tên** đầy đủ (ví dụ: Nguyễn Văn An)."))
+            f"{again}Anh/Chị vui lòng gõ **họ và tên** đầy đủ, có dấu (ví dụ: Nguyễn Văn An)."))
     if step == "village":
         return _respond("contest_ask_village", Reply(
             f"{again}Anh/Chị ở **thôn, tổ dân phố** nào ạ? (ví dụ: Thôn Đông)"))
