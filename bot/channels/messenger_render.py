@@ -15,7 +15,9 @@ the choices the last reply offered (``Rendered.choices``), which the channel kee
 
 A phone request (``Button.request == "phone"``) is the ``user_phone_number`` quick reply under
 the reply's last message (Messenger offers the number of the person's Facebook account, and
-sends it back as that quick reply's payload); it takes one of the 13 places.
+sends it back as that quick reply's payload); it takes one of the 13 places. It may sit under a
+button template: the Quick Replies reference lets a message carry them with a text or with an
+attachment, templates included.
 """
 
 from __future__ import annotations
