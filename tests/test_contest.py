@@ -25,7 +25,7 @@ from bot.root import build_app
 from bot.storage.models import ContestEntry, ContestFlag, ContestParticipant
 from handlers import build_dispatcher
 from handlers.contest import service
-from handlers.contest.contests import load_contest
+from handlers.contest.contests import load_contest, load_contests
 from tests.conftest import BUNDLED_CONTENT, make_settings
 from tests.test_conversation import FIXTURE, payloads, rows
 
@@ -511,7 +511,7 @@ async def test_a_file_saved_broken_keeps_its_last_good_version_serving(cbot: Bot
     path = content / "contests" / "thu-nghiem.yaml"
     path.write_text(CONTEST.replace("title: Cuộc thi thử nghiệm", "title: Tên mới")
                     .replace("    answer: 1\n", "    answer: 4\n"), encoding="utf-8")
-    found, problems = service.load(content)
+    found, problems = load_contests(content)
     assert [str(p) for p in problems] == [
         "contests/thu-nghiem.yaml:15: trường 'questions.1': đáp án 4 vượt quá số lựa chọn (3)"]
     assert found["thu-nghiem"].title == "Cuộc thi thử nghiệm"

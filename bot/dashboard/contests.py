@@ -20,7 +20,7 @@ from bot.storage.models import ContestFlag
 from handlers.contest import draw as draws
 from handlers.contest import figures as fg
 from handlers.contest import results, service
-from handlers.contest.contests import Contest
+from handlers.contest.contests import Contest, load_contests
 
 ROUTES: list[Route] = []  # the contest pages below, for the server to register
 page = pages_of(ROUTES)
@@ -32,7 +32,7 @@ COLLECT_LABELS = {"full_name": "họ và tên", "phone": "số điện thoại",
 
 def _contests(request: web.Request) -> tuple[dict[str, Contest], list]:
     """The contest files of the content being served, and the problems of the broken ones."""
-    return service.load(bot_of(request).content.root)
+    return load_contests(bot_of(request).content.root)
 
 
 def _contest(request: web.Request) -> Contest:

@@ -35,8 +35,7 @@ from bot.routing import Context
 from bot.storage.models import AnswerVote, QuestionLog
 from bot.webchat import reply_json
 from handlers.common import answer_reply
-from handlers.contest.contests import parse_contest
-from handlers.contest.service import load as load_contests
+from handlers.contest.contests import load_contests, parse_contest
 from handlers.reports import report as rp
 
 log = logging.getLogger(__name__)

@@ -33,6 +33,7 @@ from bot.dashboard.web import (
     render,
 )
 from bot.messages import Incoming
+from bot.phones import format_phone
 from bot.render import to_plain
 from bot.storage.models import (
     WAITING_BROADCAST,
@@ -383,7 +384,7 @@ async def ticket_detail(request: web.Request) -> web.StreamResponse:
         question = await session.get(QuestionLog, ticket.question_id) if ticket.question_id else None
     return render(request, "ticket.html", ticket=ticket, messages=messages, question=question,
                   subjects=fb.SUBJECTS, statuses=fb.STATUSES, names=CHANNEL_NAMES, ref=fb.sender_ref(ticket.user_key),
-                  overdue=fb.is_overdue(ticket, utcnow()), phone=fb.format_phone(ticket.phone) if ticket.phone else None,
+                  overdue=fb.is_overdue(ticket, utcnow()), phone=format_phone(ticket.phone) if ticket.phone else None,
                   message=request.query.get("msg", ""))
 
 

@@ -7,6 +7,7 @@ Times without a zone are Vietnam's time. Problems are ``file:line: message`` as 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +23,8 @@ from pydantic import (
 )
 
 from bot.content.loader import TIMEZONE, Problem, _line_of, _parse_yaml, _validation_problems
+
+log = logging.getLogger(__name__)
 
 FOLDER = "contests"
 CollectField = Literal["full_name", "phone", "village"]
@@ -164,15 +167,34 @@ def contest_files(content_root: Path) -> list[Path]:
     return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
 
 
+_last_good: dict[Path, tuple[tuple[int, int], Contest]] = {}  # by file: (mtime, size) and contest
+
+
 def load_contests(content_root: Path) -> tuple[dict[str, Contest], list[Problem]]:
-    """The valid contests by id; a broken file is left out and named in the problems."""
+    """The contests by id, and the problems of the broken files. A file is read again only when
+    it changed; one saved broken keeps its last good version serving (as content does), one
+    that was never good is left out."""
     found: dict[str, Contest] = {}
     problems: list[Problem] = []
     for path in contest_files(content_root):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        cached = _last_good.get(path)
+        if cached is not None and cached[0] == stamp:
+            found[cached[1].id] = cached[1]
+            continue
         contest, more = load_contest(path, str(path.relative_to(content_root)))
         problems.extend(more)
         if contest is not None:
+            _last_good[path] = (stamp, contest)
             found[contest.id] = contest
+        elif cached is not None:
+            log.error("contest file %s is broken (%s); the last good version goes on serving",
+                      path.name, "; ".join(str(p) for p in more))
+            found[cached[1].id] = cached[1]
     return found, problems
 
 

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import aware
 from bot.storage.models import ContestEntry, ContestFlag, ContestParticipant
+from handlers.contest import service
 from handlers.contest.contests import Contest
 
 NO_VILLAGE = "Không cho biết"
@@ -63,7 +64,7 @@ async def figures(session: AsyncSession, contest: Contest, start: dt.datetime | 
         participants=len(joined),
         started=sum(1 for e in entries if within(e.started_at)),
         completed=len(finished),
-        full_scores=len({e.participant_id or e.user_key for e in finished if e.score == contest.drawn}),
+        full_scores=service.full_scores(finished),
         by_channel=[(c, joined_by_channel[c], finished_by_channel[c]) for c in channels],
         by_village=by_village,
         flags=dict(Counter(kind for kind, created in kinds if within(created))))

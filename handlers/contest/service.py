@@ -16,16 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, update
 from sqlalchemy import select as columns  # plain rows of chosen columns (sqlmodel's types four)
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import aware
-from bot.content.loader import Problem
 from bot.storage.db import Database
 from bot.storage.models import ContestEntry, ContestFlag, ContestParticipant, utcnow
-from handlers.contest.contests import Contest, Question, load_contest
+from handlers.contest.contests import Contest, Question, load_contests
 
 log = logging.getLogger(__name__)
 
@@ -42,41 +41,10 @@ def now() -> dt.datetime:
 
 # --- the contest files ---------------------------------------------------------------------------
 
-_last_good: dict[Path, tuple[tuple[int, int], Contest]] = {}
-
-
 def contests(content_root: Path) -> dict[str, Contest]:
-    """The contest files as they are now: a file saved while the bot runs counts on the next
-    message. A file saved broken keeps its last good version serving (``cchc-bot contest check``
-    names the line), as content does; one that was never good is left out."""
-    return load(content_root)[0]
-
-
-def load(content_root: Path) -> tuple[dict[str, Contest], list[Problem]]:
-    folder = content_root / "contests"
-    found: dict[str, Contest] = {}
-    problems: list[Problem] = []
-    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        cached = _last_good.get(path)
-        if cached is not None and cached[0] == stamp:
-            found[cached[1].id] = cached[1]
-            continue
-        contest, more = load_contest(path, str(path.relative_to(content_root)))
-        if contest is not None:
-            _last_good[path] = (stamp, contest)
-            found[contest.id] = contest
-            continue
-        problems.extend(more)
-        if cached is not None:
-            log.error("contest file %s is broken (%s); the last good version goes on serving",
-                      path.name, "; ".join(str(p) for p in more))
-            found[cached[1].id] = cached[1]
-    return found, problems
+    """The contest files as they are now (an edit counts on the next message; a file saved
+    broken keeps its last good version: ``contests.load_contests``)."""
+    return load_contests(content_root)[0]
 
 
 def pick(found: dict[str, Contest], moment: dt.datetime) -> Contest | None:
@@ -298,14 +266,9 @@ class Ranked:
     flags: tuple[str, ...]  # the flags' kinds, for the organisers' eyes
 
 
-async def full_scores(session: AsyncSession, contest: Contest) -> int:
-    """How many people answered every question right: the number ``predict_question`` asks for."""
-    query: Any = columns(ENTRY.participant_id, ENTRY.user_key, ENTRY.score, ENTRY.questions).where(
-        ENTRY.contest_id == contest.id, ENTRY.finished_at.is_not(None))
-    return _full_scores(list((await session.exec(query)).all()))
-
-
-def _full_scores(attempts: list) -> int:
+def full_scores(attempts: list) -> int:
+    """How many people answered every question right (the number ``predict_question`` asks
+    for), among these finished attempts."""
     return len({row.participant_id or row.user_key for row in attempts if row.score == len(row.questions)})
 
 
@@ -326,7 +289,7 @@ async def ranking(session: AsyncSession, contest: Contest) -> list[Ranked]:
     for participant_id, kind in (await session.exec(select(ContestFlag.participant_id, ContestFlag.kind).where(
             ContestFlag.contest_id == contest.id))).all():
         flags.setdefault(participant_id, set()).add(kind)
-    best = _best(attempts, contest, _full_scores(attempts))
+    best = _best(attempts, contest, full_scores(attempts))
     ranked = []
     for rank, (_, row) in enumerate(sorted(best.values(), key=lambda pair: pair[0]), start=1):
         person = people.get(row.participant_id) if row.participant_id is not None else None
@@ -362,12 +325,6 @@ def _best(attempts: list, contest: Contest, actual: int) -> dict[object, tuple[t
         if person not in best or key < best[person][0]:
             best[person] = (key, row)
     return best
-
-
-async def participants(session: AsyncSession, contest_id: str) -> int:
-    found = await session.exec(select(func.count()).select_from(ContestParticipant)
-                               .where(ContestParticipant.contest_id == contest_id))
-    return int(found.one())
 
 
 # --- retention -----------------------------------------------------------------------------------
